@@ -1,0 +1,22 @@
+"""What transforms may know besides the document: the repo root and the configuration."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Context:
+    """Read-only facts for transforms. One per repository root."""
+
+    root: Path
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, transform_name: str, key: str, default: Any = None) -> Any:
+        """``[tool.hardener.<transform-name>] key = …`` from the configuration."""
+        section = self.options.get(transform_name)
+        if isinstance(section, Mapping):
+            return section.get(key, default)
+        return default
