@@ -13,6 +13,15 @@ class Context:
 
     root: Path
     options: Mapping[str, Any] = field(default_factory=dict)
+    file: Path | None = None  # the file being transformed
+
+    def for_file(self, path: Path) -> Context:
+        return Context(self.root, self.options, path)
+
+    @property
+    def build_context(self) -> Path | None:
+        """The directory a Dockerfile is built from (its own, unless Compose says otherwise)."""
+        return self.file.parent if self.file is not None else None
 
     def option(self, transform_name: str, key: str, default: Any = None) -> Any:
         """``[tool.hardener.<transform-name>] key = …`` from the configuration."""

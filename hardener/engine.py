@@ -1,0 +1,176 @@
+"""The engine: load a file, run the selected transforms to a fixed point, judge the result.
+
+Each round collects the changes of every transform on the current text, applies the
+ones at or under the applicability threshold that do not overlap an earlier one
+(back-to-front, on the text), re-parses, and goes again until nothing changes. The
+output must pass the judges the input passed; otherwise the file is left untouched.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hardener.context import Context
+from hardener.edits import Edit, apply_edits
+from hardener.errors import BadInput
+from hardener.model import Applicability, Change, Refusal, Transform
+
+MAX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Options:
+    threshold: Applicability = Applicability.REVIEW
+    overrides: dict[str, Applicability] = field(default_factory=dict)  # by transform id or name
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one file. Exactly one of error / failure is set, or neither."""
+
+    path: str
+    kind: str
+    original: bytes = b""
+    output: bytes | None = None
+    changes: tuple[Change, ...] = ()
+    skipped: tuple[Change, ...] = ()  # above the threshold; shown as "needs --unsafe"
+    refusals: tuple[Refusal, ...] = ()
+    error: BadInput | None = None  # bad input: exit 2
+    failure: str | None = None  # hardener's own fault (judge, convergence, crash): exit 3
+
+    @property
+    def changed(self) -> bool:
+        return self.output is not None and self.output != self.original
+
+
+def load_document(kind: str, raw: bytes, path: str) -> Any:
+    if kind == "dockerfile":
+        from hardener.dockerfile_doc import DockerfileDoc
+
+        return DockerfileDoc.load(raw, path)
+    from hardener.compose_doc import ComposeDoc
+
+    return ComposeDoc.load(raw, path)
+
+
+def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], ctx: Context,
+            options: Options) -> FileResult:
+    try:
+        doc = load_document(kind, raw, path)
+        _check_input(doc, path)
+    except BadInput as exc:
+        return FileResult(path, kind, raw, error=exc.with_path(path))
+    active = [t for t in transforms if kind in t.targets]
+    try:
+        return _to_fixed_point(doc, raw, active, ctx, options)
+    except Exception as exc:  # a transform's bug must not stop the other files
+        return FileResult(path, kind, raw, failure=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: Context,
+                    options: Options) -> FileResult:
+    applied: list[Change] = []
+    for _ in range(MAX_ROUNDS):
+        chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
+        if not chosen:
+            return _judged(doc, raw, applied, skipped, refusals)
+        text = apply_edits(doc.text, [e for c in chosen for e in c.edits])
+        applied.extend(chosen)
+        doc = _reload(doc, text, chosen)
+    ids = sorted({c.transform_id for c in chosen})
+    return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+
+
+def _one_round(doc: Any, transforms: Sequence[Transform], ctx: Context, options: Options
+               ) -> tuple[list[Change], list[Change], list[Refusal]]:
+    chosen: list[Change] = []
+    skipped: list[Change] = []
+    refusals: list[Refusal] = []
+    taken: list[Edit] = []
+    for transform in transforms:
+        for finding in transform.run(doc, ctx):
+            if doc.suppressed(finding.line, finding.name) or doc.suppressed(finding.line, finding.transform_id):
+                continue
+            if isinstance(finding, Refusal):
+                refusals.append(finding)
+                continue
+            finding = _with_override(finding, options)
+            if finding.applicability > options.threshold:
+                skipped.append(finding)
+            elif not any(e.overlaps(t) for e in finding.edits for t in taken):
+                chosen.append(finding)
+                taken.extend(finding.edits)
+    return chosen, skipped, refusals
+
+
+def _with_override(change: Change, options: Options) -> Change:
+    level = options.overrides.get(change.transform_id) or options.overrides.get(change.name)
+    if level is None or level == change.applicability:
+        return change
+    from dataclasses import replace
+
+    return replace(change, applicability=level)
+
+
+def _reload(doc: Any, text: str, chosen: list[Change]) -> Any:
+    raw = doc.source.encode(text)
+    try:
+        return load_document(doc.kind, raw, doc.path)
+    except BadInput as exc:
+        ids = ", ".join(sorted({c.transform_id for c in chosen}))
+        raise RuntimeError(f"output of {ids} no longer parses: {exc.message}") from None
+
+
+def _judged(doc: Any, raw: bytes, applied: list[Change], skipped: list[Change],
+            refusals: list[Refusal]) -> FileResult:
+    output = doc.render()
+    result = FileResult(doc.path, doc.kind, raw, output, tuple(applied), tuple(skipped), tuple(refusals))
+    if output == raw:
+        return result
+    problem = _judge_regression(doc.kind, raw, output)
+    if problem:
+        ids = ", ".join(sorted({c.transform_id for c in applied}))
+        from dataclasses import replace
+
+        return replace(result, output=None, failure=f"output of {ids} rejected by the judge: {problem}")
+    return result
+
+
+def _judge_regression(kind: str, before: bytes, after: bytes) -> str | None:
+    """A problem the output has that the input did not have, or None."""
+    from hardener import judges
+
+    old, new = before.decode("utf-8-sig"), after.decode("utf-8-sig")
+    if kind == "dockerfile":
+        return judges.dockerfile_problem(new)
+    new_problems = judges.compose_problems(new)
+    if len(new_problems) > len(judges.compose_problems(old)):
+        return new_problems[0]
+    return None
+
+
+_LINE_IN_MESSAGE = re.compile(r"line (\d+)")
+
+
+def _check_input(doc: Any, path: str) -> None:
+    """Bad input is reported, not transformed: BuildKit must accept a Dockerfile."""
+    if doc.kind != "dockerfile":
+        return
+    from hardener import judges
+
+    problem = judges.dockerfile_problem(doc.text)
+    if problem:
+        match = _LINE_IN_MESSAGE.search(problem)
+        raise BadInput(f"BuildKit cannot parse this file: {problem}", int(match.group(1)) if match else 1)
+    unknown = next((i for i in doc.instructions if i.keyword not in KNOWN_INSTRUCTIONS), None)
+    if unknown is not None:
+        raise BadInput(f"unknown instruction {unknown.keyword!r}", unknown.line)
+
+
+KNOWN_INSTRUCTIONS = frozenset(
+    "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN "
+    "SHELL STOPSIGNAL USER VOLUME WORKDIR".split()
+)
+

@@ -1,0 +1,101 @@
+"""Terminal output: the patch on stdout, reasons and the summary on stderr.
+
+Colour comes from rich only when the stream is a terminal and neither ``--no-color``
+nor ``NO_COLOR`` says otherwise; piped output is a plain patch ``git apply`` accepts.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+from hardener.engine import FileResult
+from hardener.patch import unified_diff
+from hardener.report import Report
+
+_DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan", "d": "bold", "n": "bold"}
+
+
+def use_color(stream: IO[str], no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+class TextOutput:
+    def __init__(self, no_color: bool, quiet: bool = False) -> None:
+        self.color_out = use_color(sys.stdout, no_color)
+        self.color_err = use_color(sys.stderr, no_color)
+        self.quiet = quiet
+        self._console: Any = None
+
+    def patch(self, result: FileResult) -> str:
+        if not result.changed or result.output is None:
+            return ""
+        return unified_diff(
+            result.path, result.original.decode("utf-8"), result.output.decode("utf-8")
+        )
+
+    def write_patch(self, result: FileResult) -> None:
+        text = self.patch(result)
+        if not text:
+            return
+        if not self.color_out:
+            sys.stdout.buffer.write(text.encode("utf-8"))
+            sys.stdout.flush()
+            return
+        console = self._rich(sys.stdout)
+        for line in text.splitlines():
+            style = _DIFF_STYLES.get(line[:1]) if not line.startswith(("+++", "---")) else "bold"
+            console.print(line.replace("\r", ""), style=style, markup=False, highlight=False)
+
+    def write_findings(self, result: FileResult) -> None:
+        for line in finding_lines(result):
+            self.err(line)
+
+    def err(self, line: str, style: str | None = None) -> None:
+        if self.quiet:
+            return
+        if self.color_err:
+            self._rich(sys.stderr).print(line, style=style, markup=False, highlight=False)
+        else:
+            print(line, file=sys.stderr)
+
+    def summary(self, report: Report) -> None:
+        self.err(report.summary(), style="bold")
+
+    def _rich(self, stream: IO[str]) -> Any:
+        from rich.console import Console
+
+        return Console(file=stream, soft_wrap=True, highlight=False)
+
+
+def finding_lines(result: FileResult) -> list[str]:
+    """One line per change, skipped change, refusal, error or failure of a file."""
+    lines: list[str] = []
+    if result.error is not None:
+        return [str(result.error)]
+    if result.failure is not None:
+        lines.append(f"{result.path}: hardener failed, file left unchanged: {result.failure}")
+    for c in sorted(result.changes, key=lambda c: c.line):
+        lines.append(f"{result.path}:{c.line}: {c.transform_id} {c.name} [{c.applicability.label}] {c.reason}")
+    for c in _unique(result.skipped):
+        hint = "needs --unsafe" if c.applicability.label == "unsafe" else "not with --safe-only"
+        lines.append(
+            f"{result.path}:{c.line}: {c.transform_id} {c.name} [{c.applicability.label}, not applied:"
+            f" {hint}] {c.reason}"
+        )
+    for r in _unique(result.refusals):
+        lines.append(f"{result.path}:{r.line}: {r.transform_id} {r.name} refused: {r.reason}")
+    return lines
+
+
+def _unique(items: tuple[Any, ...]) -> list[Any]:
+    seen: set[tuple[str, int, str]] = set()
+    out = []
+    for item in items:
+        key = (item.transform_id, item.line, item.reason)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out

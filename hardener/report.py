@@ -1,0 +1,64 @@
+"""The report owns the outcome of a run: the summary line and the exit code (as black's does)."""
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hardener.engine import FileResult
+from hardener.errors import BadInput
+
+EXIT_OK, EXIT_CHANGES, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class Mode(enum.Enum):
+    DIFF = "diff"
+    APPLY = "apply"
+    CHECK = "check"
+
+
+@dataclass
+class Report:
+    mode: Mode
+    results: list[FileResult] = field(default_factory=list)
+    errors: list[BadInput] = field(default_factory=list)  # problems outside any one file's content
+    exit_on_change: bool = False
+
+    @property
+    def changed(self) -> list[FileResult]:
+        return [r for r in self.results if r.changed]
+
+    def exit_code(self) -> int:
+        if any(r.failure for r in self.results):
+            return EXIT_INTERNAL
+        if self.errors or any(r.error for r in self.results):
+            return EXIT_BAD_INPUT
+        wants_change_code = self.mode is Mode.CHECK or self.exit_on_change
+        if wants_change_code and self.changed:
+            return EXIT_CHANGES
+        return EXIT_OK
+
+    def summary(self) -> str:
+        changed = self.changed
+        levels = Counter(c.applicability.label for r in changed for c in r.changes)
+        verb = "hardened" if self.mode is Mode.APPLY else "would be hardened"
+        parts = [f"{_files(len(changed))} {verb}"]
+        if levels:
+            parts[0] += " (" + ", ".join(f"{n} {k}" for k, n in sorted(levels.items(), key=_level_order)) + ")"
+        unchanged = sum(1 for r in self.results if not r.changed and not r.error and not r.failure)
+        parts.append(f"{unchanged} unchanged")
+        bad = len(self.errors) + sum(1 for r in self.results if r.error)
+        if bad:
+            parts.append(f"{bad} with errors")
+        failed = sum(1 for r in self.results if r.failure)
+        if failed:
+            parts.append(f"{failed} failed")
+        return ", ".join(parts)
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _level_order(item: tuple[str, int]) -> int:
+    return ["safe", "review", "unsafe"].index(item[0])

@@ -1,0 +1,108 @@
+"""One run over many files: discover, configure, transform, judge, then show or write.
+
+Reads top to bottom like the data flow in DESIGN.md. A file's trouble never stops the
+others: bad input becomes an error entry, a hardener bug a failure entry.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardener.config import Config, load_config, selected
+from hardener.context import Context
+from hardener.discover import Found, discover
+from hardener.engine import FileResult, Options, process
+from hardener.errors import BadInput
+from hardener.model import Applicability, Transform
+from hardener.report import Mode, Report
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    paths: tuple[Path, ...]
+    mode: Mode
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    unsafe: bool = False
+    safe_only: bool = False
+    config_path: Path | None = None
+    exit_on_change: bool = False
+
+
+def active_transforms(config: Config) -> list[Transform]:
+    from hardener.transforms import REGISTRY
+
+    return [cls() for cls in REGISTRY if selected(config, cls.id, cls.name)]
+
+
+def threshold(config: Config) -> Applicability:
+    if config.safe_only:
+        return Applicability.SAFE
+    return Applicability.UNSAFE if config.unsafe else Applicability.REVIEW
+
+
+def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = None) -> Report:
+    report = Report(request.mode, exit_on_change=request.exit_on_change)
+    start = request.paths[0] if request.paths else Path.cwd()
+    try:
+        config = _config(request, start)
+    except BadInput as exc:
+        report.errors.append(exc)
+        return report
+    found, errors = discover(list(request.paths), exclude=config.exclude)
+    report.errors.extend(errors)
+    transforms = active_transforms(config)
+    options = Options(threshold(config), dict(config.applicability))
+    contexts: dict[Path, Context] = {}
+    for item in found:
+        ctx = contexts.setdefault(item.root, Context(item.root, config.options))
+        result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return report
+
+
+def _config(request: RunRequest, start: Path) -> Config:
+    config = load_config(start, request.config_path)
+    overrides: dict[str, object] = {}
+    if request.select:
+        overrides["select"] = request.select
+    if request.ignore:
+        overrides["ignore"] = tuple(config.ignore) + request.ignore
+    if request.unsafe:
+        overrides["unsafe"] = True
+    if request.safe_only:
+        overrides["safe_only"] = True
+    return config.merged(**overrides) if overrides else config
+
+
+def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode) -> FileResult:
+    shown = display_path(item.path)
+    try:
+        raw = item.path.read_bytes()
+    except OSError as exc:
+        return FileResult(shown, item.kind, error=BadInput(f"cannot read: {exc.strerror or exc}", None, shown))
+    result = process(shown, item.kind, raw, transforms, ctx, options)
+    if mode is Mode.APPLY and result.changed and result.output is not None:
+        from hardener.writer import atomic_write
+
+        try:
+            atomic_write(item.path, result.output)
+        except OSError as exc:
+            from dataclasses import replace
+
+            err = BadInput(f"cannot write: {exc.strerror or exc}", None, shown)
+            return replace(result, output=None, error=err)
+    return result
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when below it (what git apply expects), else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel.replace(os.sep, "/")
