@@ -1,4 +1,15 @@
-"""The registry: every transform, in execution order."""
+"""The registry: every transform, in execution order. A test fails when a module is missing."""
 from __future__ import annotations
 
-REGISTRY: list[type] = []
+from hardener.model import Transform
+from hardener.transforms.add_to_copy import AddToCopy
+from hardener.transforms.exec_form import ExecForm
+from hardener.transforms.maintainer_label import MaintainerToLabel
+from hardener.transforms.no_new_privileges import NoNewPrivileges
+
+REGISTRY: list[type[Transform]] = [
+    AddToCopy,
+    ExecForm,
+    MaintainerToLabel,
+    NoNewPrivileges,
+]

@@ -1,0 +1,56 @@
+"""The transform contract, enforced: every module registered, ids and names unique,
+documented with the fixed headings, and covered by a changing and an unchanged fixture."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+import pytest
+
+import hardener.transforms as package
+from conftest import ROOT
+from hardener.model import Applicability, Transform
+from hardener.transforms import REGISTRY
+
+FAMILIES = {"1": "images", "2": "users", "3": "context", "4": "structure", "5": "labels", "6": "compose runtime", "7": "compose networks"}
+
+
+def test_every_module_is_registered():
+    registered = {cls.__module__ for cls in REGISTRY}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        transforms = [v for v in vars(module).values()
+                      if isinstance(v, type) and issubclass(v, Transform) and v is not Transform
+                      and v.__module__ == module.__name__]
+        assert transforms, f"{info.name} defines no transform"
+        assert module.__name__ in registered, f"{info.name} is missing from REGISTRY"
+
+
+def test_ids_and_names_unique_and_well_formed():
+    ids = [c.id for c in REGISTRY]
+    names = [c.name for c in REGISTRY]
+    assert len(set(ids)) == len(ids)
+    assert len(set(names)) == len(names)
+    for cls in REGISTRY:
+        assert re.fullmatch(r"HD[1-7]\d\d", cls.id), cls.id
+        assert re.fullmatch(r"[a-z][a-z0-9-]+", cls.name), cls.name
+        assert set(cls.targets) <= {"dockerfile", "compose"} and cls.targets
+        assert isinstance(cls.applicability, Applicability)
+
+
+@pytest.mark.parametrize("cls", REGISTRY, ids=lambda c: c.id)
+def test_docstring_headings(cls):
+    doc = cls.__doc__ or ""
+    assert doc.strip().splitlines()[0].strip(), "first line is the summary"
+    positions = [doc.find(f"## {h}") for h in Transform.DOC_HEADINGS]
+    assert all(p >= 0 for p in positions), f"{cls.id} lacks a heading: {Transform.DOC_HEADINGS}"
+    assert positions == sorted(positions), "headings out of order"
+
+
+@pytest.mark.parametrize("cls", REGISTRY, ids=lambda c: c.id)
+def test_fixtures_cover_changing_and_unchanged(cls):
+    folder = ROOT / "fixtures" / f"{cls.id}-{cls.name}"
+    cases = [p for p in folder.iterdir() if (p / "input").is_dir()] if folder.is_dir() else []
+    assert any((p / "expected").is_dir() for p in cases), f"{folder.name}: no changing case"
+    assert any(not (p / "expected").exists() for p in cases), f"{folder.name}: no unchanged case"

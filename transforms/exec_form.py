@@ -1,0 +1,92 @@
+"""HD401 exec-form."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./:,@%+=^-]+$")
+# Builtins and keywords that only exist inside a shell; exec form cannot run them.
+_SHELL_ONLY = frozenset(
+    "exec cd source . export set unset if then else fi for while until do done case esac eval "
+    "ulimit umask trap wait alias function select time [ [[ test command builtin shift".split()
+)
+
+
+class ExecForm(Transform):
+    """Write CMD and ENTRYPOINT in exec (JSON) form when they hold a plain command.
+
+    ## What it fixes
+    Shell-form `CMD`/`ENTRYPOINT` whose string is a plain command with arguments.
+
+    ## Why
+    Shell form runs the command as a child of `/bin/sh -c`: the shell is PID 1, so the
+    app never receives SIGTERM and is killed after the stop timeout. Exec form runs the
+    app itself as PID 1.
+
+    ## Example
+        CMD python app.py               ->  CMD ["python", "app.py"]
+
+    ## Applicability
+    safe for CMD; review for ENTRYPOINT, because in exec form `docker run IMAGE args`
+    passes the arguments to it instead of ignoring them.
+
+    ## Refuses when
+    The string uses shell syntax (variables, quotes, pipes, redirections, globs, `&&`,
+    `;`, env assignments, shell builtins such as `exec`/`cd`), a `SHELL` instruction
+    changed the shell of that stage, the file uses the backtick escape (Windows images),
+    comments sit inside its continuation lines, or an ENTRYPOINT would start receiving
+    the stage's CMD as arguments.
+
+    ## References
+    hadolint DL3025
+    """
+
+    id = "HD401"
+    name = "exec-form"
+    targets = ("dockerfile",)
+    references = ("hadolint:DL3025",)
+    applicability = Applicability.SAFE
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        for stage in doc.stages:
+            for inst in stage.instructions:
+                if inst.keyword in ("CMD", "ENTRYPOINT") and inst.json is None and inst.args:
+                    yield from self._one(doc, stage, inst)
+
+    def _one(self, doc: DockerfileDoc, stage: Stage, inst: Instruction) -> Iterator[Finding]:
+        why_not = _obstacle(doc, stage, inst)
+        if why_not:
+            yield self.refuse(f"{inst.keyword} stays in shell form: {why_not}", inst.line)
+            return
+        words = inst.args.split()
+        array = "[" + ", ".join(json.dumps(w) for w in words) + "]"
+        level, reason = Applicability.SAFE, "the command then runs as PID 1 and receives stop signals"
+        if inst.keyword == "ENTRYPOINT":
+            level = Applicability.REVIEW
+            reason += "; `docker run IMAGE args` now passes args to it instead of dropping them"
+        yield self.change([Edit(inst.args_start, inst.args_end, array)], reason, inst.line,
+                          end_line=inst.end_line, applicability=level)
+
+
+def _obstacle(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> str | None:
+    words = inst.args.split()
+    if doc.escape == "`":
+        return "the file uses the backtick escape of Windows images, whose shell is cmd/PowerShell"
+    if any(i.keyword == "SHELL" and i.line < inst.line for i in stage.instructions):
+        return "a SHELL instruction chose another shell for this stage"
+    if inst.comments_inside:
+        return "comments inside its continuation lines would be lost"
+    bad = next((w for w in words if not _PLAIN_WORD.match(w)), None)
+    if bad is not None:
+        return f"{bad!r} has shell syntax"
+    if words[0] in _SHELL_ONLY or "=" in words[0]:
+        return f"{words[0]!r} only works inside a shell"
+    if inst.keyword == "ENTRYPOINT" and any(i.keyword == "CMD" for i in stage.instructions):
+        return "in exec form it would receive the stage's CMD as arguments"
+    return None
