@@ -1,0 +1,248 @@
+"""Find the Dockerfiles and Compose files under the paths the user gave.
+
+A directory is walked the way git sees it: ``.gitignore`` files (root and nested, deeper
+ones overriding shallower ones) and ``.git/info/exclude`` are honoured, VCS folders are
+skipped, directory symlinks are never followed and file symlinks leading outside the
+walked directory are dropped, so ``apply`` can never write somewhere the user did not
+point at. A file named explicitly is always taken: the user asked for it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from hardener.errors import BadInput
+
+SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
+
+# Suffixes that mark a Dockerfile-named file as not the Dockerfile itself: BuildKit's
+# per-Dockerfile ignore file, editor/merge leftovers, and templates that a generator
+# renders into the real Dockerfile (rewriting those would be undone by the next render,
+# and their placeholders do not parse).
+NOT_A_DOCKERFILE = frozenset({
+    "dockerignore",
+    "bak", "backup", "orig", "rej", "swp", "swo", "tmp", "old", "diff", "patch",
+    "template", "tmpl", "tpl", "j2", "jinja", "jinja2", "erb", "mustache", "hbs", "in", "m4",
+})
+_DOCKERFILE_BASE = re.compile(r"[Dd]ockerfile|[Cc]ontainerfile")
+# "Dockerfile-dev" is not in the usual lists but is common in the wild (the corpus has one).
+_DOCKERFILE_SUFFIXED = re.compile(r"(?:[Dd]ockerfile|[Cc]ontainerfile)[.-](.+)")
+_DOCKERFILE_PREFIXED = re.compile(r".+\.(?:[Dd]ockerfile|[Cc]ontainerfile)")
+_COMPOSE = re.compile(r"(?:docker-)?compose(?:[.-].+)?\.ya?ml")
+
+
+def classify(name: str) -> str | None:
+    """The kind of file a base name denotes (``dockerfile``, ``compose`` or None); contents are never read."""
+    if _COMPOSE.fullmatch(name):
+        return "compose"
+    if _DOCKERFILE_BASE.fullmatch(name) or _DOCKERFILE_PREFIXED.fullmatch(name):
+        return "dockerfile"
+    suffixed = _DOCKERFILE_SUFFIXED.fullmatch(name)
+    if suffixed and not _leftover(suffixed.group(1)):
+        return "dockerfile"
+    return None
+
+
+def _leftover(suffix: str) -> bool:
+    last = suffix.rsplit(".", 1)[-1].lower()
+    return suffix.endswith("~") or last in NOT_A_DOCKERFILE
+
+
+@dataclass(frozen=True)
+class Found:
+    """One file to harden. ``root`` keys the per-repository context."""
+
+    path: Path
+    kind: str
+    root: Path
+
+
+class _Ignore(NamedTuple):
+    """A compiled ignore file; ``base`` is its directory relative to the walk's anchor."""
+
+    base: str
+    spec: Any  # pathspec.GitIgnoreSpec, imported lazily
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """What stays fixed during one directory walk."""
+
+    real_top: str
+    exclude: Any  # GitIgnoreSpec | None; patterns are relative to the anchor (repo root)
+
+
+def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[list[Found], list[BadInput]]:
+    """Every file to process, sorted by path and deduplicated by resolved path.
+
+    ``exclude`` holds gitignore-style patterns from the config, anchored at the repository
+    root (the nearest ancestor holding ``.git``, else the directory given).
+    """
+    errors: list[BadInput] = []
+    exclude_spec = _compile_exclude(exclude, errors)
+    found: list[Found] = []
+    for arg in paths:
+        if os.path.isdir(arg):
+            found.extend(_walk_top(arg, exclude_spec))
+        elif os.path.isfile(arg):
+            found.append(_explicit(arg))
+        elif os.path.lexists(arg) and not os.path.islink(arg):
+            errors.append(BadInput("not a regular file or directory", None, str(arg)))
+        else:
+            errors.append(BadInput("no such file or directory", None, str(arg)))
+    return _dedupe(found), errors
+
+
+def _explicit(path: Path) -> Found:
+    kind = classify(path.name)
+    if kind is None:
+        kind = "compose" if path.suffix.lower() in (".yml", ".yaml") else "dockerfile"
+    parent = Path(os.path.abspath(path)).parent
+    return Found(path, kind, repo_root(parent) or parent)
+
+
+def repo_root(directory: Path) -> Path | None:
+    """The nearest directory at or above ``directory`` holding ``.git`` (dir or worktree file)."""
+    for candidate in (directory, *directory.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
+def _dedupe(found: Iterable[Found]) -> list[Found]:
+    """One entry per real file; the non-symlink spelling wins so edits show the real path."""
+    best: dict[str, Found] = {}
+    for item in found:
+        key = os.path.realpath(item.path)
+        current = best.get(key)
+        if current is None or _preference(item) < _preference(current):
+            best[key] = item
+    return sorted(best.values(), key=lambda f: f.path.parts)
+
+
+def _preference(item: Found) -> tuple[bool, tuple[str, ...]]:
+    return os.path.islink(item.path), item.path.parts
+
+
+def _walk_top(top: Path, exclude: Any) -> list[Found]:
+    absolute = Path(os.path.abspath(top))
+    root = repo_root(absolute) or absolute
+    rel = absolute.relative_to(root).as_posix()
+    rel = "" if rel == "." else rel
+    ignores = [*_info_exclude(root), *_ancestor_gitignores(root, rel)]
+    walk = _Walk(os.path.realpath(top), exclude)
+    out: list[Found] = []
+    _walk_dir(walk, str(top), rel, root, tuple(ignores), out)
+    return out
+
+
+def _info_exclude(root: Path) -> list[_Ignore]:
+    spec = _read_ignore_file(root / ".git" / "info" / "exclude")
+    return [_Ignore("", spec)] if spec is not None else []
+
+
+def _ancestor_gitignores(root: Path, rel: str) -> list[_Ignore]:
+    """``.gitignore`` files between the repo root and the walked directory (exclusive)."""
+    out: list[_Ignore] = []
+    parts = rel.split("/") if rel else []
+    for depth in range(len(parts)):
+        base = "/".join(parts[:depth])
+        spec = _read_ignore_file(root.joinpath(*parts[:depth], ".gitignore"))
+        if spec is not None:
+            out.append(_Ignore(base, spec))
+    return out
+
+
+def _walk_dir(walk: _Walk, dirpath: str, rel: str, root: Path,
+              ignores: tuple[_Ignore, ...], out: list[Found]) -> None:
+    try:
+        with os.scandir(dirpath) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return  # unreadable directory: git would not see it either
+    names = {e.name for e in entries}
+    if ".git" in names and rel and Path(os.path.abspath(dirpath)) != root:
+        root = Path(os.path.abspath(dirpath))  # a nested repository: its own rules
+        ignores = tuple(_Ignore(rel, i.spec) for i in _info_exclude(root))
+    if ".gitignore" in names:
+        spec = _read_ignore_file(Path(dirpath, ".gitignore"))
+        if spec is not None:
+            ignores = (*ignores, _Ignore(rel, spec))
+    for entry in entries:
+        _visit(walk, entry, f"{rel}/{entry.name}" if rel else entry.name, root, ignores, out)
+
+
+def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str, root: Path,
+           ignores: tuple[_Ignore, ...], out: list[Found]) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        if entry.name not in SKIP_DIRS and not _ignored(walk, rel + "/", ignores):
+            _walk_dir(walk, entry.path, rel, root, ignores, out)
+        return
+    kind = classify(entry.name)
+    if kind is None or _ignored(walk, rel, ignores):
+        return
+    if entry.is_symlink() and not _safe_link(walk, entry.path):
+        return
+    if entry.is_file():
+        out.append(Found(Path(entry.path), kind, root))
+
+
+def _safe_link(walk: _Walk, path: str) -> bool:
+    """A file symlink is taken only when it resolves to a regular file inside the walk."""
+    target = os.path.realpath(path)
+    inside = target == walk.real_top or target.startswith(walk.real_top.rstrip(os.sep) + os.sep)
+    return inside and os.path.isfile(target)
+
+
+def _ignored(walk: _Walk, rel: str, ignores: tuple[_Ignore, ...]) -> bool:
+    """Git's rule: the deepest ignore file with a matching pattern decides."""
+    if walk.exclude is not None and walk.exclude.match_file(rel):
+        return True
+    for ignore in reversed(ignores):
+        sub = rel[len(ignore.base) + 1:] if ignore.base else rel
+        verdict = ignore.spec.check_file(sub).include
+        if verdict is not None:
+            return bool(verdict)
+    return False
+
+
+def _read_ignore_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = text.splitlines()
+    return _compile(lines) if any(line.strip() for line in lines) else None
+
+
+def _compile(lines: list[str]) -> Any:
+    """Compile patterns; git skips a malformed line and so do we, keeping the rest."""
+    from pathspec import GitIgnoreSpec
+
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except ValueError:
+        return GitIgnoreSpec.from_lines([line for line in lines if _valid(line)])
+
+
+def _valid(line: str) -> bool:
+    from pathspec import GitIgnoreSpec
+
+    try:
+        GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
+
+
+def _compile_exclude(patterns: Sequence[str], errors: list[BadInput]) -> Any:
+    if not patterns:
+        return None
+    bad = [p for p in patterns if not _valid(p)]
+    errors.extend(BadInput(f"invalid exclude pattern {p!r}") for p in bad)
+    good = [p for p in patterns if p not in bad]
+    return _compile(good) if good else None
