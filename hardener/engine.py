@@ -106,7 +106,9 @@ def _one_round(doc: Any, transforms: Sequence[Transform], ctx: Context, options:
 
 
 def _with_override(change: Change, options: Options) -> Change:
-    level = options.overrides.get(change.transform_id) or options.overrides.get(change.name)
+    level = options.overrides.get(change.transform_id)
+    if level is None:
+        level = options.overrides.get(change.name)
     if level is None or level == change.applicability:
         return change
     from dataclasses import replace
@@ -146,7 +148,7 @@ def _judge_regression(kind: str, before: bytes, after: bytes) -> str | None:
     if kind == "dockerfile":
         return judges.dockerfile_problem(new)
     new_problems = judges.compose_problems(new)
-    if len(new_problems) > len(judges.compose_problems(old)):
+    if new_problems and len(new_problems) > len(judges.compose_problems(old)):
         return new_problems[0]
     return None
 
