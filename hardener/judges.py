@@ -27,7 +27,15 @@ def dockerfile_problem(text: str) -> str | None:
 
 def compose_problems(text: str) -> list[str]:
     """Schema errors of every YAML document in ``text`` ([] when valid)."""
-    docs = _load_yaml_documents(text)
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        docs = _load_yaml_documents(text, pure=False)
+    except YAMLError:
+        try:  # libyaml is YAML 1.1; Compose's go-yaml accepts some 1.2 forms ("[a:b]")
+            docs = _load_yaml_documents(text, pure=True)
+        except YAMLError as exc:
+            return [f"invalid YAML: {str(exc).splitlines()[0]}"]
     validator = _compose_validator()
     problems: list[str] = []
     for index, data in enumerate(docs):
@@ -39,11 +47,11 @@ def compose_problems(text: str) -> list[str]:
     return problems
 
 
-def _load_yaml_documents(text: str) -> list[Any]:
+def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    yaml = YAML(typ="safe")  # libyaml through ruamel.yaml.clib when installed: 5x faster
+    yaml = YAML(typ="safe", pure=pure)  # libyaml (ruamel.yaml.clib) is 5x faster
 
     class Constructor(yaml.Constructor):  # type: ignore[name-defined,misc]
         pass

@@ -115,7 +115,8 @@ def _needs_quotes(value: str, flow: bool) -> bool:
         return True
     if ": " in value or " #" in value or value.endswith(":"):
         return True
-    if flow and (_FLOW_CHARS & set(value)):
+    # libyaml (YAML 1.1) rejects ':' inside a plain scalar in flow context
+    if flow and (_FLOW_CHARS & set(value) or ":" in value):
         return True
     return any(str(r.resolve(ScalarNode, value, (True, False))) != _STR for r in _RESOLVERS)
 

@@ -217,27 +217,27 @@ INSERT_CASES = [
     pytest.param(
         b"services:\n  web: {image: nginx, ports: ['80:80']}\n  db: {}\n", "web",
         b"services:\n  web: {image: nginx, ports: ['80:80'], security_opt: "
-        b"[no-new-privileges:true]}\n  db: {}\n",
+        b"[\"no-new-privileges:true\"]}\n  db: {}\n",
         id="flow-mapping",
     ),
     pytest.param(
         b"services:\n  db: {}\n", "db",
-        b"services:\n  db: {security_opt: [no-new-privileges:true]}\n",
+        b"services:\n  db: {security_opt: [\"no-new-privileges:true\"]}\n",
         id="empty-flow-mapping",
     ),
     pytest.param(
         b"services:\n  web: {\n    image: nginx,\n  }\n", "web",
-        b"services:\n  web: {\n    image: nginx, security_opt: [no-new-privileges:true]\n  }\n",
+        b"services:\n  web: {\n    image: nginx, security_opt: [\"no-new-privileges:true\"]\n  }\n",
         id="flow-mapping-trailing-comma",
     ),
     pytest.param(
         b"services:\n  web:\n    security_opt: [label:disable]\n", "web",
-        b"services:\n  web:\n    security_opt: [label:disable, no-new-privileges:true]\n",
+        b"services:\n  web:\n    security_opt: [label:disable, \"no-new-privileges:true\"]\n",
         id="flow-sequence-append",
     ),
     pytest.param(
         b"services:\n  web:\n    security_opt: []  # none yet\n", "web",
-        b"services:\n  web:\n    security_opt: [no-new-privileges:true]  # none yet\n",
+        b"services:\n  web:\n    security_opt: [\"no-new-privileges:true\"]  # none yet\n",
         id="empty-flow-sequence-append",
     ),
     pytest.param(
