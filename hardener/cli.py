@@ -42,6 +42,7 @@ def run_options(func: Any) -> Any:
         click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."),
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .hardener.toml or pyproject.toml)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code."),
+        click.option("--offline", is_flag=True, help="Never use the network; transforms that need it refuse."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -79,7 +80,7 @@ def check(show_diff: bool, **kwargs: Any) -> None:
 
 def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], select: tuple[str, ...],
              ignore: tuple[str, ...], unsafe: bool, safe_only: bool, fmt: str, no_color: bool,
-             config_path: Path | None, quiet: bool, show_diff: bool = True) -> None:
+             config_path: Path | None, quiet: bool, offline: bool, show_diff: bool = True) -> None:
     from hardener.report import EXIT_INTERNAL, EXIT_INTERRUPTED, Mode
     from hardener.runner import RunRequest, run
 
@@ -88,7 +89,7 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
     mode = Mode(mode_name)
     request = RunRequest(
         tuple(paths) or (Path.cwd(),), mode, _split(select), _split(ignore), unsafe, safe_only,
-        config_path, exit_on_change,
+        config_path, exit_on_change, offline,
     )
     try:
         if fmt == "json":
@@ -108,34 +109,33 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
 
 
 def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> Any:
-    from hardener.output_text import TextOutput
+    from hardener.output_text import Progress, TextOutput, finding_lines
     from hardener.report import Mode
     from hardener.runner import run
 
     out = TextOutput(no_color, quiet)
+    progress = Progress(out, enabled=not quiet and not (show_patch and out.color_out))
 
     def on_result(result: Any) -> None:
+        progress.advance()
         if show_patch and not quiet:
             out.write_patch(result)
-        if result.error is not None or result.failure is not None:
-            for line in _finding_lines(result):
-                click.echo(line, err=True)
-        else:
-            out.write_findings(result)
-        if request.mode is Mode.CHECK and result.changed and not quiet:
-            out.err(f"would harden {result.path}")
+        for line in finding_lines(result):
+            if result.error is not None or result.failure is not None:
+                progress.echo(line, force=True)
+            else:
+                progress.echo(line)
+        if request.mode is Mode.CHECK and result.changed:
+            progress.echo(f"would harden {result.path}")
 
-    report = run(request, on_result)
+    try:
+        report = run(request, on_result, progress.start)
+    finally:
+        progress.stop()
     for error in report.errors:
         click.echo(str(error), err=True)
     out.summary(report)
     return report
-
-
-def _finding_lines(result: Any) -> list[str]:
-    from hardener.output_text import finding_lines
-
-    return finding_lines(result)
 
 
 @main.command()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,10 @@ class Context:
     root: Path
     options: Mapping[str, Any] = field(default_factory=dict)
     file: Path | None = None  # the file being transformed
+    offline: bool = False  # no network: transforms that need it refuse
 
     def for_file(self, path: Path) -> Context:
-        return Context(self.root, self.options, path)
+        return replace(self, file=path)
 
     @property
     def build_context(self) -> Path | None:

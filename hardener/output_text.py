@@ -99,3 +99,44 @@ def _unique(items: tuple[Any, ...]) -> list[Any]:
             seen.add(key)
             out.append(item)
     return out
+
+
+class Progress:
+    """A transient progress bar on stderr for long runs (a terminal and over 20 files)."""
+
+    THRESHOLD = 20
+
+    def __init__(self, out: TextOutput, enabled: bool) -> None:
+        self.out = out
+        self.enabled = enabled and out.color_err
+        self._bar: Any = None
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        if not self.enabled or total <= self.THRESHOLD:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+
+        self._bar = Bar(TextColumn("hardening"), BarColumn(), MofNCompleteColumn(),
+                        console=Console(file=sys.stderr), transient=True)
+        self._task = self._bar.add_task("files", total=total)
+        self._bar.start()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def echo(self, line: str, force: bool = False) -> None:
+        if self.out.quiet and not force:
+            return
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+        elif force and self.out.quiet:
+            print(line, file=sys.stderr)
+        else:
+            self.out.err(line)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -29,6 +29,7 @@ class RunRequest:
     safe_only: bool = False
     config_path: Path | None = None
     exit_on_change: bool = False
+    offline: bool = False
 
 
 def active_transforms(config: Config) -> list[Transform]:
@@ -43,7 +44,8 @@ def threshold(config: Config) -> Applicability:
     return Applicability.UNSAFE if config.unsafe else Applicability.REVIEW
 
 
-def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = None) -> Report:
+def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = None,
+        on_total: Callable[[int], None] | None = None) -> Report:
     report = Report(request.mode, exit_on_change=request.exit_on_change)
     start = request.paths[0] if request.paths else Path.cwd()
     try:
@@ -53,11 +55,13 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
         return report
     found, errors = discover(list(request.paths), exclude=config.exclude)
     report.errors.extend(errors)
+    if on_total is not None:
+        on_total(len(found))
     transforms = active_transforms(config)
     options = Options(threshold(config), dict(config.applicability))
     contexts: dict[Path, Context] = {}
     for item in found:
-        ctx = contexts.setdefault(item.root, Context(item.root, config.options))
+        ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
         result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
         report.results.append(result)
         if on_result is not None:

@@ -204,3 +204,16 @@ def test_gitignored_files_are_skipped(repo: Path) -> None:
     (repo / "build" / "Dockerfile").write_bytes(LEGACY)
     (repo / ".gitignore").write_text("build/\n")
     assert "build/Dockerfile" not in invoke("diff", ".").stdout
+
+
+def test_offline_is_accepted_and_reaches_transforms(repo: Path, monkeypatch) -> None:
+    seen = []
+    real = __import__("hardener.engine", fromlist=["process"]).process
+
+    def spy(path, kind, raw, transforms, ctx, options):
+        seen.append(ctx.offline)
+        return real(path, kind, raw, transforms, ctx, options)
+
+    monkeypatch.setattr("hardener.runner.process", spy)
+    assert invoke("apply", "--offline", ".").exit_code == 0
+    assert seen and all(seen)
