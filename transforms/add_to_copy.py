@@ -36,8 +36,9 @@ class AddToCopy(Transform):
     or a variable) and only its name says it is no archive.
 
     ## Refuses when
-    A source is a URL or git address, looks like an archive, or the instruction uses a
-    flag only ADD knows (`--checksum`, `--keep-git-dir`, `--unpack`).
+    A source is a URL or git address, looks like an archive, the instruction uses a
+    flag only ADD knows (`--checksum`, `--keep-git-dir`, `--unpack`), or the destination
+    is relative while the stage sets no WORKDIR (hadolint DL3045 would flag the COPY).
 
     ## References
     hadolint DL3020, checkov CKV_DOCKER_4
@@ -62,6 +63,11 @@ class AddToCopy(Transform):
         sources = _sources(inst)
         if sources is None:
             return  # malformed; the BuildKit judge reports it
+        if _relative_without_workdir(doc, inst):
+            yield self.refuse(
+                "the destination is relative and the stage sets no WORKDIR (hadolint DL3045); "
+                "make it absolute or set WORKDIR first", inst.line)
+            return
         verdicts = [_verdict(s, ctx.build_context) for s in sources]
         refusal = next((v for v in verdicts if v.startswith("refuse:")), None)
         if refusal:
@@ -83,6 +89,20 @@ def _sources(inst: Instruction) -> list[str] | None:
         return []
     words = list(inst.json) if inst.json is not None else inst.args.split()
     return words[:-1] if len(words) >= 2 else None
+
+
+def _relative_without_workdir(doc: DockerfileDoc, inst: Instruction) -> bool:
+    words = list(inst.json) if inst.json is not None else inst.args.split()
+    dest = words[-1] if words else "/"
+    if dest.startswith(("/", "$")) or re.match(r"^[A-Za-z]:[\\/]", dest):
+        return False
+    stage = doc.stages[inst.stage] if 0 <= inst.stage < len(doc.stages) else None
+    while stage is not None:
+        if any(i.keyword == "WORKDIR" and i.line < inst.line for i in stage.instructions):
+            return False
+        parent = next((s for s in doc.stages if s.name and s.name == stage.base.lower()), None)
+        stage = parent if parent is not None and parent.index < stage.index else None
+    return True
 
 
 def _verdict(source: str, context_dir: Path | None) -> str:
