@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator
 
 from hardener.context import Context
@@ -10,7 +11,11 @@ from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 
-_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./:,@%+=^-]+$")
+# A word is plain characters and quoted segments; a double-quoted segment must not hold
+# anything the shell would still expand ($, `, \\). Such words unquote to fixed strings.
+_SEGMENT = re.compile(r"[A-Za-z0-9_./:,@%+=^-]+" + r"|'[^']*'" + r'|"[^"$`\\]*"')
+_PLAIN_WORD = re.compile(rf"^(?:{_SEGMENT.pattern})+$")
+_PLAIN_ARGS = re.compile(rf"^(?:{_SEGMENT.pattern}|[ \t]+)+$")
 # Builtins and keywords that only exist inside a shell; exec form cannot run them.
 _SHELL_ONLY = frozenset(
     "exec cd source . export set unset if then else fi for while until do done case esac eval "
@@ -64,7 +69,7 @@ class ExecForm(Transform):
         if why_not:
             yield self.refuse(f"{inst.keyword} stays in shell form: {why_not}", inst.line)
             return
-        words = inst.args.split()
+        words = shlex.split(inst.args)
         array = "[" + ", ".join(json.dumps(w) for w in words) + "]"
         level, reason = Applicability.SAFE, "the command then runs as PID 1 and receives stop signals"
         if inst.keyword == "ENTRYPOINT":
@@ -75,18 +80,19 @@ class ExecForm(Transform):
 
 
 def _obstacle(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> str | None:
-    words = inst.args.split()
     if doc.escape == "`":
         return "the file uses the backtick escape of Windows images, whose shell is cmd/PowerShell"
     if any(i.keyword == "SHELL" and i.line < inst.line for i in stage.instructions):
         return "a SHELL instruction chose another shell for this stage"
     if inst.comments_inside:
         return "comments inside its continuation lines would be lost"
-    bad = next((w for w in words if not _PLAIN_WORD.match(w)), None)
-    if bad is not None:
+    if not _PLAIN_ARGS.match(inst.args):
+        bad = next((w for w in inst.args.split() if not _PLAIN_WORD.match(w)), inst.args)
         return f"{bad!r} has shell syntax"
-    if words[0] in _SHELL_ONLY or "=" in words[0]:
+    words = shlex.split(inst.args)
+    if words[0] in _SHELL_ONLY or "=" in inst.args.split()[0]:
         return f"{words[0]!r} only works inside a shell"
     if inst.keyword == "ENTRYPOINT" and any(i.keyword == "CMD" for i in stage.instructions):
         return "in exec form it would receive the stage's CMD as arguments"
     return None
+
