@@ -255,7 +255,7 @@ def _compose_and_scan(text: str) -> tuple[list[Node], list[Token]]:
 
     tokens: list[Token] = []
 
-    class RecordingScanner(Scanner):  # type: ignore[misc]
+    class RecordingScanner(Scanner):
         def get_token(self) -> object:
             tok = super().get_token()
             if tok is not None and tok.end_mark.index > tok.start_mark.index:

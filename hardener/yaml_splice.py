@@ -46,7 +46,7 @@ def mapping_own(node: Node | None, key: str) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
-                return v
+                return v  # type: ignore[no-any-return]
     return None
 
 
@@ -276,7 +276,7 @@ def append_sequence_item(doc: ComposeDoc, seq: Node, value: Scalar) -> Edit:
 
 def _dash_gap(doc: ComposeDoc, dash: int, first: Node) -> int:
     """Spaces between ``-`` and the item, copied from the first item when it is on that line."""
-    start = first.start_mark.index
+    start: int = first.start_mark.index
     if start > dash and doc.line_of(start) == doc.line_of(dash):
         return max(1, start - dash - 1)
     return 1

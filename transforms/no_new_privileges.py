@@ -74,9 +74,9 @@ class NoNewPrivileges(Transform):
         values = _values(options)
         if values is None:
             yield self.refuse(f"service {service.name!r}: security_opt is not a plain list", service.line)
-        elif any(_NNP.match(v) and (_NNP.match(v).group(1) or "true").lower() == "true" for v in values):
+        elif "true" in _nnp_settings(values):
             return
-        elif any(_NNP.match(v) for v in values):
+        elif _nnp_settings(values):
             yield self.refuse(f"service {service.name!r}: no-new-privileges is explicitly disabled", service.line)
         elif not _own_list(service.node, options):
             yield self.refuse(
@@ -101,9 +101,15 @@ def _values(options: Node) -> list[str] | None:
     return [item.value for item in options.value if isinstance(item, ScalarNode)]
 
 
-def _own_list(service: Node, options: Node) -> bool:
+def _nnp_settings(values: list[str]) -> set[str]:
+    """The no-new-privileges values a list sets ("true"/"false"); a bare name means true."""
+    found = (_NNP.match(v.strip()) for v in values)
+    return {(m.group(1) or "true").lower() for m in found if m}
+
+
+def _own_list(service: Node | None, options: Node) -> bool:
     """The list is written in this service (not merged in, not an ``*alias``)."""
     if mapping_own(service, "security_opt") is not options or not isinstance(service, MappingNode):
         return False
     key = next(k for k, v in service.value if v is options)
-    return options.start_mark.index > key.end_mark.index
+    return bool(options.start_mark.index > key.end_mark.index)
