@@ -88,6 +88,7 @@ class Transform:
     targets: ClassVar[tuple[str, ...]]  # document kinds: "dockerfile", "compose"
     references: ClassVar[tuple[str, ...]] = ()
     applicability: ClassVar[Applicability] = Applicability.SAFE
+    report_only: ClassVar[bool] = False  # only refusals: a finding a human must act on
 
     def run(self, doc: Any, ctx: Context) -> Iterator[Finding]:
         raise NotImplementedError

@@ -6,10 +6,12 @@ from hardener.transforms.add_to_copy import AddToCopy
 from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.no_new_privileges import NoNewPrivileges
+from hardener.transforms.host_access import HostAccess
 
 REGISTRY: list[type[Transform]] = [
     AddToCopy,
     ExecForm,
     MaintainerToLabel,
     NoNewPrivileges,
+    HostAccess,
 ]
