@@ -6,6 +6,44 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hardener.model import FileWrite
+
+
+class FileView:
+    """Companion files as a run sees them: the disk, overlaid with the writes accepted so far.
+
+    The engine gives each file a child view; the child's writes reach the run's view only
+    when that file's result is accepted, so a rejected output leaves no companion behind.
+    """
+
+    def __init__(self, parent: FileView | None = None) -> None:
+        self._parent = parent
+        self._writes: dict[Path, FileWrite] = {}
+
+    def read(self, path: Path) -> bytes | None:
+        write = self._writes.get(path)
+        if write is not None:
+            return write.content
+        if self._parent is not None:
+            return self._parent.read(path)
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def stage(self, write: FileWrite) -> None:
+        self._writes[write.path] = write
+
+    def child(self) -> FileView:
+        return FileView(self)
+
+    def commit(self) -> None:
+        if self._parent is not None:
+            self._parent._writes.update(self._writes)
+
+    def writes(self) -> list[FileWrite]:
+        return [self._writes[p] for p in sorted(self._writes)]
+
 
 @dataclass(frozen=True)
 class Context:
@@ -15,6 +53,8 @@ class Context:
     options: Mapping[str, Any] = field(default_factory=dict)
     file: Path | None = None  # the file being transformed
     offline: bool = False  # no network: transforms that need it refuse
+    files: FileView = field(default_factory=FileView, compare=False)
+    resolver: Any = None  # digest resolver shared by a run (hardener.digest_cache); None: per process
 
     def for_file(self, path: Path) -> Context:
         return replace(self, file=path)

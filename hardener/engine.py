@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hardener.context import Context
 from hardener.edits import Edit, apply_edits
 from hardener.errors import BadInput
-from hardener.model import Applicability, Change, Refusal, Transform
+from hardener.model import Applicability, Change, FileWrite, Refusal, Transform
 
 MAX_ROUNDS = 10
 
@@ -39,10 +39,11 @@ class FileResult:
     refusals: tuple[Refusal, ...] = ()
     error: BadInput | None = None  # bad input: exit 2
     failure: str | None = None  # hardener's own fault (judge, convergence, crash): exit 3
+    companions: tuple[FileWrite, ...] = ()  # other files the accepted changes write
 
     @property
     def changed(self) -> bool:
-        return self.output is not None and self.output != self.original
+        return self.output is not None and (self.output != self.original or bool(self.companions))
 
 
 def load_document(kind: str, raw: bytes, path: str) -> Any:
@@ -63,10 +64,15 @@ def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], c
     except BadInput as exc:
         return FileResult(path, kind, raw, error=exc.with_path(path))
     active = [t for t in transforms if kind in t.targets]
+    view = ctx.files.child()
     try:
-        return _to_fixed_point(doc, raw, active, ctx, options)
+        result = _to_fixed_point(doc, raw, active, replace(ctx, files=view), options)
     except Exception as exc:  # a transform's bug must not stop the other files
         return FileResult(path, kind, raw, failure=f"internal error: {type(exc).__name__}: {exc}")
+    if result.output is not None:
+        view.commit()
+        result = replace(result, companions=tuple(view.writes()))
+    return result
 
 
 def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: Context,
@@ -76,9 +82,12 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
         chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
         if not chosen:
             return _judged(doc, raw, applied, skipped, refusals)
-        text = apply_edits(doc.text, [e for c in chosen for e in c.edits])
+        for write in (w for c in chosen for w in c.files):
+            ctx.files.stage(write)
         applied.extend(chosen)
-        doc = _reload(doc, text, chosen)
+        edits = [e for c in chosen for e in c.edits]
+        if edits:
+            doc = _reload(doc, apply_edits(doc.text, edits), chosen)
     ids = sorted({c.transform_id for c in chosen})
     return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
 
@@ -97,6 +106,8 @@ def _one_round(doc: Any, transforms: Sequence[Transform], ctx: Context, options:
                 refusals.append(finding)
                 continue
             finding = _with_override(finding, options)
+            if not finding.edits and all(ctx.files.read(w.path) == w.content for w in finding.files):
+                continue  # a companion write that is already in place changes nothing
             if finding.applicability > options.threshold:
                 skipped.append(finding)
             elif not any(e.overlaps(t) for e in finding.edits for t in taken):
@@ -111,8 +122,6 @@ def _with_override(change: Change, options: Options) -> Change:
         level = options.overrides.get(change.name)
     if level is None or level == change.applicability:
         return change
-    from dataclasses import replace
-
     return replace(change, applicability=level)
 
 
@@ -134,8 +143,6 @@ def _judged(doc: Any, raw: bytes, applied: list[Change], skipped: list[Change],
     problem = _judge_regression(doc.kind, raw, output)
     if problem:
         ids = ", ".join(sorted({c.transform_id for c in applied}))
-        from dataclasses import replace
-
         return replace(result, output=None, failure=f"output of {ids} rejected by the judge: {problem}")
     return result
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hardener.edits import Edit
@@ -46,6 +47,15 @@ class Document(Protocol):
 
 
 @dataclass(frozen=True)
+class FileWrite:
+    """A whole new content for a companion file (.dockerignore, a secrets file, …)."""
+
+    path: Path  # absolute
+    content: bytes
+    mode: int | None = None  # permission bits for a file that does not exist yet
+
+
+@dataclass(frozen=True)
 class Change:
     transform_id: str
     name: str
@@ -55,6 +65,7 @@ class Change:
     edits: tuple[Edit, ...]
     end_line: int = 0
     references: tuple[str, ...] = ()
+    files: tuple[FileWrite, ...] = ()  # companion files this change writes
 
     @property
     def last_line(self) -> int:
@@ -101,10 +112,11 @@ class Transform:
         *,
         end_line: int = 0,
         applicability: Applicability | None = None,
+        files: tuple[FileWrite, ...] = (),
     ) -> Change:
         return Change(
             self.id, self.name, self.applicability if applicability is None else applicability,
-            reason, line, tuple(edits), end_line, self.references,
+            reason, line, tuple(edits), end_line, self.references, files,
         )
 
     def refuse(self, reason: str, line: int) -> Refusal:
