@@ -132,6 +132,11 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> An
         report = run(request, on_result, progress.start)
     finally:
         progress.stop()
+    for companion in report.companions:
+        if show_patch and not quiet:
+            out.write_companion_patch(companion)
+        if companion.error is not None:
+            click.echo(str(companion.error), err=True)
     for error in report.errors:
         click.echo(str(error), err=True)
     out.summary(report)

@@ -8,7 +8,7 @@ from hardener import __version__
 from hardener.engine import FileResult
 from hardener.model import Change, Refusal
 from hardener.patch import unified_diff
-from hardener.report import Report
+from hardener.report import CompanionResult, Report
 
 SCHEMA_VERSION = 1
 
@@ -21,6 +21,7 @@ def render(report: Report) -> str:
         "summary": report.summary(),
         "exit_code": report.exit_code(),
         "files": [_file(r) for r in report.results],
+        "companions": [_companion(c) for c in report.companions],
         "errors": [{"path": e.path, "line": e.line, "message": e.message} for e in report.errors],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -40,6 +41,18 @@ def _file(result: FileResult) -> dict[str, Any]:
     out["refusals"] = [_refusal(r) for r in result.refusals]
     if result.changed and result.output is not None:
         out["diff"] = unified_diff(result.path, result.original.decode("utf-8"), result.output.decode("utf-8"))
+    return out
+
+
+def _companion(companion: CompanionResult) -> dict[str, Any]:
+    before = None if companion.original is None else companion.original.decode("utf-8", "replace")
+    out: dict[str, Any] = {
+        "path": companion.path,
+        "status": "created" if companion.original is None else "changed",
+        "diff": unified_diff(companion.path, before, companion.content.decode("utf-8", "replace")),
+    }
+    if companion.error is not None:
+        out["error"] = companion.error.message
     return out
 
 

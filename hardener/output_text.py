@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from hardener.engine import FileResult
 from hardener.patch import unified_diff
-from hardener.report import Report
+from hardener.report import CompanionResult, Report
 
 _DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan", "d": "bold", "n": "bold"}
 
@@ -36,8 +36,14 @@ class TextOutput:
             result.path, result.original.decode("utf-8"), result.output.decode("utf-8")
         )
 
+    def write_companion_patch(self, companion: CompanionResult) -> None:
+        before = None if companion.original is None else companion.original.decode("utf-8", "replace")
+        self._write_patch_text(unified_diff(companion.path, before, companion.content.decode("utf-8", "replace")))
+
     def write_patch(self, result: FileResult) -> None:
-        text = self.patch(result)
+        self._write_patch_text(self.patch(result))
+
+    def _write_patch_text(self, text: str) -> None:
         if not text:
             return
         if not self.color_out:

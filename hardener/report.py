@@ -17,11 +17,22 @@ class Mode(enum.Enum):
     CHECK = "check"
 
 
+@dataclass(frozen=True)
+class CompanionResult:
+    """A companion file the run creates or changes (.dockerignore, a secrets file, …)."""
+
+    path: str  # as shown
+    original: bytes | None  # None: a new file
+    content: bytes
+    error: BadInput | None = None  # could not be written
+
+
 @dataclass
 class Report:
     mode: Mode
     results: list[FileResult] = field(default_factory=list)
     errors: list[BadInput] = field(default_factory=list)  # problems outside any one file's content
+    companions: list[CompanionResult] = field(default_factory=list)
     exit_on_change: bool = False
 
     @property
@@ -31,7 +42,7 @@ class Report:
     def exit_code(self) -> int:
         if any(r.failure for r in self.results):
             return EXIT_INTERNAL
-        if self.errors or any(r.error for r in self.results):
+        if self.errors or any(r.error for r in self.results) or any(c.error for c in self.companions):
             return EXIT_BAD_INPUT
         wants_change_code = self.mode is Mode.CHECK or self.exit_on_change
         if wants_change_code and self.changed:

@@ -15,8 +15,8 @@ from hardener.context import Context
 from hardener.discover import Found, discover
 from hardener.engine import FileResult, Options, process
 from hardener.errors import BadInput
-from hardener.model import Applicability, Transform
-from hardener.report import Mode, Report
+from hardener.model import Applicability, FileWrite, Transform
+from hardener.report import CompanionResult, Mode, Report
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,29 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
         report.results.append(result)
         if on_result is not None:
             on_result(result)
+    for ctx in contexts.values():
+        report.companions.extend(_companion(write, request.mode) for write in ctx.files.writes())
     return report
+
+
+def _companion(write: FileWrite, mode: Mode) -> CompanionResult:
+    """Companion files are written after every file was processed (their final content)."""
+    shown = display_path(write.path)
+    try:
+        original: bytes | None = write.path.read_bytes()
+    except FileNotFoundError:
+        original = None
+    except OSError as exc:
+        return CompanionResult(shown, None, write.content, BadInput(f"cannot read: {exc.strerror}", None, shown))
+    if mode is Mode.APPLY and original != write.content:
+        from hardener.writer import atomic_write
+
+        try:
+            atomic_write(write.path, write.content, write.mode)
+        except OSError as exc:
+            return CompanionResult(shown, original, write.content,
+                                   BadInput(f"cannot write: {exc.strerror or exc}", None, shown))
+    return CompanionResult(shown, original, write.content)
 
 
 def _config(request: RunRequest, start: Path) -> Config:

@@ -13,20 +13,24 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, new_mode: int | None = None) -> None:
     """Replace ``path`` with ``data``; on any failure the original is left untouched.
 
     A symlink is written through to its target, so the link itself stays a link.
+    ``new_mode`` sets the permission bits of a file that does not exist yet (e.g. 0o600
+    for a secrets file); an existing file keeps its own.
     """
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     original = _stat(target)
+    if original is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        _copy_metadata(original, tmp)
+        _copy_metadata(original, tmp, new_mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -42,10 +46,10 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _copy_metadata(original: os.stat_result | None, tmp: str) -> None:
+def _copy_metadata(original: os.stat_result | None, tmp: str, new_mode: int | None = None) -> None:
     """mkstemp makes 0o600 files; give the new file what the old one had (or a fresh file's mode)."""
     if original is None:
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, (0o666 & ~_umask()) if new_mode is None else new_mode)
         return
     if hasattr(os, "chown") and (original.st_uid, original.st_gid) != _owner(tmp):
         # Only root (or the owner for a group it belongs to) may do this; elsewhere the

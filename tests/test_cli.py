@@ -217,3 +217,31 @@ def test_offline_is_accepted_and_reaches_transforms(repo: Path, monkeypatch) -> 
     monkeypatch.setattr("hardener.runner.process", spy)
     assert invoke("apply", "--offline", ".").exit_code == 0
     assert seen and all(seen)
+
+
+def test_companion_files_in_diff_apply_and_json(repo: Path, monkeypatch) -> None:
+    from hardener.model import FileWrite, Transform
+
+    class Secrets(Transform):
+        """Test-only transform: creates a 0600 companion file once."""
+
+        id, name, targets = "HD999", "test-companion", ("dockerfile",)
+
+        def run(self, doc, ctx):
+            target = ctx.file.parent / "secrets" / "token.txt"
+            yield self.change([], "move the token", 1, files=(FileWrite(target, b"x\n", 0o600),))
+
+    monkeypatch.setattr("hardener.runner.active_transforms", lambda config: [Secrets()])
+    subprocess.run(["git", "init", "-q"], check=True)
+    diff = invoke("diff", ".")
+    assert diff.exit_code == 0
+    assert "diff --git a/secrets/token.txt b/secrets/token.txt\nnew file mode 100644\n--- /dev/null\n" in diff.stdout
+    subprocess.run(["git", "apply", "--check", "-"], input=diff.stdout.encode(), check=True)
+    report = json.loads(invoke("diff", "--format", "json", ".").stdout)
+    assert report["companions"][0]["path"] == "secrets/token.txt"
+    assert report["companions"][0]["status"] == "created"
+    assert invoke("check", ".").exit_code == 1
+    assert invoke("apply", ".").exit_code == 0
+    assert (repo / "secrets" / "token.txt").read_bytes() == b"x\n"
+    assert stat.S_IMODE(os.stat(repo / "secrets" / "token.txt").st_mode) == 0o600
+    assert invoke("check", ".").exit_code == 0
