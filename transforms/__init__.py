@@ -6,6 +6,8 @@ from hardener.transforms.add_to_copy import AddToCopy
 from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.no_new_privileges import NoNewPrivileges
+from hardener.transforms.segment_networks import SegmentNetworks
+from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.host_access import HostAccess
 
 REGISTRY: list[type[Transform]] = [
@@ -13,5 +15,7 @@ REGISTRY: list[type[Transform]] = [
     ExecForm,
     MaintainerToLabel,
     NoNewPrivileges,
+    SegmentNetworks,
+    BindPortsLocalhost,
     HostAccess,
 ]

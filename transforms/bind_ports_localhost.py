@@ -1,0 +1,200 @@
+"""HD702 bind-ports-localhost."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose_graph import Graph, build_graph
+from hardener.context import Context
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
+
+_PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
+
+
+class BindPortsLocalhost(Transform):
+    """Publish the ports of non-edge services on 127.0.0.1 instead of every interface.
+
+    ## What it fixes
+    `ports: ["5432:5432"]` on a database, cache or application service: Docker listens
+    on 0.0.0.0 (and `[::]`) and its iptables rules bypass UFW/firewalld, so the port is
+    open to the whole network.
+
+    ## Why
+    Only edge services (reverse proxies) need to face users. Other published ports are
+    for the operator on the host; binding them to `127.0.0.1` keeps that use and closes
+    them to everyone else. From another machine, an SSH tunnel still reaches them
+    (`ssh -L 5432:127.0.0.1:5432 host`).
+
+    ## Example
+        ports:
+          - "5432:5432"        ->  - "127.0.0.1:5432:5432"
+          - 6379               ->  - 127.0.0.1::6379
+          - target: 80         ->    host_ip: 127.0.0.1 (added)
+
+    ## Applicability
+    review for data services (databases, caches, queues): clients on other machines lose
+    access. unsafe for app services that publish ports: they may be what users connect to
+    (opt in with --unsafe, or list the public ones in `public`). Services listed in
+    `[tool.hardener.bind-ports-localhost] public = ["svc"]` and edge services keep public
+    ports. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
+    service that other services of the stack use has its `ports` turned into `expose`
+    (reachable only from the stack's networks).
+
+    ## Refuses when
+    The file is legacy v1, a service is an alias, its `ports` come from a shared anchor,
+    or a port uses `${VAR}` interpolation (the bind address cannot be known).
+
+    ## References
+    compose-lint CL-0005, CIS Docker 5.14 (bind incoming container traffic to a specific
+    host interface).
+    """
+
+    id = "HD702"
+    name = "bind-ports-localhost"
+    targets = ("compose",)
+    references = ("compose-lint:CL-0005", "cis-docker:5.14")
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            yield self.refuse("legacy v1 Compose file (no `services:`)", 1)
+            return
+        graph = build_graph(doc, ctx)
+        public = set(ctx.option(self.name, "public", []) or [])
+        ipv6 = _uses_ipv6(doc)
+        host_mode = any(s.network_mode == "host" for s in graph.services.values())
+        for service in doc.services():
+            node = graph.services.get(service.name)
+            if node is None or node.tier == "edge" or service.name in public or node.network_mode == "host":
+                continue
+            ports = mapping_get(service.node, "ports")
+            if not isinstance(ports, SequenceNode) or not ports.value:
+                continue
+            if service.alias or not _own(service, ports):
+                yield self.refuse(f"service {service.name!r}: ports come from a shared anchor or alias", service.line)
+                continue
+            if any("$" in (scalar_value(i) or _long_text(i)) for i in ports.value):
+                yield self.refuse(f"service {service.name!r}: a port uses ${{VAR}}; its bind address is unknown", service.line)
+                continue
+            if not host_mode:
+                yield from self._expose(doc, graph, service, ports)
+            yield from self._bind(doc, service, node.tier, ports, ipv6)
+
+    def _bind(self, doc: ComposeDoc, service: Service, tier: str, ports: SequenceNode, ipv6: bool) -> Iterator[Finding]:
+        edits: list[Edit] = []
+        shown: list[str] = []
+        for item in ports.value:
+            if isinstance(item, MappingNode):
+                if mapping_own(item, "host_ip") is None:
+                    edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
+                    published = scalar_value(mapping_get(item, "published"))
+                    target = scalar_value(mapping_get(item, "target"))
+                    shown.append(f"{published}:{target}" if published else f"{target}")
+            elif isinstance(item, ScalarNode) and _bindable(str(item.value)):
+                edits += _bind_scalar(doc, ports, item, ipv6)
+                shown.append(str(item.value))
+        if edits:
+            port = next((_host_port(p) for p in shown if _host_port(p)), "PORT")
+            # An app service that publishes ports may be what users reach (the issue's "edge":
+            # publishes ports to users); only data services are bound by default.
+            level = Applicability.REVIEW if tier == "data" else Applicability.UNSAFE
+            why = "" if tier == "data" else "; it may be what users connect to, so only with --unsafe"
+            yield self.change(edits, (
+                f"service {service.name!r} ({tier}): published ports {', '.join(shown)} listened on every "
+                f"interface; now only on this host (from elsewhere: ssh -L {port}:127.0.0.1:{port} host; "
+                f"or list it in [tool.hardener.bind-ports-localhost] public){why}"), service.line,
+                applicability=level)
+
+    def _expose(self, doc: ComposeDoc, graph: Graph, service: Service, ports: SequenceNode) -> Iterator[Finding]:
+        clients = sorted({e.client for e in graph.edges if e.server == service.name})
+        if graph.services[service.name].tier != "data" or not clients or mapping_get(service.node, "expose") is not None:
+            return
+        values = [_container_port(scalar_value(i) or "") for i in ports.value]
+        if not all(values) or len(set(values)) != len(values):
+            return
+        key = next(k for k, v in service.node.value if v is ports)  # type: ignore[union-attr]
+        edits = [Edit(key.start_mark.index, key.end_mark.index, "expose")]
+        edits += [_replace(doc, item, value, ports) for item, value in zip(ports.value, values)]  # type: ignore[arg-type]
+        port = _host_port(scalar_value(ports.value[0]) or "") or "PORT"
+        yield self.change(edits, (
+            f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "
+            f"(stack networks only); to reach it from your machine instead, keep a 127.0.0.1 binding and "
+            f"tunnel (ssh -L {port}:127.0.0.1:{port} host)"), service.line, applicability=Applicability.UNSAFE)
+
+
+def _own(service: Service, ports: Node) -> bool:
+    node = service.node
+    if not isinstance(node, MappingNode) or mapping_own(node, "ports") is not ports:
+        return False
+    key = next(k for k, v in node.value if v is ports)
+    return ports.start_mark.index > key.end_mark.index
+
+
+def _long_text(item: Node) -> str:
+    if not isinstance(item, MappingNode):
+        return ""
+    return " ".join(str(v.value) for _k, v in item.value if isinstance(v, ScalarNode))
+
+
+def _bindable(value: str) -> bool:
+    """No bind address yet: ``PORT``, ``HOST:CONTAINER`` (ranges and /proto included)."""
+    body = _PROTO.sub("", value)
+    return not body.startswith("[") and body.count(":") <= 1
+
+
+def _host_port(value: str) -> str | None:
+    """The fixed host port of an IP-less ``HOST:CONTAINER`` entry (None when Docker picks one)."""
+    parts = _PROTO.sub("", value).split(":")
+    return parts[-2] if len(parts) >= 2 and re.fullmatch(r"\d+(-\d+)?", parts[-2]) else None
+
+
+def _container_port(value: str) -> str | None:
+    proto = _PROTO.search(value)
+    port = _PROTO.sub("", value).rsplit(":", 1)[-1]
+    return (port + (proto.group(0) if proto else "")) if re.fullmatch(r"\d+(-\d+)?", port) else None
+
+
+def _bind_scalar(doc: ComposeDoc, ports: SequenceNode, item: ScalarNode, ipv6: bool) -> list[Edit]:
+    value = str(item.value)
+    sep = ":" if ":" in _PROTO.sub("", value) else "::"
+    edits = [_replace(doc, item, f"127.0.0.1{sep}{value}", ports)]
+    if ipv6:
+        twin = _render(f"[::1]{sep}{value}", item.style or doc.quote)
+        end = item.end_mark.index
+        if ports.flow_style:
+            edits.append(Edit(end, end, f", {twin}"))
+        else:
+            line_start = doc.line_starts[doc.line_of(item.start_mark.index) - 1]
+            prefix = doc.text[line_start:item.start_mark.index]
+            newline = doc.text.find("\n", end)
+            if newline == -1:
+                edits.append(Edit(len(doc.text), len(doc.text), f"{doc.newline}{prefix}{twin}"))
+            else:
+                edits.append(Edit(newline + 1, newline + 1, f"{prefix}{twin}{doc.newline}"))
+    return edits
+
+
+def _replace(doc: ComposeDoc, item: ScalarNode, value: str, ports: SequenceNode) -> Edit:
+    token = doc.last_token_before(item.end_mark.index)
+    assert token is not None
+    quote = item.style or (doc.quote if ports.flow_style and ":" in value else None)
+    return Edit(token.start, token.end, _render(value, quote) if quote else value)
+
+
+def _render(value: str, quote: str) -> str:
+    return f"{quote}{value}{quote}"
+
+
+def _uses_ipv6(doc: ComposeDoc) -> bool:
+    for service in doc.services():
+        ports = mapping_get(service.node, "ports")
+        for item in ports.value if isinstance(ports, SequenceNode) else []:
+            text = scalar_value(item) or scalar_value(mapping_get(item, "host_ip")) or ""
+            if text.startswith("[") or (isinstance(item, MappingNode) and ":" in text):
+                return True
+    return False

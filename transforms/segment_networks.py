@@ -1,0 +1,167 @@
+"""HD701 segment-networks."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ruamel.yaml.nodes import MappingNode
+
+from hardener.compose_doc import ComposeDoc
+from hardener.compose_graph import Graph, Plan, build_graph, plan_segments
+from hardener.context import Context
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
+
+
+class SegmentNetworks(Transform):
+    """Replace the one default network with tier networks that carry only the inferred links.
+
+    ## What it fixes
+    Compose stacks where every service sits on the implicit `default` network, so the
+    reverse proxy (or any compromised service) can open connections to the database.
+
+    ## Why
+    Network segmentation limits lateral movement: with `frontend` (edge and app
+    services) and `backend` (app and data services, `internal: true` so it has no route
+    out), the proxy can no longer reach the database at all, and the database cannot
+    call out to the internet. Each connection the stack uses is inferred from
+    `depends_on`, `links`, environment values naming a service as a host, `env_file`
+    contents, nginx `proxy_pass`/`upstream` files and Traefik/Caddy labels, and is kept.
+
+    ## Example
+        services:
+          proxy: {image: nginx:1.27, depends_on: [web]}
+          web: {build: ., environment: [DB_HOST=db]}
+          db: {image: postgres:16}
+        ->
+        proxy: networks [frontend]; web: networks [frontend, backend]; db: networks [backend]
+        networks:
+          frontend: {}
+          backend:
+            internal: true
+
+    ## Applicability
+    review: a connection the files do not show (a host name in application code or a
+    config file hardener cannot see) stops working. Data services that must reach the
+    internet are listed in `[tool.hardener.segment-networks] egress = ["svc"]`; they
+    (and data services that publish ports, which an internal network cannot do) also
+    join a separate `egress` network.
+
+    ## Refuses when
+    The file is legacy v1 or has several documents; it uses `extends`, `include`,
+    `external_links` or an `env_file` that is not present (the graph would be
+    incomplete); a service is an alias; the `default` network is customised; an edge
+    service talks to a data service directly; a data or edge service has no inferred
+    connection; or a shared anchor would have
+    to change for some but not all of its users. Services that already declare
+    networks keep them; `network_mode` services are left alone.
+
+    ## References
+    CIS Docker 5.30 (do not share the host's network namespace; segment container
+    networks), OWASP Docker Security Cheat Sheet rule 5 (limit inter-container traffic).
+    """
+
+    id = "HD701"
+    name = "segment-networks"
+    targets = ("compose",)
+    references = ("cis-docker:5.30", "owasp-docker:rule-5")
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        obstacle = file_obstacle(doc)
+        graph = build_graph(doc, ctx) if obstacle is None else None
+        if graph is not None and graph.external_links:
+            obstacle = f"service {graph.external_links[0][0]!r} uses external_links to containers outside this file"
+        elif graph is not None and graph.unread_env_files:
+            name, path = graph.unread_env_files[0]
+            obstacle = f"service {name!r} reads env_file {path!r}, which is not here; it may name other services"
+        if obstacle or graph is None:
+            yield self.refuse(f"cannot segment networks: {obstacle}", 1)
+            return
+        result = plan_segments(graph, list(ctx.option(self.name, "egress", []) or []), _taken(doc, graph))
+        if isinstance(result, str):
+            yield self.refuse(f"cannot segment networks: {result}", 1)
+        elif result is not None:
+            yield from self._edits(doc, graph, result)
+
+    def _edits(self, doc: ComposeDoc, graph: Graph, plan: Plan) -> Iterator[Finding]:
+        services = {s.name: s for s in doc.services()}
+        problem = anchor_obstacle(doc, set(plan.assignment))
+        top = _top_level(doc, plan.networks)
+        if isinstance(top, str) or problem:
+            yield self.refuse(f"cannot segment networks: {problem or top}", 1)
+            return
+        edits = [insert_mapping_entry(doc, services[n].node, "networks", nets) for n, nets in plan.assignment.items()]
+        lines = sorted(services[n].line for n in plan.assignment)
+        kept = ", ".join(sorted({f"{e.client}->{e.server} ({e.source})" for e in graph.edges
+                                 if e.client in plan.assignment or e.server in plan.assignment}))
+        members = "; ".join(f"{n}: {', '.join(nets)}" for n, nets in plan.assignment.items())
+        internal = [n for n, body in plan.networks.items() if body.get("internal")]
+        reason = (f"services leave the shared default network for tier networks ({members}); "
+                  f"internal (no route out): {', '.join(internal) or 'none'}; connections kept: {kept}")
+        yield self.change(_merge_points([*edits, *top]), reason + "".join(f"; {n}" for n in plan.notes),
+                          lines[0], end_line=lines[-1])
+
+
+def file_obstacle(doc: ComposeDoc) -> str | None:
+    """Why the service graph of this file cannot be trusted to be complete, or None."""
+    if doc.is_legacy_v1:
+        return "legacy v1 Compose file (no `services:`)"
+    if len(doc.documents) != 1:
+        return "the file has several YAML documents"
+    if mapping_own(doc.documents[0], "include") is not None:
+        return "the file uses `include`, so some services are defined elsewhere"
+    for service in doc.services():
+        if service.alias:
+            return f"service {service.name!r} is an alias of another; its networks would change with the anchor"
+        if mapping_get(service.node, "extends") is not None:
+            return f"service {service.name!r} uses `extends`, so part of it is defined elsewhere"
+    if mapping_own(mapping_own(doc.documents[0], "networks"), "default") is not None:
+        return "the `default` network is customised; moving services off it changes more than segmentation"
+    return None
+
+
+def anchor_obstacle(doc: ComposeDoc, edited: set[str]) -> str | None:
+    """An edited service mapping merged into a service that would not get its own networks."""
+    nodes = {s.name: s.node for s in doc.services()}
+    edited_ids = {id(nodes[n]): n for n in edited}
+    for name, node in nodes.items():
+        if name in edited or mapping_get(node, "networks") is not None:
+            continue
+        stack, seen = list(merge_sources(node)), set()
+        while stack:
+            source = stack.pop()
+            if id(source) in edited_ids:
+                return (f"service {edited_ids[id(source)]!r} is merged into {name!r} (anchor), which would "
+                        "inherit networks it must not have")
+            if id(source) not in seen:
+                seen.add(id(source))
+                stack.extend(merge_sources(source))
+    return None
+
+
+def _taken(doc: ComposeDoc, graph: Graph) -> set[str]:
+    names = {n for s in graph.services.values() for n in (s.declared or ())}
+    top = mapping_own(doc.documents[0], "networks")
+    if isinstance(top, MappingNode):
+        names |= {str(k.value) for k, _v in top.value}
+    return names
+
+
+def _top_level(doc: ComposeDoc, bodies: dict[str, dict[str, bool]]) -> list[Edit] | str:
+    root = doc.documents[0]
+    top = mapping_own(root, "networks")
+    if top is None:
+        return [insert_mapping_entry(doc, root, "networks", dict(bodies))] if bodies else []  # type: ignore[arg-type]
+    if not isinstance(top, MappingNode) or not top.value and not top.flow_style:
+        return "the top-level `networks:` is empty or not a mapping"
+    return [insert_mapping_entry(doc, top, name, body) for name, body in bodies.items()]  # type: ignore[arg-type]
+
+
+def _merge_points(edits: list[Edit]) -> list[Edit]:
+    """Insertions at one offset become one edit, in the order they were made."""
+    merged: dict[tuple[int, int], str] = {}
+    for edit in edits:
+        key = (edit.start, edit.end)
+        merged[key] = merged.get(key, "") + edit.replacement
+    return [Edit(s, e, text) for (s, e), text in merged.items()]
