@@ -13,9 +13,10 @@ from hardener.model import Applicability, Finding, Transform
 
 # A word is plain characters and quoted segments; a double-quoted segment must not hold
 # anything the shell would still expand ($, `, \\). Such words unquote to fixed strings.
-_SEGMENT = re.compile(r"[A-Za-z0-9_./:,@%+=^-]+" + r"|'[^']*'" + r'|"[^"$`\\]*"')
-_PLAIN_WORD = re.compile(rf"^(?:{_SEGMENT.pattern})+$")
-_PLAIN_ARGS = re.compile(rf"^(?:{_SEGMENT.pattern}|[ \t]+)+$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_./:,@%+=^-]++" + r"|'[^']*+'" + r'|"[^"$`\\]*+"')
+# possessive quantifiers: a failing match must not backtrack exponentially over long commands
+_PLAIN_WORD = re.compile(rf"^(?:{_SEGMENT.pattern})++$")
+_PLAIN_ARGS = re.compile(rf"^(?:{_SEGMENT.pattern}|[ \t]++)++$")
 # Builtins and keywords that only exist inside a shell; exec form cannot run them.
 _SHELL_ONLY = frozenset(
     "exec cd source . export set unset if then else fi for while until do done case esac eval "
