@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from hardener.model import Transform
+from hardener.transforms.run_as_non_root import RunAsNonRoot
+from hardener.transforms.no_sudo import NoSudo
+from hardener.transforms.final_user_not_root import FinalUserNotRoot
+from hardener.transforms.compose_user import ComposeUser
 from hardener.transforms.add_to_copy import AddToCopy
 from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.maintainer_label import MaintainerToLabel
@@ -11,6 +15,10 @@ from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.host_access import HostAccess
 
 REGISTRY: list[type[Transform]] = [
+    RunAsNonRoot,
+    NoSudo,
+    FinalUserNotRoot,
+    ComposeUser,
     AddToCopy,
     ExecForm,
     MaintainerToLabel,

@@ -1,0 +1,164 @@
+"""HD204 compose-user."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener import images
+from hardener.compose_doc import ComposeDoc, Service
+from hardener.context import Context
+from hardener.model import Applicability, Finding, Transform
+from hardener.yaml_splice import insert_mapping_entry, mapping_get, scalar_value
+
+
+class ComposeUser(Transform):
+    """Run third-party Compose services as their fixed non-root uid.
+
+    ## What it fixes
+    A service using an image that starts as root only to switch to its own user (the
+    official redis, postgres, mysql, mariadb, mongo and rabbitmq images), without `user:`.
+
+    ## Why
+    Such an entrypoint runs as root first: it chowns data directories and then drops
+    privileges with gosu. Started directly as the image's own uid it skips that step, so
+    nothing in the container ever runs as root. Images built from a Dockerfile are made
+    non-root in the Dockerfile (run-as-non-root, HD201), not here.
+
+    ## Example
+        services:
+          cache:
+            image: redis:7.2
+        ->
+            user: 999:999
+
+    ## Applicability
+    review: an existing volume whose files belong to another uid can no longer be
+    chowned by the entrypoint.
+
+    ## Refuses when
+    The image is unknown or not known to run safely as a fixed uid (e.g. binds a port
+    below 1024: use an `-unprivileged` variant), the service bind-mounts a host
+    directory onto a path it writes (the host directory must be chowned first), it is
+    built from a Dockerfile that still runs as root, or its `user:` is root.
+
+    ## References
+    CIS Docker 5.x (run as non-root), OWASP Docker Security Cheat Sheet rule 2
+    """
+
+    id = "HD204"
+    name = "compose-user"
+    targets = ("compose",)
+    references = ("cis-docker:4.1",)
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            return
+        for service in doc.services():
+            if service.alias or not isinstance(service.node, MappingNode) or not service.node.value:
+                continue
+            why, user = _verdict(service, ctx)
+            if why:
+                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            elif user:
+                edit = insert_mapping_entry(doc, service.node, "user", user)
+                reason = f"service {service.name!r}: the image runs as {user} without a root start"
+                yield self.change([edit], reason, service.line)
+
+
+def _verdict(service: Service, ctx: Context) -> tuple[str | None, str | None]:
+    """(refusal reason, user to set); both None: nothing to do."""
+    node = service.node
+    user = scalar_value(mapping_get(node, "user"))
+    if mapping_get(node, "user") is not None:
+        return ("`user:` is root" if user and images.is_root_user(user) else None), None
+    if mapping_get(node, "build") is not None:
+        return _built(mapping_get(node, "build"), ctx), None
+    image = scalar_value(mapping_get(node, "image"))
+    if not image:
+        return None, None
+    if "$" in image:
+        return f"the image {image!r} comes from a variable", None
+    info = images.lookup(image)
+    if info is None:
+        return f"the image {image!r} is not in the knowledge base", None
+    if not info.runs_as_root:
+        return None, None
+    fixed = info.compose_user
+    if not fixed:
+        return _why_root(info), None
+    bound = _bind_mount_onto(node, info.get("writable_paths", []))
+    if bound:
+        return (f"bind-mounts {bound[0]} onto {bound[1]}, which it writes; chown that host directory "
+                f"to {fixed} first, then set user: \"{fixed}\""), None
+    return None, str(fixed)
+
+
+def _why_root(info: images.ImageInfo) -> str:
+    if info.privileged_ports:
+        alt = f" (or use {info.unprivileged_variant})" if info.unprivileged_variant else ""
+        return f"{info.name} binds port {info.privileged_ports[0]} as root{alt}"
+    if info.get("tier") == "base":
+        return f"{info.name} is a base image running an arbitrary command; its user cannot be known"
+    return f"{info.name} is not known to run as a fixed non-root uid"
+
+
+def _built(build: Node | None, ctx: Context) -> str | None:
+    """Refusal for a service built from a Dockerfile that runs as root (None: fine)."""
+    from hardener.dockerfile_doc import DockerfileDoc
+
+    compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
+    context = scalar_value(build) if isinstance(build, ScalarNode) else scalar_value(mapping_get(build, "context"))
+    name = scalar_value(mapping_get(build, "dockerfile")) if isinstance(build, MappingNode) else None
+    path = compose_dir / (context or ".") / (name or "Dockerfile")
+    if "$" in str(path) or "://" in (context or "") or not path.is_file():
+        return None  # not readable here: nothing to say
+    try:
+        doc = DockerfileDoc.load(path.read_bytes(), str(path))
+    except Exception:  # bad Dockerfiles are reported when the Dockerfile itself is processed
+        return None
+    stage = doc.final_stage()
+    if stage is None:
+        return None
+    user, _line = images.effective_user(images.resolve_stage(doc, stage))
+    if images.is_root_user(user):
+        return f"it is built from {_rel(path, compose_dir)}, which runs as root; run-as-non-root (HD201) fixes it there"
+    return None
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _bind_mount_onto(node: Node | None, writable: list[str]) -> tuple[str, str] | None:
+    volumes = mapping_get(node, "volumes")
+    if not isinstance(volumes, SequenceNode):
+        return None
+    for item in volumes.value:
+        source, target = _mount(item)
+        if source is None or target is None or not source.startswith((".", "/", "~", "$")):
+            continue
+        if any(target == w or target.startswith(w.rstrip("/") + "/") or w.startswith(target.rstrip("/") + "/")
+               for w in writable):
+            return source, target
+    return None
+
+
+def _mount(item: Node) -> tuple[str | None, str | None]:
+    if isinstance(item, ScalarNode):
+        text = str(item.value)
+        masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group()), text)  # ${A:-x} holds ':'
+        cuts = [i for i, ch in enumerate(masked) if ch == ":"]
+        if not cuts:
+            return None, None
+        end = cuts[1] if len(cuts) > 1 else len(text)
+        return text[: cuts[0]], text[cuts[0] + 1 : end]
+    if isinstance(item, MappingNode) and scalar_value(mapping_get(item, "type")) == "bind":
+        return scalar_value(mapping_get(item, "source")) or ".", scalar_value(mapping_get(item, "target"))
+    return None, None

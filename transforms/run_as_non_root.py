@@ -1,0 +1,255 @@
+"""HD201 run-as-non-root."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from hardener import images
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.edits import Edit
+from hardener.images import Base, UserSpec
+from hardener.model import Applicability, Finding, Transform
+
+_FS_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR", "USER", "VOLUME")
+_CREATES_USER = re.compile(r"(?:^|[;&|(]\s*)((?:useradd|adduser)\s[^;&|]*)")
+_UID_FLAG = re.compile(r"(?:-u|--uid)[ =]+(\d+)")
+_GID_FLAG = re.compile(r"\b(?:groupadd|addgroup)\b[^;&|]*?(?:-g|--gid)[ =]+(\d+)")
+_TOOL_TEXT = {"shadow": "groupadd/useradd", "busybox": "addgroup/adduser", "passwd-file": "lines in /etc/passwd and /etc/group"}
+_REPLS = frozenset("sh bash ash zsh dash python python2 python3 node irb ruby php jshell pwsh powershell ghci iex erl lua".split())
+_NO_SHELL_UID = UserSpec("nonroot", 65532, 65532)
+
+
+class RunAsNonRoot(Transform):
+    """Make the final stage run as a non-root user that exists.
+
+    ## What it fixes
+    A final stage that runs its app as root because no `USER` names anyone else.
+
+    ## Why
+    A process that escapes the app as root owns the container and is one kernel bug away
+    from the host. With a non-root user, app files stay root-owned and read-only to it.
+
+    ## Example
+        FROM python:3.12-slim               FROM python:3.12-slim
+        COPY . /app                         COPY . /app
+        CMD ["python", "/app/main.py"]  ->  RUN groupadd -r -g 10001 app && useradd -r -l -u 10001 -g app -M -s /usr/sbin/nologin app
+                                            USER 10001:10001
+                                            CMD ["python", "/app/main.py"]
+
+    The user is created with the distro's own tools (`groupadd`/`useradd`, BusyBox
+    `addgroup`/`adduser`, or a passwd line where neither exists), or the image's own
+    non-root user is reused (node → `1000:1000`, distroless → `65532:65532`). `USER`
+    is numeric and goes after the last instruction that changes the filesystem, so
+    the build itself runs as before. Only declared `VOLUME`s (and the `WORKDIR` when the
+    start command writes a relative path there) are created and chowned.
+    uid/gid: `[tool.hardener.run-as-non-root] uid = 10001, gid = 10001, name = "app"`.
+
+    ## Applicability
+    review: the app can no longer write outside its volumes, bind ports below 1024, or
+    read root-only files.
+
+    ## Refuses when
+    The image drops privileges itself (gosu, su-exec, setpriv, an official database
+    entrypoint), the base is Windows, or unknown and its distro cannot be told from the
+    Dockerfile, it binds a port below 1024 (use a port ≥ 1024 or an `-unprivileged`
+    variant), its start command needs root (cron, sshd, service, apt-get …), ONBUILD
+    triggers would run as the new user, the image looks like a base for other Dockerfiles
+    (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), or a volume
+    would need a shell the image lacks to be chowned.
+
+    ## References
+    hadolint DL3002, DL3066, checkov CKV_DOCKER_3, CKV_DOCKER_8, CIS Docker 4.1
+    """
+
+    id = "HD201"
+    name = "run-as-non-root"
+    targets = ("dockerfile",)
+    references = ("hadolint:DL3002", "hadolint:DL3066", "checkov:CKV_DOCKER_3", "checkov:CKV_DOCKER_8")
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        stage = doc.final_stage()
+        if stage is None:
+            return
+        base = images.resolve_stage(doc, stage)
+        user, _line = images.effective_user(base)
+        if (user != "?" and not images.is_root_user(user)) or _had_non_root(base):
+            return  # already non-root, or final-user-not-root's case ("?": unknown image)
+        why = _obstacle(doc, base, ctx)
+        if why:
+            yield self.refuse(why, stage.from_.line)
+            return
+        plan = _user_plan(doc, base, ctx)
+        if isinstance(plan, str):
+            yield self.refuse(plan, stage.from_.line)
+            return
+        yield from self._fix(doc, base, *plan)
+
+    def _fix(self, doc: DockerfileDoc, base: Base, spec: UserSpec, create: str | None,
+             how: str) -> Iterator[Finding]:
+        stage = base.chain[-1]
+        inherited = _volume_paths(tuple(i for s in base.chain[:-1] for i in s.instructions))
+        if inherited:
+            yield self.refuse(f"the volume {inherited[0]} is declared in an earlier stage; the classic builder "
+                              "would discard a chown after it: create the user there", stage.from_.line)
+            return
+        volumes = _volume_paths(stage.instructions)
+        workdir = _written_workdir(base.instructions())
+        if workdir and workdir not in volumes:
+            volumes.append(workdir)
+        if volumes and create is None and not (base.info is None or base.info.shell):
+            yield self.refuse(f"the image has no shell to create and chown the volumes {', '.join(volumes)}",
+                              stage.from_.line)
+            return
+        steps = [create] if create else []
+        if volumes:
+            steps.append(f"mkdir -p {' '.join(volumes)} && chown {spec.numeric} {' '.join(volumes)}")
+        nl, kw = doc.newline, _case(doc, stage.from_)
+        anchor = [i for i in stage.instructions if i.keyword in _FS_KEYWORDS][-1]
+        first_volume = next((i for i in stage.instructions if i.keyword == "VOLUME"), None)
+        run_line = f"{kw('RUN')} {' && '.join(steps)}" if steps else None
+        edits = []
+        if run_line and first_volume is not None and first_volume.line <= anchor.line:
+            line_start = doc.text.rfind("\n", 0, first_volume.start) + 1
+            edits.append(Edit(line_start, line_start, run_line + nl))
+            run_line = None
+        tail = (nl + run_line if run_line else "") + f"{nl}{kw('USER')} {spec.numeric}"
+        edits.append(Edit(anchor.end, anchor.end, tail))
+        reason = f"the container ran as root; it now runs as {spec.numeric} ({how}); app files stay root-owned"
+        if volumes:
+            reason += f"; only {', '.join(volumes)} are writable by it"
+        if base.via_arg:
+            reason += f"; assumes the ARG default base {base.image}"
+        yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line)
+
+
+def _had_non_root(base: Base) -> bool:
+    """A non-root USER before the last one: final-user-not-root (HD203) restores it."""
+    users = [i.args.strip() for i in base.instructions() if i.keyword == "USER"]
+    return any(not images.is_root_user(u) for u in users[:-1])
+
+
+def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
+    insts = base.instructions()
+    info = base.info
+    if doc.escape == "`" or (info and info.windows) or any(
+        i.keyword == "SHELL" and re.search(r"(?i)powershell|pwsh|cmd(\.exe)?\b", i.args) for i in insts
+    ):
+        return "Windows base image: Windows containers have no USER with a uid to switch to"
+    drops = images.drops_privileges(base, ctx.build_context)
+    if drops:
+        return f"the image drops privileges itself: {drops}; it must start as root"
+    port = _privileged_port(doc, insts, info)
+    if port is not None:
+        alt = f" or the {info.unprivileged_variant} image" if info and info.unprivileged_variant else \
+            " or an `-unprivileged` image variant"
+        return (f"binds privileged port {port}, which a non-root user cannot; listen on a port "
+                f"≥ 1024 (e.g. 8080){alt}")
+    command = images.root_start_command(insts)
+    if command:
+        return f"needs root at run time: the start command runs {command!r}"
+    onbuild = next((i for i in insts if i.keyword == "ONBUILD"), None)
+    if onbuild is not None:
+        return f"needs root at build time of child images: ONBUILD (line {onbuild.line}) would run as the new user"
+    base_like = _base_image_start(insts)
+    if base_like:
+        return (f"looks like a base image for other Dockerfiles ({base_like}); a USER here would make "
+                "their RUN steps run as non-root; set USER in the Dockerfiles that run an app")
+    return None
+
+
+def _privileged_port(doc: DockerfileDoc, insts: list[Instruction], info: images.ImageInfo | None) -> int | None:
+    for inst in insts:
+        if inst.keyword != "EXPOSE":
+            continue
+        for word in inst.args.split():
+            value = images.substitute_args(doc, word.split("/")[0]) or ""
+            first = value.split("-")[0]
+            if first.isdigit() and 0 < int(first) < 1024:
+                return int(first)
+    return info.privileged_ports[0] if info and info.privileged_ports else None
+
+
+def _base_image_start(insts: list[Instruction]) -> str | None:
+    """Why the image looks like a base for other builds, not an app: no start command of
+    its own, or one that starts a bare shell or language REPL."""
+    start = images.last_start(insts)
+    if start is None:
+        return "it sets no CMD or ENTRYPOINT"
+    words = list(start.json) if start.json is not None else start.args.split()
+    if start.keyword == "CMD" and len(words) == 1 and words[0].rsplit("/", 1)[-1] in _REPLS:
+        return f"its CMD starts a bare {words[0]}"
+    return None
+
+
+def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, str | None, str] | str:
+    """(user, RUN command or None, how) or a refusal reason."""
+    info = base.info
+    own = _created_user(base.instructions())  # the author's own user comes first
+    if own is not None:
+        return own
+    if info is not None and info.nonroot_user is not None:
+        return info.nonroot_user, None, f"the image's own user {info.nonroot_user.name}"
+    spec = UserSpec(
+        str(ctx.option("run-as-non-root", "name", "app")),
+        int(ctx.option("run-as-non-root", "uid", 10001)),
+        int(ctx.option("run-as-non-root", "gid", ctx.option("run-as-non-root", "uid", 10001))),
+    )
+    if info is not None and not info.shell:
+        return _NO_SHELL_UID, None, f"{info.name} has no shell; the nonroot uid needs no passwd entry"
+    distro = info.distro if info else images.distro_from_runs(base.instructions())
+    if distro is None:
+        return f"unknown base image: {base.unknown}, and no apt-get/apk RUN shows its distro"
+    tool = images.distro_facts(distro)["user_tool"]
+    command = images.user_create_command(tool, spec)
+    if command is None:
+        return f"the {distro} base has no way to create a user"
+    how = f"user {spec.name} created with {_TOOL_TEXT.get(tool, tool)} on {distro}"
+    if info is None:
+        how += f"; the base image is unknown, its package-manager RUN shows a {distro}-family distro"
+    return spec, command, how
+
+
+def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | str | None:
+    """The Dockerfile creates a user itself but never switches to it: use its uid."""
+    for run in reversed([i for i in insts if i.keyword == "RUN"]):
+        command = next((m.group(1) for m in _CREATES_USER.finditer(run.args)), None)
+        if command is None:
+            continue
+        uid = _UID_FLAG.search(command)
+        if uid is None:
+            return f"the Dockerfile creates a user (line {run.line}) without a fixed uid; add `-u <uid>` and `USER <uid>`"
+        gid = _GID_FLAG.search(run.args)
+        spec = UserSpec("user", int(uid.group(1)), int(gid.group(1)) if gid else None)
+        return spec, None, f"the user the Dockerfile creates on line {run.line}"
+    return None
+
+
+_RELATIVE_WRITE = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?|\btouch\s+|\bmkdir\s+(?:-p\s+)?)\s*(?![/&$|-])[\w.]")
+
+
+def _written_workdir(insts: list[Instruction]) -> str | None:
+    """The WORKDIR, when the start command writes a relative path (``> app.log``, ``touch x``)."""
+    start = images.last_start(insts)
+    workdir = next((i.args.strip() for i in reversed(insts) if i.keyword == "WORKDIR"), None)
+    if start is None or not workdir or not workdir.startswith("/") or "$" in workdir:
+        return None
+    text = " ".join(start.json) if start.json is not None else start.args
+    return workdir.rstrip("/") or "/" if _RELATIVE_WRITE.search(text) else None
+
+
+def _volume_paths(insts: tuple[Instruction, ...]) -> list[str]:
+    paths: list[str] = []
+    for inst in insts:
+        if inst.keyword == "VOLUME":
+            words = list(inst.json) if inst.json is not None else inst.args.split()
+            paths += [w for w in words if w.startswith("/") and "$" not in w and w not in paths]
+    return paths
+
+
+def _case(doc: DockerfileDoc, inst: Instruction) -> Callable[[str], str]:
+    """Keywords in the file's own case (``from`` → ``run``/``user``)."""
+    lower = doc.text[inst.keyword_start : inst.keyword_end].islower()
+    return str.lower if lower else str
+
