@@ -7,6 +7,9 @@ from hardener.transforms.no_sudo import NoSudo
 from hardener.transforms.final_user_not_root import FinalUserNotRoot
 from hardener.transforms.compose_user import ComposeUser
 from hardener.transforms.add_to_copy import AddToCopy
+from hardener.transforms.generate_dockerignore import GenerateDockerignore
+from hardener.transforms.context_secrets import ContextSecrets
+from hardener.transforms.narrow_copy import NarrowCopy
 from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.no_new_privileges import NoNewPrivileges
@@ -20,6 +23,9 @@ REGISTRY: list[type[Transform]] = [
     FinalUserNotRoot,
     ComposeUser,
     AddToCopy,
+    GenerateDockerignore,
+    ContextSecrets,
+    NarrowCopy,
     ExecForm,
     MaintainerToLabel,
     NoNewPrivileges,

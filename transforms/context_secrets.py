@@ -1,0 +1,112 @@
+"""HD304 context-secrets."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from hardener import repo_facts as facts
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc
+from hardener.model import Applicability, Finding, Transform
+
+_TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
+_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\.env(\.[\w.-]+)?"), "dotenv file"),
+    (re.compile(r"id_(rsa|dsa|ecdsa|ed25519)(?!.*\.pub$).*"), "SSH private key"),
+    (re.compile(r".+\.(pem|key|p12|pfx|jks|keystore)"), "private key or certificate"),
+    (re.compile(r"\.pypirc|\.netrc|\.git-credentials|\.htpasswd"), "credentials file"),
+    (re.compile(r".+\.tfstate(\.backup)?"), "Terraform state (holds secrets in clear text)"),
+)
+_SECRET_DIRS = {".ssh": "SSH directory", ".aws": "AWS credentials", ".gnupg": "GnuPG keyring",
+                ".docker": "Docker client config"}
+MAX_LISTED = 5
+
+
+class ContextSecrets(Transform):
+    """Report secret-looking files that a COPY or ADD would put into the image.
+
+    ## What it fixes
+    Nothing by itself: for each COPY/ADD it lists the files it would copy from the build
+    context (after the `.dockerignore`) that look like secrets: dotenv files, private keys
+    and certificates, SSH keys, `.ssh`/`.aws`/`.gnupg` directories, `.pypirc`, `.netrc`,
+    an `.npmrc` holding an `_authToken`, gcloud service-account JSON, Terraform state.
+    Templates such as `.env.example` are not reported.
+
+    ## Why
+    A file copied into a layer stays readable by anyone who can pull the image, even when
+    a later instruction deletes it. Whether a file is really a secret, and how the app
+    should get it instead, is a decision for a human.
+
+    ## Example
+        COPY . .    (the context holds .env and deploy/id_rsa)
+        -> refused: "COPY . copies secret-looking files into the image: .env (dotenv file), …"
+
+    ## Applicability
+    report only (no change is made). generate-dockerignore excludes such files where no
+    COPY names them; pass secrets at runtime or with `RUN --mount=type=secret`.
+
+    ## Refuses when
+    Always, once per COPY/ADD that copies such files: the refusal is the report.
+
+    ## References
+    hadolint DL3020 (context); CIS Docker 4.10; OWASP Docker Top 10 D06
+    """
+
+    id = "HD304"
+    name = "context-secrets"
+    targets = ("dockerfile",)
+    references = ("cis-docker:4.10",)
+    applicability = Applicability.REVIEW
+    report_only = True
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        if ctx.file is None or ctx.build_context is None:
+            return
+        directory = ctx.build_context
+        own = ctx.files.read(directory / f"{ctx.file.name}.dockerignore")
+        ignore = own if own is not None else ctx.files.read(directory / ".dockerignore")
+        sent = facts.included(facts.listing(directory).paths, ignore)
+        for source in facts.context_sources(doc):
+            if source.keyword not in ("COPY", "ADD"):
+                continue  # a RUN bind mount does not stay in the image
+            copied = sent if source.regex is None else list(facts.needed_by([source], sent))
+            found = [(p, why) for p in copied if (why := secret_kind(directory, p))]
+            if found:
+                yield self.refuse(_message(source, found), source.line)
+
+
+def secret_kind(directory: Path, path: str) -> str | None:
+    """Why the file at ``path`` looks like a secret, or None (directories are never reported)."""
+    name = path.rsplit("/", 1)[-1]
+    full = directory / path
+    if full.is_dir():
+        return None
+    for part in path.split("/")[:-1]:
+        if part in _SECRET_DIRS:
+            return _SECRET_DIRS[part]
+    if _TEMPLATE.search(name):
+        return None
+    for pattern, why in _BY_NAME:
+        if pattern.fullmatch(name):
+            return why
+    if name == ".npmrc" and b"_authToken" in _head(full):
+        return "npm registry token"
+    if name.endswith(".json") and b'"service_account"' in (head := _head(full)) and b"private_key" in head:
+        return "gcloud service-account key"
+    return None
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8192)
+    except OSError:
+        return b""
+
+
+def _message(source: facts.Source, found: list[tuple[str, str]]) -> str:
+    listed = ", ".join(f"{p} ({why})" for p, why in found[:MAX_LISTED])
+    more = f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
+    return (f"{source.keyword} {source.text} copies secret-looking files into the image: {listed}{more}; "
+            "exclude them in .dockerignore and pass secrets at runtime or with RUN --mount=type=secret")

@@ -1,0 +1,268 @@
+"""HD303 generate-dockerignore."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from hardener import repo_facts as facts
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerignore import Matcher, read_patterns
+from hardener.model import Applicability, FileWrite, Finding, Transform
+
+
+class GenerateDockerignore(Transform):
+    """Create or extend .dockerignore so secrets, VCS data and local build output stay out of the image.
+
+    ## What it fixes
+    A build context without a `.dockerignore`, or one that misses entries: VCS directories
+    (`.git`), dotenv files (`.env`, `.env.production`, …), keys and certificates (`*.pem`,
+    `*.key`, `id_rsa*`, …), cloud and tool credentials (`.aws`, `.ssh`, `.pypirc`, gcloud
+    service-account JSON), local dependency directories (`node_modules`, `.venv`) when the
+    image installs its own, build output (`dist`, `target`, …) when the image builds it,
+    Python caches, test and coverage output, editor/OS junk, and the Dockerfiles and Compose
+    files themselves. Only entries that match something in the context are added, and only
+    when more than the Docker files themselves would be excluded.
+
+    ## Why
+    `COPY . .` sends everything in the context into the image: a `.env` or a key becomes a
+    layer anyone with the image can read, `.git` leaks history, and a host `node_modules`
+    overwrites the one the image installed.
+
+    ## Example
+        (no .dockerignore; the context has .git/, .env, node_modules/ and RUN npm ci)
+        -> .dockerignore:
+           # added by hardener (generate-dockerignore): …
+           .git
+           **/.env
+           **/node_modules
+
+    ## Applicability
+    safe: the user's lines, order and comments are kept byte for byte and one commented
+    block is appended; a pattern is never added when it would exclude a path that a COPY,
+    ADD or `RUN --mount=type=bind` of any Dockerfile in the directory names, a path the
+    user re-included with `!`, or a name a RUN/CMD mentions (a RUN that uses git keeps
+    `.git`).
+
+    ## Refuses when
+    The existing `.dockerignore` holds a pattern Docker rejects, another Dockerfile of the
+    context cannot be read, the context has too many entries to list, or a pattern had to
+    be left out because something needs the path it would exclude (the refusal names it).
+
+    ## References
+    Docker docs: .dockerignore files; CIS Docker 4.10; OWASP Docker Top 10 D06
+    """
+
+    id = "HD303"
+    name = "generate-dockerignore"
+    targets = ("dockerfile",)
+    references = ("docs.docker.com:dockerignore", "cis-docker:4.10")
+    applicability = Applicability.SAFE
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        if ctx.file is None or ctx.build_context is None:
+            return
+        directory = ctx.build_context
+        own = directory / f"{ctx.file.name}.dockerignore"  # BuildKit prefers it to .dockerignore
+        target = own if ctx.files.read(own) is not None else directory / ".dockerignore"
+        existing = ctx.files.read(target) or b""
+        listing = facts.listing(directory)
+        docs = _docs_using(doc, ctx, target)
+        problem = _problem(existing, listing, docs)
+        if problem:
+            yield self.refuse(problem, 1)
+            return
+        assert docs is not None
+        result = _plan(existing, listing.paths, directory, docs)
+        for pattern, why, line in result.dropped:
+            yield self.refuse(f"did not add {pattern!r} to {target.name}: {why}", line)
+        if result.substantive:
+            content = _append(existing, result.added, result.header)
+            reason = f"{target.name}: exclude {', '.join(result.added)}"
+            line = next((s.line for s in facts.context_sources(doc)), 1)
+            yield self.change([], reason, line, files=(FileWrite(target, content, 0o644),))
+
+
+def _problem(existing: bytes, listing: facts.Listing, docs: dict[str, DockerfileDoc] | None) -> str | None:
+    if facts.ignore_matcher(existing) is None:
+        return "the existing .dockerignore has a pattern Docker rejects; fix it first"
+    if listing.truncated:
+        return f"the build context has more than {facts.MAX_ENTRIES} entries; not listed completely"
+    if docs is None:
+        return "another Dockerfile in this build context cannot be parsed, so what it copies is unknown"
+    return None
+
+
+def _docs_using(doc: DockerfileDoc, ctx: Context, target: Path) -> dict[str, DockerfileDoc] | None:
+    """Every Dockerfile of the directory that reads ``target`` (by name), this one included."""
+    from hardener.discover import classify
+
+    assert ctx.file is not None
+    docs = {ctx.file.name: doc}
+    if target.name != ".dockerignore":
+        return docs
+    for path in sorted(target.parent.iterdir()):
+        if path.name in docs or not path.is_file() or classify(path.name) != "dockerfile":
+            continue
+        if ctx.files.read(path.parent / f"{path.name}.dockerignore") is not None:
+            continue  # that Dockerfile has its own ignore file
+        raw = ctx.files.read(path) or b""
+        if not raw.strip():
+            continue  # an empty Dockerfile builds nothing and reads nothing
+        try:
+            docs[path.name] = DockerfileDoc.load(raw, path.name)
+        except Exception:  # noqa: BLE001 - any parse failure means "unknown needs"
+            return None
+    return docs
+
+
+def _append(existing: bytes, patterns: list[str], header: str) -> bytes:
+    """The user's bytes unchanged, then one commented block in the file's newline style."""
+    newline = b"\r\n" if b"\r\n" in existing else b"\n"
+    block = newline.join([header.encode(), *(p.encode() for p in patterns)]) + newline
+    if not existing:
+        return block
+    lead = b"" if existing.endswith(b"\n") else newline
+    return existing + lead + newline + block
+
+
+
+HEADER = "# added by hardener (generate-dockerignore): secrets, VCS data, local build output"
+# (condition, patterns); conditions are checked against the RUN lines of the context's Dockerfiles
+CANDIDATES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no-git", (".git", ".hg", ".svn", ".bzr")),
+    ("always", ("**/*.pem", "**/*.key", "**/id_rsa*", "**/id_dsa*", "**/id_ecdsa*", "**/id_ed25519*",
+                "**/*.p12", "**/*.pfx", "**/.ssh", "**/.aws", "**/.gnupg", "**/.pypirc", "**/.netrc")),
+    ("installs", ("**/node_modules", ".venv")),
+    ("always", ("**/__pycache__", "**/*.pyc", ".pytest_cache", ".tox", ".nox", ".mypy_cache",
+                ".ruff_cache", ".coverage", "htmlcov", "coverage", ".nyc_output")),
+    ("builds", ("dist", ".next", "target")),
+    ("gradle", ("build", ".gradle")),
+    ("always", (".idea", ".vscode", "**/.DS_Store", "**/Thumbs.db", "**/*.swp",
+                "**/npm-debug.log*", "**/yarn-error.log*")),
+)
+_CONDITIONS = {
+    "installs": re.compile(r"\b(npm (ci|install|i)\b|yarn\b|pnpm (i|install)\b|pip3? install|poetry install"
+                           r"|uv (sync|pip)|pipenv install|python3? -m venv|virtualenv)"),
+    "builds": re.compile(r"\b(npm run build|yarn (run )?build|pnpm (run )?build|ng build|vite build|next build"
+                         r"|tsc\b|python3? -m build|setup\.py|mvnw?\b|gradlew?\b|cargo build)"),
+    "gradle": re.compile(r"\bgradlew?\b"),
+    # git run on the copied tree (a clone of another repository does not need the local .git)
+    "git": re.compile(r"\bgit\s+(-C\s+\S+\s+)?(describe|rev-parse|rev-list|log|submodule|status|diff|show|tag"
+                      r"|branch|symbolic-ref|ls-files|ls-tree|archive|stash|pull|fetch|checkout|reset|remote)\b"
+                      r"|(?<![\w.-])\.git(?![\w.-])|setuptools[_-]scm|versioneer|dunamai|hatch-vcs|\bpbr\b"),
+}
+_ENV_FILE = re.compile(r"\.env(\.[\w.-]+)?")
+_TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
+# recreated inside the image anyway, or (git) checked by its own rule
+_NOT_CHECKED_BY_NAME = {"installs", "builds", "gradle", "no-git"}
+
+
+class _Plan:
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.substantive = False  # only Dockerfile/Compose names is not worth a new block
+        self.dropped: list[tuple[str, str, int]] = []  # pattern, why, line in this Dockerfile
+        self.header = HEADER
+
+
+def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc]) -> _Plan:
+    """Which patterns to append: each must newly exclude something and hurt nothing needed."""
+    result = _Plan()
+    patterns = read_patterns(existing)
+    needed = _needed(docs, paths)
+    reincluded = {p for x in patterns if x.startswith("!") for p in paths if Matcher([x[1:]]).excluded(p)}
+    commands = "\n".join(i.logical for d in docs.values() for i in d.instructions
+                         if i.keyword not in ("COPY", "ADD", "FROM"))
+    this = next(iter(docs))
+    for condition, pattern in _candidates(paths, directory, docs):
+        if condition == "no-git" and _CONDITIONS["git"].search(commands):
+            if _hits(pattern, paths, Matcher(patterns)):
+                result.dropped.append((pattern, "a RUN or CMD uses git, which needs it", 1))
+            continue
+        if condition in _CONDITIONS and not _CONDITIONS[condition].search(commands):
+            continue
+        chosen, why, line = _fit(pattern, paths, patterns, needed, reincluded, this)
+        if condition == "docker-files" and chosen is None:
+            continue  # not worth a report: ignoring them only saves a few bytes
+        if chosen is None:
+            if why:
+                result.dropped.append((pattern, why, line))
+        elif condition not in _NOT_CHECKED_BY_NAME and _named(chosen, commands):
+            if condition != "docker-files":
+                result.dropped.append((chosen, f"an instruction mentions {_core(chosen)!r}", 1))
+        else:
+            patterns.append(chosen)
+            result.added.append(chosen)
+            result.substantive |= condition != "docker-files"
+            if chosen != pattern:
+                result.dropped.append((pattern, f"{why}; added the root-only {chosen!r} instead", line))
+    return result
+
+
+def _candidates(paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc]) -> Iterator[tuple[str, str]]:
+    from hardener.discover import classify
+
+    for condition, patterns in CANDIDATES[:2]:
+        yield from ((condition, p) for p in patterns)
+    env_names = sorted({p.rsplit("/", 1)[-1] for p in paths if _ENV_FILE.fullmatch(p.rsplit("/", 1)[-1])})
+    yield from (("always", f"**/{n}") for n in env_names if not _TEMPLATE.search(n))
+    yield from (("always", p) for p in paths if p.endswith(".json") and _service_account(directory / p))
+    for condition, patterns in CANDIDATES[2:]:
+        yield from ((condition, p) for p in patterns)
+    yield from (("docker-files", p) for p in paths if "/" not in p and classify(p) is not None)
+
+
+def _fit(pattern: str, paths: tuple[str, ...], patterns: list[str], needed: dict[str, tuple[str, facts.Source]],
+         reincluded: set[str], this: str) -> tuple[str | None, str, int]:
+    """The pattern (or its root-only form) if it is safe to add; else None, why and a line."""
+    why, line = "", 1
+    for variant in (pattern, pattern.removeprefix("**/")) if pattern.startswith("**/") else (pattern,):
+        new = _hits(variant, paths, Matcher(patterns))
+        if not new:
+            return None, why, line
+        clash = next((p for p in new if p in needed), None)
+        if clash is not None:
+            name, src = needed[clash]
+            why = f"{src.keyword} {src.text} (line {src.line} of {name}) needs {clash}"
+            line = src.line if name == this else 1
+            continue
+        kept = next((p for p in new if p in reincluded), None)
+        if kept is not None:
+            why = f"the existing .dockerignore re-includes {kept} with '!'"
+            continue
+        return variant, why, line  # a narrower form fits: why says what the wider one hit
+    return None, why, line
+
+
+def _hits(pattern: str, paths: tuple[str, ...], current: Matcher) -> list[str]:
+    """Paths the pattern would newly exclude (appended last, it wins where it matches)."""
+    single = Matcher([pattern])
+    return [p for p in paths if single.excluded(p) and not current.excluded(p)]
+
+
+def _needed(docs: dict[str, DockerfileDoc], paths: tuple[str, ...]) -> dict[str, tuple[str, facts.Source]]:
+    needed: dict[str, tuple[str, facts.Source]] = {}
+    for name, doc in docs.items():
+        for path, source in facts.needed_by(facts.context_sources(doc), paths).items():
+            needed.setdefault(path, (name, source))
+    return needed
+
+
+def _core(pattern: str) -> str:
+    return pattern.removeprefix("**/").replace("*", "").strip("/")
+
+
+def _named(pattern: str, commands: str) -> bool:
+    core = _core(pattern)
+    return len(core) > 2 and core in commands
+
+
+def _service_account(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"service_account"' in head and b"private_key" in head
