@@ -167,3 +167,8 @@ def list_() -> None:
     for cls in REGISTRY:
         summary = (cls.__doc__ or "").strip().splitlines()[0]
         click.echo(f"{cls.id}  {cls.name:<28} {cls.applicability.label:<7} {'/'.join(cls.targets):<19} {summary}")
+
+
+from hardener.cli_verify import verify as _verify  # noqa: E402
+
+main.add_command(_verify)
