@@ -15,6 +15,7 @@ import click
 from hardener import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FORMATS = ["text", "json", "sarif", "markdown"]
 
 
 class DefaultToDiff(click.Group):
@@ -38,11 +39,13 @@ def run_options(func: Any) -> Any:
         click.option("--ignore", multiple=True, metavar="IDS", help="Skip these transforms."),
         click.option("--unsafe", is_flag=True, help="Also apply changes marked unsafe."),
         click.option("--safe-only", is_flag=True, help="Apply only changes marked safe."),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text: patch + reasons; json (schema: hardener/data/report.schema.json), sarif (2.1.0), markdown (a PR body)."),
         click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."),
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .hardener.toml or pyproject.toml)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code."),
         click.option("--offline", is_flag=True, help="Never use the network; transforms that need it refuse."),
+        click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A file listing repositories, one per line (relative to the file)."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -80,25 +83,25 @@ def check(show_diff: bool, **kwargs: Any) -> None:
 
 def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], select: tuple[str, ...],
              ignore: tuple[str, ...], unsafe: bool, safe_only: bool, fmt: str, no_color: bool,
-             config_path: Path | None, quiet: bool, offline: bool, show_diff: bool = True) -> None:
+             config_path: Path | None, quiet: bool, offline: bool, repos_file: Path | None = None,
+             jobs: int = 1, show_diff: bool = True) -> None:
     from hardener.report import EXIT_INTERNAL, EXIT_INTERRUPTED, Mode
-    from hardener.runner import RunRequest, run
+    from hardener.runner import RunRequest
 
     if unsafe and safe_only:
         raise click.UsageError("--unsafe and --safe-only exclude each other")
     mode = Mode(mode_name)
     request = RunRequest(
-        tuple(paths) or (Path.cwd(),), mode, _split(select), _split(ignore), unsafe, safe_only,
+        _all_paths(paths, repos_file), mode, _split(select), _split(ignore), unsafe, safe_only,
         config_path, exit_on_change, offline,
     )
     try:
-        if fmt == "json":
-            from hardener import output_json
-
-            report = run(request)
-            sys.stdout.write(output_json.render(report))
+        run_fn = _runner(request, jobs)
+        if fmt == "text":
+            report = _run_text(request, no_color, quiet, show_diff and mode is not Mode.APPLY, run_fn)
         else:
-            report = _run_text(request, no_color, quiet, show_diff and mode is not Mode.APPLY)
+            report = run_fn(None, None)
+            sys.stdout.write(_renderer(fmt)(report))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -108,10 +111,49 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
     sys.exit(report.exit_code())
 
 
-def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> Any:
+def _all_paths(paths: tuple[Path, ...], repos_file: Path | None) -> tuple[Path, ...]:
+    from hardener.campaign import read_repos_file
+    from hardener.errors import BadInput
+
+    listed: list[Path] = []
+    if repos_file is not None:
+        try:
+            listed = read_repos_file(repos_file)
+        except BadInput as exc:
+            raise click.BadParameter(str(exc), param_hint="--repos-file") from None
+    return (*paths, *listed) or (Path.cwd(),)
+
+
+def _runner(request: Any, jobs: int) -> Any:
+    """``run(on_result, on_total) -> Report``: one repository directly, several as a campaign."""
+    from hardener import campaign, runner
+
+    groups = campaign.group_by_repo(request.paths)
+    if len(groups) <= 1:
+        return lambda on_result, on_total: runner.run(request, on_result, on_total)
+
+    def run_campaign(on_result: Any, on_total: Any) -> Any:
+        names = [campaign.repo_name(root, paths) for root, paths in groups]
+        work = [(request, paths) for _, paths in groups]
+        reports = []
+        for report in campaign.parallel_map(campaign.run_group, work, jobs):
+            reports.append(report)
+            for result in report.results if on_result is not None else ():
+                on_result(result)
+        return campaign.merged(campaign.Campaign(tuple(zip(names, reports))), request.mode, request.exit_on_change)
+
+    return run_campaign
+
+
+def _renderer(fmt: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"hardener.output_{fmt}").render
+
+
+def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool, run: Any) -> Any:
     from hardener.output_text import Progress, TextOutput, finding_lines
     from hardener.report import Mode
-    from hardener.runner import run
 
     out = TextOutput(no_color, quiet)
     progress = Progress(out, enabled=not quiet and not (show_patch and out.color_out))
@@ -120,7 +162,9 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> An
         progress.advance()
         if show_patch and not quiet:
             out.write_patch(result)
-        for line in finding_lines(result):
+        if out.panels and result.error is None and result.failure is None:
+            progress.echo_panel(result)
+        for line in finding_lines(result) if not out.panels or result.error or result.failure else ():
             if result.error is not None or result.failure is not None:
                 progress.echo(line, force=True)
             else:
@@ -129,7 +173,7 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> An
             progress.echo(f"would harden {result.path}")
 
     try:
-        report = run(request, on_result, progress.start)
+        report = run(on_result, progress.start)
     finally:
         progress.stop()
     for companion in report.companions:
@@ -140,7 +184,57 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool) -> An
     for error in report.errors:
         click.echo(str(error), err=True)
     out.summary(report)
+    if report.campaign is not None and not quiet:
+        for line in report.campaign.summary_lines():
+            click.echo(line, err=True)
     return report
+
+
+@main.command()
+@click.argument("repos", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A file listing repositories, one per line (relative to the file).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel.")
+@click.option("--combined", is_flag=True, help="One branch and PR (hardener/all) instead of one per applicability level.")
+@click.option("--dry-run", is_flag=True, help="Print what would be pushed and opened; push nothing, call no API.")
+@click.option("--remote", help="The git remote to push to (default: origin, or [tool.hardener.pr] remote).")
+@click.option("--base", help="The branch to harden and target (default: the repository's default branch).")
+@click.option("--api-url", help="GitHub API base URL, for GitHub Enterprise (default: https://api.github.com).")
+@click.option("--github-repo", metavar="OWNER/NAME", help="The GitHub repository (default: from the remote URL).")
+@click.option("--select", multiple=True, metavar="IDS", help="Only these transforms (id, id prefix or name; comma-separated).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these transforms.")
+@click.option("--unsafe", is_flag=True, help="Also include changes marked unsafe (in the review PR).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+@click.option("--offline", is_flag=True, help="Never use the network for transforms.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code.")
+def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tuple[str, ...],
+       ignore: tuple[str, ...], quiet: bool, **kwargs: Any) -> None:
+    """Open or update hardening pull requests (hardener/safe, hardener/review) on GitHub.
+
+    The token comes from GITHUB_TOKEN. Re-running updates the same branches and pull
+    requests, does nothing when the result is unchanged, and stops when someone else
+    pushed a commit to a hardener branch.
+    """
+    import os
+
+    from hardener import campaign
+    from hardener.pr import PrRequest, run_pr
+
+    paths = _all_paths(repos, repos_file)
+    requests = [PrRequest(p, _split(select), _split(ignore), token=os.environ.get("GITHUB_TOKEN") or None, **kwargs)
+                for p in paths]
+    worst = 0
+    outcomes = []
+    for outcome in campaign.parallel_map(run_pr, requests, jobs):
+        outcomes.append(outcome)
+        worst = max(worst, outcome.exit_code)
+        for line in outcome.lines:
+            shown = f"{outcome.repo}: {line}" if len(requests) > 1 and not line.startswith(outcome.repo) else line
+            if not quiet or outcome.exit_code:
+                click.echo(shown, err=bool(outcome.exit_code) and line is outcome.lines[-1])
+    if len(outcomes) > 1 and not quiet:
+        for line in campaign.pr_summary_lines(outcomes):
+            click.echo(line, err=True)
+    sys.exit(worst)
 
 
 @main.command()

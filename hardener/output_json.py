@@ -1,4 +1,7 @@
-"""``--format json``: a stable, versioned document for bots and CI."""
+"""``--format json``: a stable, versioned document for bots and CI.
+
+Its shape is published as ``hardener/data/report.schema.json`` (``SCHEMA_VERSION``).
+"""
 from __future__ import annotations
 
 import json
@@ -24,6 +27,8 @@ def render(report: Report) -> str:
         "companions": [_companion(c) for c in report.companions],
         "errors": [{"path": e.path, "line": e.line, "message": e.message} for e in report.errors],
     }
+    if report.campaign is not None:
+        doc["campaign"] = report.campaign.as_json()
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -29,6 +29,11 @@ class TextOutput:
         self.quiet = quiet
         self._console: Any = None
 
+    @property
+    def panels(self) -> bool:
+        """Reasons as one rich panel per file: only for a person at a terminal."""
+        return self.color_err and not self.quiet
+
     def patch(self, result: FileResult) -> str:
         if not result.changed or result.output is None:
             return ""
@@ -96,6 +101,25 @@ def finding_lines(result: FileResult) -> list[str]:
     return lines
 
 
+def findings_panel(result: FileResult) -> Any:
+    """A rich panel titled with the path, one row per change, skipped change or refusal; None if empty."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    prefix = f"{result.path}:"
+    rows = [line[len(prefix):] if line.startswith(prefix) else line for line in finding_lines(result)]
+    if not rows:
+        return None
+    body = Text()
+    for row in rows:
+        line, _, rest = row.partition(": ")
+        style = "yellow" if " refused: " in rest or "not applied" in rest else "green"
+        body.append(f"{line:>4} ", style="dim")
+        body.append(rest + "\n", style=style)
+    body.rstrip()
+    return Panel(body, title=result.path, title_align="left", border_style="cyan", expand=False)
+
+
 def _unique(items: tuple[Any, ...]) -> list[Any]:
     seen: set[tuple[str, int, str]] = set()
     out = []
@@ -142,6 +166,13 @@ class Progress:
             print(line, file=sys.stderr)
         else:
             self.out.err(line)
+
+    def echo_panel(self, result: FileResult) -> None:
+        panel = findings_panel(result)
+        if panel is None:
+            return
+        console = self._bar.console if self._bar is not None else self.out._rich(sys.stderr)
+        console.print(panel)
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from hardener.engine import FileResult
 from hardener.errors import BadInput
@@ -34,6 +35,7 @@ class Report:
     errors: list[BadInput] = field(default_factory=list)  # problems outside any one file's content
     companions: list[CompanionResult] = field(default_factory=list)
     exit_on_change: bool = False
+    campaign: Any = None  # hardener.campaign.Campaign when the run covered several repositories
 
     @property
     def changed(self) -> list[FileResult]:
