@@ -11,6 +11,12 @@ from hardener.transforms.generate_dockerignore import GenerateDockerignore
 from hardener.transforms.context_secrets import ContextSecrets
 from hardener.transforms.narrow_copy import NarrowCopy
 from hardener.transforms.exec_form import ExecForm
+from hardener.transforms.apt_hygiene import AptHygiene
+from hardener.transforms.apk_hygiene import ApkNoCache
+from hardener.transforms.rpm_hygiene import RpmHygiene
+from hardener.transforms.pip_no_cache import PipNoCacheDir
+from hardener.transforms.npm_ci import NpmCi
+from hardener.transforms.pipefail import Pipefail
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.no_new_privileges import NoNewPrivileges
 from hardener.transforms.segment_networks import SegmentNetworks
@@ -27,6 +33,12 @@ REGISTRY: list[type[Transform]] = [
     ContextSecrets,
     NarrowCopy,
     ExecForm,
+    AptHygiene,
+    ApkNoCache,
+    RpmHygiene,
+    PipNoCacheDir,
+    NpmCi,
+    Pipefail,
     MaintainerToLabel,
     NoNewPrivileges,
     SegmentNetworks,

@@ -1,0 +1,65 @@
+"""HD403 apk-no-cache."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc
+from hardener.model import Applicability, Finding, Transform
+from hardener.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, \
+    subcommand
+
+# global apk options that take their value as the next word
+_APK_VALUE_OPTS = ("-X", "--repository", "-p", "--root", "--arch", "--cache-dir", "--keys-dir",
+                   "--repositories-file", "--cache-max-age", "--wait", "--timeout")
+_CACHE_PATHS = ("/var/cache/apk", "/etc/apk/cache")
+
+
+class ApkNoCache(Transform):
+    """Install Alpine packages with `apk add --no-cache`.
+
+    ## What it fixes
+    `apk add` without `--no-cache`.
+
+    ## Why
+    Without it apk keeps the package index (and, with a cache directory, the packages)
+    in `/var/cache/apk`: a few MB per layer that the image never uses. `--no-cache`
+    fetches a fresh index for the install and stores nothing.
+
+    ## Example
+        RUN apk add curl                ->  RUN apk add --no-cache curl
+
+    ## Applicability
+    safe: `--no-cache` installs the same packages from a freshly fetched index.
+    An `apk update` or `rm -rf /var/cache/apk/*` already in the RUN is left as it is;
+    both become redundant but harmless.
+
+    ## Refuses when
+    Never refuses; RUNs with a cache mount on /var/cache/apk or /etc/apk/cache, exec-form
+    and heredoc RUNs, and `case` blocks are left alone. Calls inside if/for blocks and
+    subshells are fixed too.
+
+    ## References
+    hadolint DL3019
+    """
+
+    id = "HD403"
+    name = "apk-no-cache"
+    targets = ("dockerfile",)
+    references = ("hadolint:DL3019",)
+    applicability = Applicability.SAFE
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        for inst, cmds, _ in shell_runs(doc, loose=True):
+            if has_cache_under(inst, _CACHE_PATHS):
+                continue
+            for cmd in cmds:
+                prog = program(cmd, ("apk",))
+                sub = None if prog is None else subcommand(cmd, prog, _APK_VALUE_OPTS)
+                if sub is None or cmd.words[sub].value != "add":
+                    continue
+                if not has_option(cmd.words, ("--no-cache",)):
+                    yield self.change(
+                        [insert_after(cmd.words[sub], "--no-cache")],
+                        "apk keeps its index in /var/cache/apk; --no-cache stores nothing",
+                        inst.line, end_line=inst.end_line)

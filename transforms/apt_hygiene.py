@@ -1,0 +1,199 @@
+"""HD402 apt-hygiene."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from hardener.context import Context
+from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+from hardener.shell import Command, Word
+from hardener.shell_edit import (append_command, ends_with_exit, has_cache_under, has_option,
+                                  insert_after, program, shell_runs, subcommand)
+
+_APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",
+                   "--default-release")
+# apt subcommands that apt-get has with the same meaning
+_SAME_IN_APT_GET = {"install", "update", "upgrade", "dist-upgrade", "remove", "purge",
+                    "autoremove", "clean", "autoclean", "build-dep", "source", "download"}
+_NEEDS_LISTS = {"install", "upgrade", "dist-upgrade", "build-dep", "source", "download"}
+_LISTS = "/var/lib/apt/lists"
+_CACHE_PATHS = ("/var/lib/apt", "/var/cache/apt")
+_USES_LISTS = re.compile(
+    r"\b(apt-get|apt)\s[^;&|]*?\b(install|upgrade|dist-upgrade|build-dep|source|download)\b"
+    r"|\bapt-cache\s")
+_UPDATES = re.compile(r"\b(apt-get|apt)\s[^;&|]*?\bupdate\b")
+
+
+class AptHygiene(Transform):
+    """Make apt-get installs non-interactive, lean and free of package lists.
+
+    ## What it fixes
+    `apt` used in a Dockerfile, `apt-get install` without `-y` or without
+    `--no-install-recommends`, an install RUN without its own `apt-get update`, and a
+    RUN that ran `apt-get update` but left `/var/lib/apt/lists` in the layer.
+
+    ## Why
+    `apt` has no stable CLI for scripts; an install without `-y` aborts at the prompt;
+    recommended packages bloat the image and widen its attack surface; package lists
+    in a layer add tens of MB and go stale, and an install that relies on lists from an
+    earlier (cached) layer installs outdated versions.
+
+    ## Example
+        RUN apt-get update && apt-get install curl
+    becomes
+        RUN apt-get update && apt-get -y install --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+
+    ## Applicability
+    safe: `apt` → `apt-get`, `-y`, and `rm -rf /var/lib/apt/lists/*` at the end of the
+    RUN that ran `apt-get update`. review: `--no-install-recommends` (the app may need a
+    recommended package at runtime), `apt-get update &&` added to an install RUN that
+    lacked it, and removing a RUN that only ran `apt-get update`.
+
+    ## Refuses when
+    A later RUN of the stage (or of a stage built on it) installs without its own
+    `apt-get update` and relies on the lists this RUN would delete. RUNs with a cache
+    mount on /var/lib/apt or /var/cache/apt, and exec-form and heredoc RUNs, are left
+    alone. Inside if/for blocks and subshells only `apt`, `-y` and
+    `--no-install-recommends` are fixed: where an update or cleanup belongs is not
+    certain there.
+
+    ## References
+    hadolint DL3009, DL3014, DL3015, DL3027
+    """
+
+    id = "HD402"
+    name = "apt-hygiene"
+    targets = ("dockerfile",)
+    references = ("hadolint:DL3009", "hadolint:DL3014", "hadolint:DL3015", "hadolint:DL3027")
+    applicability = Applicability.SAFE
+
+    def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        rename_unpinned = bool(ctx.option(self.name, "rename-unpinned"))
+        for inst, cmds, exact in shell_runs(doc, loose=True):
+            if not has_cache_under(inst, _CACHE_PATHS):
+                yield from self._one(doc, inst, cmds, exact, rename_unpinned)
+
+    def _one(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command], exact: bool,
+             rename_unpinned: bool) -> Iterator[Finding]:
+        calls = [(c, p, subcommand(c, p, _APT_VALUE_OPTS)) for c in cmds
+                 if (p := program(c, ("apt", "apt-get"))) is not None]
+        for cmd, prog, sub in calls:
+            if sub is not None:
+                yield from self._command(inst, cmd, prog, sub, rename_unpinned)
+        if not exact:
+            return  # inside if/for blocks: flags only, the RUN's structure is not known
+        uses = [(c, p, s) for c, p, s in calls if s is not None
+                and c.words[s].value in _NEEDS_LISTS]
+        updates = [c for c, p, s in calls if s is not None and c.words[s].value == "update"]
+        if uses and not updates:
+            yield from self._add_update(inst, uses[0][0])
+        elif updates and not _removes_lists(cmds):
+            yield from self._cleanup(doc, inst, cmds, updates)
+
+    def _command(self, inst: Instruction, cmd: Command, prog: int, sub: int,
+                 rename_unpinned: bool) -> Iterator[Finding]:
+        word, verb = cmd.words[prog], cmd.words[sub].value
+        if word.value.rsplit("/", 1)[-1] == "apt":
+            if verb not in _SAME_IN_APT_GET or word.raw != word.value:
+                return
+            if verb != "install" or rename_unpinned or _all_pinned(cmd, sub):
+                yield self.change([Edit(word.end - 3, word.end, "apt-get")],
+                                  "apt is meant for people; apt-get has a stable CLI for scripts",
+                                  inst.line, end_line=inst.end_line)
+                return
+            yield self.refuse(
+                "apt install of unpinned packages stays apt: as apt-get it trades hadolint DL3027 "
+                "for DL3008 (pin versions); set rename-unpinned = true to rename anyway", inst.line)
+        if verb != "install":
+            return
+        options = cmd.words[prog + 1 :]
+        if not (has_option(options, ("--yes", "--assume-yes"), "y") or _quiet_two(options)):
+            yield self.change([insert_after(word, "-y")],
+                              f"{word.value} install without -y stops at the confirmation prompt",
+                              inst.line, end_line=inst.end_line)
+        if not (has_option(options, ("--no-install-recommends", "--install-recommends"))
+                or any("Install-Recommends" in w.value for w in options)):
+            yield self.change(
+                [insert_after(cmd.words[sub], "--no-install-recommends")],
+                "recommended packages bloat the image; check the app needs none of them at runtime",
+                inst.line, end_line=inst.end_line, applicability=Applicability.REVIEW)
+
+    def _add_update(self, inst: Instruction, first: Command) -> Iterator[Finding]:
+        if first.op_before not in ("", "&&", ";"):
+            yield self.refuse(f"apt-get install follows {first.op_before!r}; add apt-get update "
+                              "to this RUN by hand", inst.line)
+            return
+        yield self.change(
+            [Edit(first.start, first.start, "apt-get update && ")],
+            "the install relied on package lists from another layer, which go stale in the build "
+            "cache; a RUN that installs refreshes its own lists",
+            inst.line, end_line=inst.end_line, applicability=Applicability.REVIEW)
+
+    def _cleanup(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command],
+                 updates: list[Command]) -> Iterator[Finding]:
+        user = _later_list_user(doc, inst)
+        if user is not None:
+            yield self.refuse(f"the RUN at line {user.line} installs without its own apt-get update "
+                              f"and needs the lists this RUN downloads", inst.line)
+            return
+        if ends_with_exit(cmds):
+            yield self.refuse("the RUN ends with exit; add rm -rf /var/lib/apt/lists/* before it",
+                              inst.line)
+            return
+        if len(cmds) == len(updates) == 1:
+            yield self.change([_delete_lines(doc, inst)],
+                              "a RUN that only runs apt-get update leaves stale lists in a layer; "
+                              "every install RUN now updates by itself",
+                              inst.line, end_line=inst.end_line, applicability=Applicability.REVIEW)
+            return
+        yield self.change([append_command(doc, inst, cmds, f"rm -rf {_LISTS}/*")],
+                          "package lists add tens of MB to the layer and are stale by the next build",
+                          inst.line, end_line=inst.end_line)
+
+
+def _delete_lines(doc: DockerfileDoc, inst: Instruction) -> Edit:
+    """Remove the instruction's lines; between two blank lines, one blank line goes too."""
+    start = doc.text.rfind("\n", 0, inst.start) + 1
+    end = doc.text.find("\n", inst.end) + 1 or len(doc.text)
+    before_blank = doc.text[:start].endswith(doc.newline * 2)
+    after = doc.text.find("\n", end)
+    if before_blank and after != -1 and doc.text[end:after].strip() == "":
+        end = after + 1
+    return Edit(start, end, "")
+
+
+def _all_pinned(cmd: Command, sub: int) -> bool:
+    """Every package argument carries a version (``pkg=1.2``) or is a local .deb file."""
+    packages = [w.value for w in cmd.words[sub + 1 :] if not w.value.startswith("-")]
+    return all("=" in p or p.endswith(".deb") for p in packages)
+
+
+def _quiet_two(options: Sequence[Word]) -> bool:
+    values = [w.value for w in options]
+    if any(v in ("-q=2", "--quiet=2") for v in values):
+        return True
+    q = sum(v.count("q") for v in values if v.startswith("-") and not v.startswith("--"))
+    return q + values.count("--quiet") >= 2
+
+
+def _removes_lists(cmds: list[Command]) -> bool:
+    return any(c.words[p].value == "rm" and any(w.value.startswith(_LISTS) for w in c.words)
+               for c in cmds if (p := c.program_index()) < len(c.words))
+
+
+def _later_list_user(doc: DockerfileDoc, inst: Instruction) -> Instruction | None:
+    """A later RUN of this stage or a stage built on it that installs without updating."""
+    stages = {inst.stage}
+    for stage in doc.stages:
+        if stage.index > inst.stage and stage.base.lower() in {
+                doc.stages[i].name for i in stages if doc.stages[i].name}:
+            stages.add(stage.index)
+    for other in doc.walk():
+        if other.keyword != "RUN" or other.start <= inst.start or other.stage not in stages:
+            continue
+        code = other.args if other.json is None else " ".join(other.json)
+        if _USES_LISTS.search(code) and not _UPDATES.search(code):
+            return other
+    return None
