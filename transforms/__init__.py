@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from hardener.model import Transform
+from hardener.transforms.tls_verification import TlsVerification
 from hardener.transforms.run_as_non_root import RunAsNonRoot
 from hardener.transforms.no_sudo import NoSudo
 from hardener.transforms.final_user_not_root import FinalUserNotRoot
@@ -10,6 +11,7 @@ from hardener.transforms.add_to_copy import AddToCopy
 from hardener.transforms.generate_dockerignore import GenerateDockerignore
 from hardener.transforms.context_secrets import ContextSecrets
 from hardener.transforms.narrow_copy import NarrowCopy
+from hardener.transforms.build_secrets import BuildSecrets
 from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.apt_hygiene import AptHygiene
 from hardener.transforms.apk_hygiene import ApkNoCache
@@ -17,13 +19,18 @@ from hardener.transforms.rpm_hygiene import RpmHygiene
 from hardener.transforms.pip_no_cache import PipNoCacheDir
 from hardener.transforms.npm_ci import NpmCi
 from hardener.transforms.pipefail import Pipefail
+from hardener.transforms.duplicate_instructions import DuplicateInstructions
+from hardener.transforms.absolute_workdir import AbsoluteWorkdir
+from hardener.transforms.cd_to_workdir import CdToWorkdir
 from hardener.transforms.maintainer_label import MaintainerToLabel
+from hardener.transforms.oci_labels import AddOciLabels
 from hardener.transforms.no_new_privileges import NoNewPrivileges
 from hardener.transforms.segment_networks import SegmentNetworks
 from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.host_access import HostAccess
 
 REGISTRY: list[type[Transform]] = [
+    TlsVerification,
     RunAsNonRoot,
     NoSudo,
     FinalUserNotRoot,
@@ -32,6 +39,7 @@ REGISTRY: list[type[Transform]] = [
     GenerateDockerignore,
     ContextSecrets,
     NarrowCopy,
+    BuildSecrets,
     ExecForm,
     AptHygiene,
     ApkNoCache,
@@ -39,7 +47,11 @@ REGISTRY: list[type[Transform]] = [
     PipNoCacheDir,
     NpmCi,
     Pipefail,
+    DuplicateInstructions,
+    AbsoluteWorkdir,
+    CdToWorkdir,
     MaintainerToLabel,
+    AddOciLabels,
     NoNewPrivileges,
     SegmentNetworks,
     BindPortsLocalhost,
