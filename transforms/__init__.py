@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from hardener.model import Transform
+from hardener.transforms.pin_base_image import PinBaseImage
+from hardener.transforms.pin_compose_image import PinComposeImage
 from hardener.transforms.tls_verification import TlsVerification
 from hardener.transforms.run_as_non_root import RunAsNonRoot
 from hardener.transforms.no_sudo import NoSudo
@@ -30,6 +32,8 @@ from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.host_access import HostAccess
 
 REGISTRY: list[type[Transform]] = [
+    PinBaseImage,
+    PinComposeImage,
     TlsVerification,
     RunAsNonRoot,
     NoSudo,
