@@ -399,6 +399,23 @@ def _verify_one(engine: Engine, v: Verdict, original: Path, hardened: Path, slug
         finally:
             if options.remove_images:
                 engine.remove(tag)
+    if not options.remove_images:
+        _rerun_if_different(engine, v, slug, logs, say)
+
+
+def _rerun_if_different(engine: Engine, v: Verdict, slug: str, logs: Path, say: Progress) -> None:
+    """Run both images once more when their smoke runs differ, so a flaky command (load,
+    timing) is not reported as a regression; the second pair of runs is the one judged."""
+    o, h = v.original.run, v.hardened.run
+    if o is None or h is None or (o.returncode, o.timed_out, o.output) == (h.returncode, h.timed_out, h.output):
+        return
+    for label, side in (("original", v.original), ("hardened", v.hardened)):
+        argv = v.smoke.argv or [*(side.config.entrypoint or ()), *(side.config.cmd or ())] if side.config else None
+        if not argv:
+            return
+        say(f"{v.path}: the smoke runs differ; running the {label} image again")
+        side.run = engine.run(f"localhost/hardener-verify/{slug}:{label}", argv, v.smoke.timeout)
+        (logs / f"{slug}.{label}.smoke.rerun.log").write_text(side.run.output)
 
 
 def _explain_failure(side: Side, dockerfile: Path) -> None:
