@@ -78,7 +78,7 @@ class Campaign:
 
     def refusals_by_reason(self) -> Counter[str]:
         return Counter(
-            f"{f.transform_id}: {f.reason}" for _, rep in self.repos for r in rep.results for f in _unique(r.refusals)
+            f"{f.transform_id}: {f.reason}" for _, rep in self.repos for r in rep.results for f in r.refusals
         )
 
     def changed_repos(self) -> list[str]:
@@ -103,7 +103,7 @@ class Campaign:
                     "repo": name,
                     "files_changed": len(rep.changed),
                     "changes": sum(len(r.changes) for r in rep.changed),
-                    "refusals": sum(len(_unique(r.refusals)) for r in rep.results),
+                    "refusals": sum(len(r.refusals) for r in rep.results),
                     "exit_code": rep.exit_code(),
                 }
                 for name, rep in self.repos
@@ -132,11 +132,6 @@ def repo_name(root: Path | None, paths: Iterable[Path]) -> str:
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:
     return -item[1], item[0]
-
-
-def _unique(items: tuple[Any, ...]) -> list[Any]:
-    """The engine reports a refusal once per round; count each (transform, line, reason) once."""
-    return list({(i.transform_id, i.line, i.reason): i for i in items}.values())
 
 
 def pr_summary_lines(outcomes: Sequence[Any]) -> list[str]:

@@ -137,7 +137,7 @@ def _reload(doc: Any, text: str, chosen: list[Change]) -> Any:
 def _judged(doc: Any, raw: bytes, applied: list[Change], skipped: list[Change],
             refusals: list[Refusal]) -> FileResult:
     output = doc.render()
-    result = FileResult(doc.path, doc.kind, raw, output, tuple(applied), tuple(skipped), tuple(refusals))
+    result = FileResult(doc.path, doc.kind, raw, output, tuple(applied), _unique(skipped), _unique(refusals))
     if output == raw:
         return result
     problem = _judge_regression(doc.kind, raw, output)
@@ -158,6 +158,14 @@ def _judge_regression(kind: str, before: bytes, after: bytes) -> str | None:
     if new_problems and len(new_problems) > len(judges.compose_problems(old)):
         return new_problems[0]
     return None
+
+
+def _unique(findings: Sequence[Change] | Sequence[Refusal]) -> tuple[Any, ...]:
+    """One entry per (transform, line, reason): several transforms or ONBUILD copies may repeat one."""
+    seen: dict[tuple[str, int, str], Any] = {}
+    for finding in findings:
+        seen.setdefault((finding.transform_id, finding.line, finding.reason), finding)
+    return tuple(seen.values())
 
 
 _LINE_IN_MESSAGE = re.compile(r"line (\d+)")

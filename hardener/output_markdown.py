@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 from hardener.engine import FileResult
 from hardener.hunks import Hunk, change_lines, hunks
@@ -56,7 +55,7 @@ def summary_table(report: Report) -> str:
             changes[c.applicability.label] += 1
             files[c.applicability.label].add(r.path)
     rows = [f"| {level} | {changes[level]} | {len(files[level])} |" for level in _LEVELS if changes[level]]
-    refusals = sum(len(_unique(r.refusals)) for r in report.results)
+    refusals = sum(len(r.refusals) for r in report.results)
     lines = ["| applicability | changes | files |", "| --- | ---: | ---: |", *rows]
     if not rows:
         lines = ["No changes."]
@@ -108,7 +107,7 @@ def _change_item(change: Change) -> str:
 def _not_applied(report: Report) -> str:
     items = []
     for r in report.results:
-        for c in _unique(r.skipped):
+        for c in r.skipped:
             hint = "needs --unsafe" if c.applicability.label == "unsafe" else "not with --safe-only"
             items.append(f"- `{r.path}:{c.line}` **{c.transform_id} `{c.name}`** ({c.applicability.label},"
                          f" {hint}): {c.reason}")
@@ -118,7 +117,7 @@ def _not_applied(report: Report) -> str:
 def _left_for_a_human(report: Report) -> str:
     items = [
         f"- `{r.path}:{f.line}` **{f.transform_id} `{f.name}`**: {f.reason}"
-        for r in report.results for f in _unique(r.refusals)
+        for r in report.results for f in r.refusals
     ]
     return "### Left for a human\n\nhardener was not sure and changed nothing here:\n\n" + "\n".join(items) + "\n" if items else ""
 
@@ -131,17 +130,6 @@ def _problems(report: Report) -> str:
         if r.failure is not None:
             items.append(f"- `{r.path}`: hardener failed, file left unchanged: {r.failure}")
     return "### Problems\n\n" + "\n".join(items) + "\n" if items else ""
-
-
-def _unique(items: tuple[Any, ...]) -> list[Any]:
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for item in items:
-        key = (item.transform_id, item.line, item.reason)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
 
 
 def compose_graph(result: FileResult) -> str | None:

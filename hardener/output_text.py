@@ -90,13 +90,13 @@ def finding_lines(result: FileResult) -> list[str]:
         lines.append(f"{result.path}: hardener failed, file left unchanged: {result.failure}")
     for c in sorted(result.changes, key=lambda c: c.line):
         lines.append(f"{result.path}:{c.line}: {c.transform_id} {c.name} [{c.applicability.label}] {c.reason}")
-    for c in _unique(result.skipped):
+    for c in result.skipped:
         hint = "needs --unsafe" if c.applicability.label == "unsafe" else "not with --safe-only"
         lines.append(
             f"{result.path}:{c.line}: {c.transform_id} {c.name} [{c.applicability.label}, not applied:"
             f" {hint}] {c.reason}"
         )
-    for r in _unique(result.refusals):
+    for r in result.refusals:
         lines.append(f"{result.path}:{r.line}: {r.transform_id} {r.name} refused: {r.reason}")
     return lines
 
@@ -118,17 +118,6 @@ def findings_panel(result: FileResult) -> Any:
         body.append(rest + "\n", style=style)
     body.rstrip()
     return Panel(body, title=result.path, title_align="left", border_style="cyan", expand=False)
-
-
-def _unique(items: tuple[Any, ...]) -> list[Any]:
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for item in items:
-        key = (item.transform_id, item.line, item.reason)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
 
 
 class Progress:
