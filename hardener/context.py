@@ -37,6 +37,13 @@ class FileView:
     def child(self) -> FileView:
         return FileView(self)
 
+    def run_view(self) -> FileView:
+        """The view of the whole run (the top of the chain): a key for per-run caches."""
+        view = self
+        while view._parent is not None:
+            view = view._parent
+        return view
+
     def commit(self) -> None:
         if self._parent is not None:
             self._parent._writes.update(self._writes)
