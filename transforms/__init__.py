@@ -31,6 +31,9 @@ from hardener.transforms.no_new_privileges import NoNewPrivileges
 from hardener.transforms.segment_networks import SegmentNetworks
 from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.host_access import HostAccess
+from hardener.transforms.cap_drop import CapDrop
+from hardener.transforms.read_only_root import ReadOnlyRoot
+from hardener.transforms.compose_healthcheck import ComposeHealthcheck
 
 REGISTRY: list[type[Transform]] = [
     PinBaseImage,
@@ -62,4 +65,7 @@ REGISTRY: list[type[Transform]] = [
     SegmentNetworks,
     BindPortsLocalhost,
     HostAccess,
+    CapDrop,
+    ReadOnlyRoot,
+    ComposeHealthcheck,
 ]

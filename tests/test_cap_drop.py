@@ -1,0 +1,118 @@
+"""HD603 cap-drop."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardener import judges
+from hardener.context import Context
+from hardener.engine import Options, process
+from hardener.transforms.cap_drop import CapDrop
+
+
+def run(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    for name, body in (files or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    path = tmp_path / "compose.yaml"
+    path.write_text(text)
+    result = process(str(path), "compose", text.encode(), [CapDrop()], Context(tmp_path).for_file(path), Options())
+    assert result.failure is None and result.error is None
+    if result.output is None or result.output == text.encode():
+        return text, [r.reason for r in result.refusals]
+    out = result.output.decode()
+    assert judges.compose_problems(out) == []
+    return out, [r.reason for r in result.refusals]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param(
+            "services:\n  s:\n    image: redis:7\n",
+            "services:\n  s:\n    image: redis:7\n    cap_drop:\n      - ALL\n    cap_add:\n      - SETGID\n      - SETUID\n",
+            id="redis-block",
+        ),
+        pytest.param(
+            "services:\n  s: {image: 'nginx:1.27'}\n",
+            "services:\n  s: {image: 'nginx:1.27', cap_drop: [ALL], cap_add: [CHOWN, SETGID, SETUID, NET_BIND_SERVICE]}\n",
+            id="nginx-flow",
+        ),
+        pytest.param(
+            "services:\n  s:\n    image: grafana/grafana:11\n",
+            "services:\n  s:\n    image: grafana/grafana:11\n    cap_drop:\n      - ALL\n",
+            id="non-root-image-needs-none",
+        ),
+        pytest.param(
+            "services:\n  s:\n    image: redis:7\n    cap_add:\n      - SETUID\n      - NET_ADMIN\n",
+            "services:\n  s:\n    image: redis:7\n    cap_add:\n      - SETUID\n      - NET_ADMIN\n      - SETGID\n"
+            "    cap_drop:\n      - ALL\n",
+            id="merges-existing-cap-add-no-duplicates",
+        ),
+        pytest.param(
+            "services:\n  s:\n    image: redis:7\n    cap_add: [CAP_SETUID, SETGID]\n",
+            "services:\n  s:\n    image: redis:7\n    cap_add: [CAP_SETUID, SETGID]\n    cap_drop:\n      - ALL\n",
+            id="cap-prefix-counts-as-present",
+        ),
+        pytest.param(
+            "services:\n  s:\n    image: grafana/grafana:11\n    cap_drop: [NET_RAW]\n",
+            "services:\n  s:\n    image: grafana/grafana:11\n    cap_drop: [NET_RAW, ALL]\n",
+            id="partial-cap-drop-extended",
+        ),
+        pytest.param(
+            "services:\r\n  s:\r\n    image: redis:7",
+            "services:\r\n  s:\r\n    image: redis:7\r\n    cap_drop:\r\n      - ALL\r\n    cap_add:\r\n      - SETGID\r\n      - SETUID",
+            id="crlf-no-final-newline",
+        ),
+    ],
+)
+def test_drops_capabilities(tmp_path, text, expected):
+    assert run(tmp_path, text) == (expected, [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("services:\n  s:\n    image: postgres:16\n    cap_drop: [ALL]\n", id="already-all"),
+        pytest.param("services:\n  s:\n    image: postgres:16\n    cap_drop:\n      - all\n", id="lowercase-all"),
+        pytest.param("x-h: &h\n  cap_drop: [ALL]\nservices:\n  s:\n    <<: *h\n    image: redis:7\n", id="all-via-merge"),
+    ],
+)
+def test_leaves_alone(tmp_path, text):
+    assert run(tmp_path, text) == (text, [])
+
+
+def test_built_non_root_gets_no_cap_add(tmp_path):
+    files = {"app/Dockerfile": "FROM python:3.12-slim\nUSER 10001\n"}
+    out, refusals = run(tmp_path, "services:\n  app:\n    build: ./app\n", files)
+    assert (out, refusals) == ("services:\n  app:\n    build: ./app\n    cap_drop:\n      - ALL\n", [])
+
+
+@pytest.mark.parametrize(
+    "text, files, reason",
+    [
+        pytest.param("services:\n  s:\n    image: acme/thing\n", {}, "not in the knowledge base", id="unknown"),
+        pytest.param("services:\n  s:\n    image: ${IMG}\n", {}, "comes from a variable", id="variable"),
+        pytest.param("services:\n  s:\n    image: python:3.12\n", {}, "base image", id="base-image"),
+        pytest.param("services:\n  s:\n    build: .\n", {"Dockerfile": "FROM python:3.12\n"}, "runs as root", id="built-root"),
+        pytest.param("services:\n  s:\n    build: ./missing\n", {}, "cannot be read", id="built-missing"),
+        pytest.param("services:\n  s:\n    build: .\n    user: root\n", {"Dockerfile": "FROM python:3.12\nUSER 1000\n"},
+                     "`user:` is root", id="built-non-root-but-user-root"),
+        pytest.param("services:\n  s:\n    image: redis:7\n    cap_add: [ALL]\n", {}, "cap_add: [ALL]", id="cap-add-all"),
+        pytest.param("x-a: &a\n  cap_add: [NET_ADMIN]\nservices:\n  s:\n    <<: *a\n    image: redis:7\n", {},
+                     "shared anchor", id="cap-add-from-anchor"),
+        pytest.param("services:\n  a: &a\n    image: redis:7\n  b: *a\n", {}, "alias", id="alias-service"),
+        pytest.param("services:\n  a: &a\n    image: redis:7\n  b:\n    <<: *a\n    command: x\n", {},
+                     "merged into b", id="service-anchor-merged"),
+        pytest.param("db:\n  image: redis:3\n", {}, "legacy v1", id="legacy-v1"),
+    ],
+)
+def test_refuses(tmp_path, text, files, reason):
+    out, refusals = run(tmp_path, text, files)
+    assert any(reason in r for r in refusals), refusals
+
+
+def test_sys_admin_reported_but_hardened(tmp_path):
+    out, refusals = run(tmp_path, "services:\n  s:\n    image: grafana/grafana:11\n    cap_add: [SYS_ADMIN]\n")
+    assert "cap_drop:\n      - ALL\n" in out and any("SYS_ADMIN" in r for r in refusals)

@@ -1,0 +1,232 @@
+"""HD603 cap-drop (and the small helpers the other image-aware Compose transforms share)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener import images
+from hardener.compose_doc import ComposeDoc, Service
+from hardener.context import Context
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+from hardener.yaml_splice import (
+    append_sequence_item,
+    insert_mapping_entry,
+    mapping_get,
+    mapping_own,
+    merge_sources,
+    scalar_value,
+)
+
+LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
+
+
+class CapDrop(Transform):
+    """Drop all Linux capabilities and add back only the ones the image needs.
+
+    ## What it fixes
+    Services that keep Docker's default capability set (CHOWN, DAC_OVERRIDE, NET_RAW,
+    SETUID, MKNOD …) although they need few or none of them.
+
+    ## Why
+    Every capability left is kernel attack surface for a compromised process. The
+    knowledge base lists what each known image's entrypoint really uses (postgres chowns
+    its data directory and switches user, nginx binds port 80); a service built from a
+    Dockerfile in this repository that runs as a non-root user needs none.
+
+    ## Example
+        services:
+          cache:
+            image: redis:7.2
+        ->
+            cap_drop:
+              - ALL
+            cap_add:
+              - SETGID
+              - SETUID
+
+    ## Applicability
+    review: a custom command or plugin may need a capability the image's default
+    entrypoint does not.
+
+    ## Refuses when
+    The file is a legacy v1 file, the service is an alias or not a mapping, its image is
+    unknown, comes from a variable or is a base image running an arbitrary command, it is
+    built from a Dockerfile that runs as root or cannot be read, `cap_add` holds `ALL`,
+    or `cap_drop`/`cap_add` come from a shared anchor. `SYS_ADMIN` in `cap_add` is
+    reported (it is nearly root).
+
+    ## References
+    compose-lint CL-0006, CIS Docker 5.3, OWASP Docker Security Cheat Sheet rule 3
+    """
+
+    id = "HD603"
+    name = "cap-drop"
+    targets = ("compose",)
+    references = ("compose-lint:CL-0006", "cis-docker:5.3")
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            yield self.refuse(LEGACY, 1)
+            return
+        for service in doc.services():
+            why = obstacle(doc, service)
+            if why:
+                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            else:
+                yield from self._one(doc, service, ctx)
+
+    def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        node = service.node
+        have = _caps(mapping_get(node, "cap_add"))
+        if "SYS_ADMIN" in have:  # reported even once hardened: cap_drop does not tame it
+            yield self.refuse(f"service {service.name!r}: `cap_add: [SYS_ADMIN]` is nearly root; find the narrower capability it needs", service.line)
+        drop = mapping_get(node, "cap_drop")
+        if drop is not None and "ALL" in _caps(drop):
+            return
+        if "ALL" in have:
+            yield self.refuse(f"service {service.name!r}: `cap_add: [ALL]` undoes any cap_drop; list the capabilities it needs", service.line)
+            return
+        why, needed = needed_caps(service, ctx)
+        if why:
+            yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            return
+        try:
+            edits = _edits(doc, node, drop, [c for c in needed if c not in have])
+        except ValueError as err:
+            yield self.refuse(f"service {service.name!r}: {err}", service.line)
+            return
+        added = ", ".join(c for c in needed if c not in have) or "none"
+        reason = f"service {service.name!r}: drops all capabilities (added back: {added})"
+        yield self.change(edits, reason, service.line)
+
+
+def _edits(doc: ComposeDoc, node: Node | None, drop: Node | None, missing: list[str]) -> list[Edit]:
+    appends: list[Edit] = []
+    entries: list[tuple[str, list[str]]] = []
+    if drop is None:
+        entries.append(("cap_drop", ["ALL"]))
+    else:
+        appends.append(append_sequence_item(doc, own_sequence(node, "cap_drop"), "ALL"))
+    if missing:
+        add = mapping_get(node, "cap_add")
+        if add is None:
+            entries.append(("cap_add", missing))
+        else:
+            seq = own_sequence(node, "cap_add")
+            appends += [append_sequence_item(doc, seq, c) for c in missing]
+    return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
+
+
+def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
+    """(refusal, capabilities the service needs after ``cap_drop: [ALL]``)."""
+    build = mapping_get(service.node, "build")
+    if build is not None:
+        user = built_user(build, ctx)
+        if user is None:
+            return "it is built from a Dockerfile that cannot be read here", []
+        if images.is_root_user(user):
+            return "it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there", []
+        override = scalar_value(mapping_get(service.node, "user"))
+        if override and images.is_root_user(override):
+            return "its `user:` is root although the Dockerfile is not; what it needs as root is not known", []
+        return None, []
+    why, info = image_info(service)
+    if info is None:
+        return why, []
+    caps = info.get("cap_add")
+    if caps is None:
+        return f"the knowledge base does not list the capabilities {info.name} needs", []
+    return None, [str(c).upper() for c in caps]
+
+
+def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
+    """The KB entry of the service's image, or the reason there is none to rely on."""
+    image = scalar_value(mapping_get(service.node, "image"))
+    if not image:
+        return "it has neither `image:` nor `build:`", None
+    if "$" in image:
+        return f"the image {image!r} comes from a variable", None
+    info = images.lookup(image)
+    if info is None:
+        return f"the image {image!r} is not in the knowledge base", None
+    if info.get("tier") in (None, "base"):
+        return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
+    return None, info
+
+
+def built_user(build: Node, ctx: Context) -> str | None:
+    """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
+    from hardener.dockerfile_doc import DockerfileDoc
+
+    compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
+    if isinstance(build, ScalarNode):
+        context, name = scalar_value(build), None
+    else:
+        context = scalar_value(mapping_get(build, "context"))
+        name = scalar_value(mapping_get(build, "dockerfile"))
+    if mapping_get(build, "dockerfile_inline") is not None:
+        return None
+    path = Path(compose_dir) / (context or ".") / (name or "Dockerfile")
+    if "$" in str(path) or "://" in (context or "") or not path.is_file():
+        return None
+    try:
+        doc = DockerfileDoc.load(path.read_bytes(), str(path))
+    except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
+        return None
+    stage = doc.final_stage()
+    if stage is None:
+        return None
+    user, _line = images.effective_user(images.resolve_stage(doc, stage))
+    return str(user)
+
+
+def obstacle(doc: ComposeDoc, service: Service) -> str | None:
+    if service.alias:
+        return "the service is an alias of another; changing it would change the anchor"
+    if not isinstance(service.node, MappingNode) or not service.node.value:
+        return "the service definition is not a mapping"
+    if getattr(service.node, "anchor", None):
+        # ``svc: &x`` merged into another service: an edit here changes that one too
+        users = [s.name for s in doc.services() if s is not service and service.node in merge_sources(s.node)]
+        if users:
+            return f"its anchor is merged into {', '.join(users)}; an edit would change them too"
+    return None
+
+
+def own_sequence(service: Node | None, key: str) -> Node:
+    """The list under ``key`` written in this service itself, else ValueError (anchor/merge)."""
+    value = mapping_own(service, key)
+    if not isinstance(value, SequenceNode) or not isinstance(service, MappingNode):
+        raise ValueError(f"`{key}` comes from a shared anchor or is not a list; change it there")
+    key_node = next(k for k, v in service.value if v is value)
+    if value.start_mark.index <= key_node.end_mark.index:  # ``key: *alias``
+        raise ValueError(f"`{key}` is an alias of a shared anchor; change it there")
+    return value
+
+
+def merge_inserts(edits: list[Edit]) -> list[Edit]:
+    """Join insertions at the same offset into one edit (in list order): one change may not
+    hold two edits at one point, and appending to the last list of a service lands exactly
+    where a new key of that service goes."""
+    out: list[Edit] = []
+    for edit in edits:
+        same = next((i for i, e in enumerate(out) if e.start == e.end == edit.start == edit.end), None)
+        if same is None:
+            out.append(edit)
+        else:
+            out[same] = Edit(edit.start, edit.end, out[same].replacement + edit.replacement)
+    return out
+
+
+def _caps(node: Node | None) -> set[str]:
+    if isinstance(node, ScalarNode):
+        items = [node]
+    elif isinstance(node, SequenceNode):
+        items = [i for i in node.value if isinstance(i, ScalarNode)]
+    else:
+        return set()
+    return {str(i.value).strip().upper().removeprefix("CAP_") for i in items}

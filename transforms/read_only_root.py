@@ -1,0 +1,164 @@
+"""HD604 read-only-root."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener.compose_doc import ComposeDoc, Service
+from hardener.context import Context
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
+from hardener.transforms.cap_drop import LEGACY, image_info, merge_inserts, obstacle, own_sequence
+from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
+
+# Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
+# writes is data and must already be on a volume.
+_SCRATCH = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
+
+
+class ReadOnlyRoot(Transform):
+    """Make the container's root filesystem read-only, with tmpfs where the image writes.
+
+    ## What it fixes
+    Services whose root filesystem is writable although the image only writes a few
+    known scratch directories.
+
+    ## Why
+    With `read_only: true` an attacker cannot drop binaries or modify the image's files.
+    The knowledge base lists where each known image writes: scratch directories
+    (`/tmp`, `/run`, `/var/cache/nginx` …) get a `tmpfs`, data directories must stay on
+    their volumes.
+
+    ## Example
+        services:
+          web:
+            image: nginx:1.27
+        ->
+            read_only: true
+            tmpfs:
+              - /var/cache/nginx
+              - /var/run
+              - /tmp
+
+    ## Applicability
+    review: plugins, custom commands or extra config can write elsewhere.
+
+    ## Refuses when
+    The file is a legacy v1 file, the service is an alias or not a mapping, it is built
+    from a Dockerfile (its writable paths are not known), its image is unknown, comes
+    from a variable or is a base image, a data directory it writes is not on a volume,
+    `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
+
+    ## References
+    compose-lint CL-0007, CIS Docker 5.12
+    """
+
+    id = "HD604"
+    name = "read-only-root"
+    targets = ("compose",)
+    references = ("compose-lint:CL-0007", "cis-docker:5.12")
+    applicability = Applicability.REVIEW
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            yield self.refuse(LEGACY, 1)
+            return
+        for service in doc.services():
+            why = obstacle(doc, service) or self._why_not(service)
+            if why:
+                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            elif mapping_get(service.node, "read_only") is None:
+                yield from self._one(doc, service)
+
+    @staticmethod
+    def _why_not(service: Service) -> str | None:
+        flag = scalar_value(mapping_get(service.node, "read_only"))
+        if flag is not None and flag.lower() not in ("true", "yes", "on"):
+            return "`read_only` is explicitly false" if flag.lower() in ("false", "no", "off") else None
+        if flag is not None:
+            return None
+        if mapping_get(service.node, "build") is not None:
+            return "it is built from a Dockerfile; its writable paths are not known (add read_only and tmpfs by hand)"
+        return None
+
+    def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
+        why, info = image_info(service)
+        if info is None:
+            yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            return
+        writable = info.get("writable_paths")
+        if writable is None:
+            yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {info.name} writes", service.line)
+            return
+        mounted = _mount_targets(service.node)
+        todo = [str(p) for p in writable if not any(_under(str(p), m) for m in mounted)]
+        data = [p for p in todo if not any(_under(p, s) for s in _SCRATCH)]
+        if data:
+            yield self.refuse(
+                f"service {service.name!r}: {info.name} writes data to {', '.join(data)}; "
+                "put it on a named volume first, then read_only can be set",
+                service.line,
+            )
+            return
+        try:
+            edits = _edits(doc, service.node, todo)
+        except ValueError as err:
+            yield self.refuse(f"service {service.name!r}: {err}", service.line)
+            return
+        extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
+        yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}", service.line)
+
+
+def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
+    appends: list[Edit] = []
+    entries: list[tuple[str, bool | list[str]]] = [("read_only", True)]
+    if paths:
+        existing = mapping_get(node, "tmpfs")
+        if existing is None:
+            entries.append(("tmpfs", paths))
+        elif isinstance(existing, SequenceNode):
+            seq = own_sequence(node, "tmpfs")
+            appends += [append_sequence_item(doc, seq, p) for p in paths]
+        else:
+            raise ValueError("`tmpfs` is a single string; make it a list to add more paths")
+    return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
+
+
+def _under(path: str, base: str) -> bool:
+    base = base.rstrip("/") or "/"
+    return path == base or path.startswith(base + "/") or base == "/"
+
+
+def _mount_targets(node: Node | None) -> list[str]:
+    """Container paths already backed by a volume, bind mount or tmpfs."""
+    targets: list[str] = []
+    for key in ("volumes", "tmpfs"):
+        value = mapping_get(node, key)
+        items = value.value if isinstance(value, SequenceNode) else [value] if value is not None else []
+        for item in items:
+            target = _target(item, key)
+            if target:
+                targets.append(target)
+    return targets
+
+
+def _target(item: Node, key: str) -> str | None:
+    if isinstance(item, MappingNode):
+        return scalar_value(mapping_get(item, "target"))
+    if not isinstance(item, ScalarNode):
+        return None
+    text = str(item.value).strip()
+    if key == "tmpfs":
+        return text.split(":", 1)[0]
+    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group()), text)  # ${A:-x} holds ':'
+    parts = [text[i:j] for i, j in _spans(masked)]
+    if len(parts) == 1:
+        return parts[0]  # an anonymous volume
+    return parts[1] if len(parts) > 1 else None
+
+
+def _spans(masked: str) -> list[tuple[int, int]]:
+    cuts = [-1] + [i for i, ch in enumerate(masked) if ch == ":"] + [len(masked)]
+    return [(a + 1, b) for a, b in zip(cuts, cuts[1:])]
