@@ -44,6 +44,7 @@ def run_options(func: Any) -> Any:
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .hardener.toml or pyproject.toml)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code."),
         click.option("--offline", is_flag=True, help="Never use the network; transforms that need it refuse."),
+        click.option("--lock", is_flag=True, help="Record resolved image digests in hardener.lock (for reproducible and --offline runs)."),
         click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A file listing repositories, one per line (relative to the file)."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel."),
     ]
@@ -83,7 +84,8 @@ def check(show_diff: bool, **kwargs: Any) -> None:
 
 def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], select: tuple[str, ...],
              ignore: tuple[str, ...], unsafe: bool, safe_only: bool, fmt: str, no_color: bool,
-             config_path: Path | None, quiet: bool, offline: bool, repos_file: Path | None = None,
+             config_path: Path | None, quiet: bool, offline: bool, lock: bool = False,
+             repos_file: Path | None = None,
              jobs: int = 1, show_diff: bool = True) -> None:
     from hardener.report import EXIT_INTERNAL, EXIT_INTERRUPTED, Mode
     from hardener.runner import RunRequest
@@ -93,7 +95,7 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
     mode = Mode(mode_name)
     request = RunRequest(
         _all_paths(paths, repos_file), mode, _split(select), _split(ignore), unsafe, safe_only,
-        config_path, exit_on_change, offline,
+        config_path, exit_on_change, offline, lock,
     )
     try:
         run_fn = _runner(request, jobs)

@@ -30,6 +30,7 @@ class RunRequest:
     config_path: Path | None = None
     exit_on_change: bool = False
     offline: bool = False
+    lock: bool = False  # --lock: record resolved digests in the repo's hardener.lock
 
 
 def active_transforms(config: Config) -> list[Transform]:
@@ -102,6 +103,10 @@ def _config(request: RunRequest, start: Path) -> Config:
         overrides["unsafe"] = True
     if request.safe_only:
         overrides["safe_only"] = True
+    if request.lock:
+        options = dict(config.options)
+        options["pin-base-image"] = {**dict(options.get("pin-base-image") or {}), "write-lock": True}
+        overrides["options"] = options
     return config.merged(**overrides) if overrides else config
 
 

@@ -420,6 +420,25 @@ def test_write_lock_then_offline_uses_only_the_lock(lab: Lab, seeded: dict[str, 
     assert resolver._client is None
 
 
+@pytest.mark.registry
+def test_lock_flag_writes_the_lock(lab: Lab, seeded: dict[str, str], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hardener apply --lock` records digests like `write-lock = true` in the config."""
+    from click.testing import CliRunner
+
+    from hardener.cli import main
+    from hardener.digest_cache import reset_resolvers
+
+    repo = _repo(tmp_path, {"Dockerfile": "FROM node:22\n"}, f'mirrors = {{"docker.io" = "{lab.host}"}}\n')
+    reset_resolvers()
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["apply", "--select", "HD101", "--lock", "."])
+    assert result.exit_code == 0, result.stderr
+    lock = json.loads((repo / "hardener.lock").read_text())
+    assert list(lock["images"]) == ["docker.io/library/node:22"]
+    assert (repo / "Dockerfile").read_text() == f"FROM node:22@{seeded['node']}\n"
+
+
 # -- authentication ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def basic_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
