@@ -5,23 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from hardener import judges
-from hardener.context import Context
-from hardener.engine import Options, process
+from compose_helpers import run_compose
+
 from hardener.transforms.compose_user import ComposeUser
 
 
 def run(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> tuple[str, list[str]]:
-    for name, body in (files or {}).items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(body)
-    path = tmp_path / "compose.yaml"
-    path.write_text(text)
-    result = process(str(path), "compose", text.encode(), [ComposeUser()], Context(tmp_path).for_file(path), Options())
-    assert result.failure is None and result.error is None
-    out = result.output.decode() if result.output is not None else text
-    assert judges.compose_problems(out) == []
-    return out, [r.reason for r in result.refusals]
+    return run_compose(tmp_path, ComposeUser(), text, files)
 
 
 @pytest.mark.parametrize(

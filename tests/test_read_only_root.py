@@ -5,22 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from hardener import judges
-from hardener.context import Context
-from hardener.engine import Options, process
+from compose_helpers import run_compose
+
 from hardener.transforms.read_only_root import ReadOnlyRoot
 
 
 def run(tmp_path: Path, text: str) -> tuple[str, list[str]]:
-    path = tmp_path / "compose.yaml"
-    path.write_text(text)
-    result = process(str(path), "compose", text.encode(), [ReadOnlyRoot()], Context(tmp_path).for_file(path), Options())
-    assert result.failure is None and result.error is None
-    if result.output is None or result.output == text.encode():
-        return text, [r.reason for r in result.refusals]
-    out = result.output.decode()
-    assert judges.compose_problems(out) == []
-    return out, [r.reason for r in result.refusals]
+    return run_compose(tmp_path, ReadOnlyRoot(), text)
 
 
 @pytest.mark.parametrize(
