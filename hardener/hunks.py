@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hardener.model import Change
-from hardener.patch import _hunk as hunk_text  # one hunk format for diff, markdown and SARIF
+from hardener.patch import format_hunk as hunk_text  # one hunk format for diff, markdown and SARIF
 
 
 @dataclass(frozen=True)

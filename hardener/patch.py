@@ -20,13 +20,13 @@ def unified_diff(path: str, before: str | None, after: str, context: int = 3) ->
     else:
         header += [f"--- a/{path}\n", f"+++ b/{path}\n"]
     hunks = [
-        _hunk(old, new, group)
+        format_hunk(old, new, group)
         for group in difflib.SequenceMatcher(None, old, new, autojunk=False).get_grouped_opcodes(context)
     ]
     return "".join(header + hunks) if hunks else ""
 
 
-def _hunk(old: list[str], new: list[str], group: list[tuple[str, int, int, int, int]]) -> str:
+def format_hunk(old: list[str], new: list[str], group: list[tuple[str, int, int, int, int]]) -> str:
     a_start, a_end = group[0][1], group[-1][2]
     b_start, b_end = group[0][3], group[-1][4]
     out = [f"@@ -{_range(a_start, a_end)} +{_range(b_start, b_end)} @@\n"]
