@@ -4,7 +4,8 @@
 skopeo into ``docker-registry`` on 127.0.0.1 (docker.io is mirrored to it). Three runs
 of ``hardener diff`` in this process, each with a fresh resolver:
 
-- cold: empty cache, writes hardener.lock (``write-lock = true``);
+- cold: empty cache; ``write-lock = true`` puts hardener.lock in the diff as a companion
+  file, which the benchmark then writes (as ``apply`` would) without pinning the files;
 - warm: the cache of the cold run;
 - offline: ``--offline``, an empty cache, only hardener.lock.
 
@@ -62,6 +63,8 @@ def run_once(repo: Path, offline: bool) -> tuple[float, dict[str, int], int, int
     started = time.perf_counter()
     report = run(RunRequest((repo,), Mode.DIFF, select=("HD101", "HD103"), offline=offline))
     elapsed = time.perf_counter() - started
+    for companion in report.companions:  # the lock: written as apply would, files stay unpinned
+        Path(companion.path).write_bytes(companion.content)
     resolver = active_resolvers()[0]
     counts = dict(resolver._client.counters.by_kind) if resolver._client is not None else {}
     changes = sum(len(r.changes) for r in report.results)

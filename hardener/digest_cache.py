@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hardener.imageref import ImageRef
+from hardener.model import FileWrite
 
 LOCK_VERSION = 1
 DEFAULT_TTL = 24 * 3600.0
@@ -144,16 +145,27 @@ class DigestStore:
             return
         with self._lock:
             merged = {**_read_store(self.path), **self._new}
-            data = {"version": LOCK_VERSION,
-                    "images": {k: merged[k].to_json(with_time=self.with_time) for k in sorted(merged)}}
-            _atomic_write(self.path, json.dumps(data, indent=2) + "\n")
+            _atomic_write(self.path, store_bytes(merged, with_time=self.with_time))
             self._new.clear()
+
+
+def store_bytes(entries: dict[str, Resolution], *, with_time: bool) -> bytes:
+    data = {"version": LOCK_VERSION,
+            "images": {k: entries[k].to_json(with_time=with_time) for k in sorted(entries)}}
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
 
 def _read_store(path: Path) -> dict[str, Resolution]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return _parse_store(path.read_bytes())
+    except OSError:
+        return {}
+
+
+def _parse_store(raw: bytes | None) -> dict[str, Resolution]:
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
         return {}
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, dict):
@@ -162,12 +174,12 @@ def _read_store(path: Path) -> dict[str, Resolution]:
     return {k: v for k, v in found.items() if v is not None}
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, content: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
         os.replace(tmp, path)
     except OSError:
         pass  # a cache that cannot be written only costs time
@@ -210,6 +222,11 @@ class Failure(str):
     """A reason a reference could not be resolved (a str, so reports just show it)."""
 
 
+class RegistryFailure(Failure):
+    """The registry was asked and the answer was unusable (down, 401/403, 404, 429, bad manifest,
+    timeout): the run is incomplete, unlike an ``--offline`` refusal, which is the user's choice."""
+
+
 class Resolver:
     """Resolves references for one run (shared by every file and both pin transforms)."""
 
@@ -247,7 +264,6 @@ class Resolver:
                 for name, result in zip([key(r) for r in missing], pool.map(self._fetch, missing)):
                     self._remember(name, result)
             self.cache.save()
-            self.lock.save()
         return {k: self._known(k) or Failure("not resolved") for k in wanted}
 
     def _known(self, name: str) -> Resolution | Failure | None:
@@ -270,8 +286,23 @@ class Resolver:
             self._memo[name] = result
         if isinstance(result, Resolution):
             self.cache.put(name, result)
-            if self.settings.write_lock and self.lock.path is not None:
-                self.lock.put(name, result)
+
+    def lock_update(self, view: Any, refs: Iterable[ImageRef]) -> tuple[FileWrite, ...]:
+        """``hardener.lock`` with these references added, as a companion file of the change.
+
+        The lock is part of the reviewable result: ``diff`` shows it, only ``apply`` writes
+        it, and it is written only when the file that needed the digests is accepted.
+        ``view`` is the run's FileView, so entries of earlier files in the run are kept.
+        """
+        path = self.lock.path if self.settings.write_lock else None
+        found = {key(r): self._memo.get(key(r)) for r in refs}
+        new = {k: v for k, v in found.items() if isinstance(v, Resolution)}
+        if path is None or not new:
+            return ()
+        before = view.read(path)
+        merged = {**_parse_store(before), **new}
+        content = store_bytes(merged, with_time=False)
+        return () if content == before else (FileWrite(path, content),)
 
     def _fetch(self, ref: ImageRef) -> Resolution | Failure:
         from hardener.registry import Budget, RegistryError
@@ -286,7 +317,7 @@ class Resolver:
                 tags = self._same_digest_tags(ref, manifest.digest, budget)
             return Resolution(manifest.digest, manifest.media_type, manifest.platforms, tags, time.time())
         except RegistryError as exc:
-            return Failure(str(exc))
+            return RegistryFailure(str(exc))
 
     def _same_digest_tags(self, ref: ImageRef, digest: str, budget: Any) -> tuple[str, ...]:
         """Version tags of the written family that point at the same digest (bounded)."""

@@ -79,6 +79,7 @@ class Refusal:
     reason: str
     line: int
     references: tuple[str, ...] = field(default=())
+    incomplete: bool = False  # an outside failure (registry down), not a decision: the run is partial
 
 
 Finding = Change | Refusal
@@ -119,5 +120,5 @@ class Transform:
             reason, line, tuple(edits), end_line, self.references, files,
         )
 
-    def refuse(self, reason: str, line: int) -> Refusal:
-        return Refusal(self.id, self.name, reason, line, self.references)
+    def refuse(self, reason: str, line: int, *, incomplete: bool = False) -> Refusal:
+        return Refusal(self.id, self.name, reason, line, self.references, incomplete)

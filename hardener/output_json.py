@@ -75,10 +75,13 @@ def _change(change: Change, applied: bool) -> dict[str, Any]:
 
 
 def _refusal(refusal: Refusal) -> dict[str, Any]:
-    return {
+    out = {
         "id": refusal.transform_id,
         "name": refusal.name,
         "line": refusal.line,
         "reason": refusal.reason,
         "references": list(refusal.references),
     }
+    if refusal.incomplete:
+        out["incomplete"] = True
+    return out

@@ -99,11 +99,13 @@ def _change(path: str, change: Change, index: dict[str, int], *, applied: bool,
 def _refusal(path: str, refusal: Refusal, index: dict[str, int]) -> dict[str, Any]:
     return {
         **_rule_ref(refusal.transform_id, index),
-        "kind": "review",
-        "level": "none",
-        "message": {"text": f"{refusal.name} left this for a human: {refusal.reason}"},
+        # an incomplete run is a tool problem the user must see, not a review item
+        "kind": "fail" if refusal.incomplete else "review",
+        "level": "warning" if refusal.incomplete else "none",
+        "message": {"text": f"{refusal.name} could not finish: {refusal.reason}" if refusal.incomplete
+                    else f"{refusal.name} left this for a human: {refusal.reason}"},
         "locations": [_location(path, refusal.line, refusal.line)],
-        "properties": {"refused": True, "references": list(refusal.references)},
+        "properties": {"refused": True, "incomplete": refusal.incomplete, "references": list(refusal.references)},
     }
 
 

@@ -97,7 +97,8 @@ def finding_lines(result: FileResult) -> list[str]:
             f" {hint}] {c.reason}"
         )
     for r in result.refusals:
-        lines.append(f"{result.path}:{r.line}: {r.transform_id} {r.name} refused: {r.reason}")
+        verb = "could not finish" if r.incomplete else "refused"
+        lines.append(f"{result.path}:{r.line}: {r.transform_id} {r.name} {verb}: {r.reason}")
     return lines
 
 
@@ -113,7 +114,8 @@ def findings_panel(result: FileResult) -> Any:
     body = Text()
     for row in rows:
         line, _, rest = row.partition(": ")
-        style = "yellow" if " refused: " in rest or "not applied" in rest else "green"
+        style = ("red" if " could not finish: " in rest
+                 else "yellow" if " refused: " in rest or "not applied" in rest else "green")
         body.append(f"{line:>4} ", style="dim")
         body.append(rest + "\n", style=style)
     body.rstrip()

@@ -8,8 +8,9 @@ from typing import Any
 
 from hardener.engine import FileResult
 from hardener.errors import BadInput
+from hardener.model import Refusal
 
-EXIT_OK, EXIT_CHANGES, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_CHANGES, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 class Mode(enum.Enum):
@@ -41,11 +42,19 @@ class Report:
     def changed(self) -> list[FileResult]:
         return [r for r in self.results if r.changed]
 
+    @property
+    def incomplete(self) -> list[tuple[str, Refusal]]:
+        """Refusals caused by an outside failure (a registry that failed): a retry may succeed."""
+        return [(r.path, f) for r in self.results for f in r.refusals if f.incomplete]
+
     def exit_code(self) -> int:
+        """Worst first: hardener's bug, bad input, an incomplete run, then changes (when asked)."""
         if any(r.failure for r in self.results):
             return EXIT_INTERNAL
         if self.errors or any(r.error for r in self.results) or any(c.error for c in self.companions):
             return EXIT_BAD_INPUT
+        if self.incomplete:
+            return EXIT_PARTIAL
         wants_change_code = self.mode is Mode.CHECK or self.exit_on_change
         if wants_change_code and self.changed:
             return EXIT_CHANGES
@@ -66,6 +75,9 @@ class Report:
         failed = sum(1 for r in self.results if r.failure)
         if failed:
             parts.append(f"{failed} failed")
+        incomplete = len(self.incomplete)
+        if incomplete:
+            parts.append(f"{incomplete} left as they were because a registry failed (exit {EXIT_PARTIAL})")
         return ", ".join(parts)
 
 

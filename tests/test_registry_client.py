@@ -31,6 +31,7 @@ import pytest
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 TOOLS = ("docker-registry", "skopeo", "openssl", "htpasswd")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def missing_tools() -> list[str]:
@@ -409,10 +410,15 @@ def test_write_lock_then_offline_uses_only_the_lock(lab: Lab, seeded: dict[str, 
     dockerfile = "FROM python\nFROM node:22\n"
     repo = _repo(tmp_path, {"Dockerfile": dockerfile},
                  f'mirrors = {{"docker.io" = "{lab.host}"}}\nwrite-lock = true\n')
-    _run(repo, "diff")
+    report, _ = _run(repo, "diff")
+    assert not (repo / "hardener.lock").exists()  # diff shows the lock, only apply writes it
+    assert [c.path.rsplit("/", 1)[-1] for c in report.companions] == ["hardener.lock"]
+    _run(repo, "apply")
     lock = json.loads((repo / "hardener.lock").read_text())
     assert sorted(lock["images"]) == ["docker.io/library/node:22", "docker.io/library/python:latest"]
     assert "fetched" not in lock["images"]["docker.io/library/node:22"]
+    assert report.companions[0].content == (repo / "hardener.lock").read_bytes()
+    (repo / "Dockerfile").write_text(dockerfile)  # another checkout, not yet pinned
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     (repo / ".hardener.toml").write_text('[pin-base-image]\nmirrors = {"docker.io" = "127.0.0.1:9"}\n')
     report, resolver = _run(repo, offline=True)
@@ -626,6 +632,46 @@ def test_registry_down_is_asked_once_and_refused_fast(tmp_path: Path) -> None:
     reasons = [f.reason for r in report.results for f in r.refusals]
     assert len(reasons) == 7 and all(f"registry {dead} unreachable" in r for r in reasons)
     assert not any(r.changed for r in report.results)
+    assert len(report.incomplete) == 7 and report.exit_code() == 4  # a partial run says so
+    assert "7 left as they were because a registry failed (exit 4)" in report.summary()
+
+
+@pytest.mark.registry
+def test_lock_collects_every_file_of_the_run(lab: Lab, seeded: dict[str, str], tmp_path: Path) -> None:
+    """Each file's lock entries are staged on top of the earlier files' (the run's file view)."""
+    files = {"a/Dockerfile": "FROM python:3.13\n", "b/Dockerfile": "FROM node:22\n",
+             "compose.yaml": "services:\n  web:\n    image: python:3.13\n  api:\n    image: node:22\n"}
+    repo = _repo(tmp_path, files, f'mirrors = {{"docker.io" = "{lab.host}"}}\nwrite-lock = true\n')
+    report, _ = _run(repo, "apply")
+    assert report.exit_code() == 0 and len(report.companions) == 1
+    lock = json.loads((repo / "hardener.lock").read_text())
+    assert sorted(lock["images"]) == ["docker.io/library/node:22", "docker.io/library/python:3.13"]
+    again, _ = _run(repo, "apply")
+    assert not again.changed and not again.companions  # converged: nothing more to lock
+
+
+def test_cli_exit_code_4_when_the_registry_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from hardener.cli import main
+    from hardener.digest_cache import reset_resolvers
+
+    dead = f"127.0.0.1:{free_port()}"
+    repo = _repo(tmp_path, {"Dockerfile": "FROM python:3.12\nUSER 1000\n"}, f'mirrors = {{"docker.io" = "{dead}"}}\n')
+    reset_resolvers()
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["diff", "--select", "HD101", "--format", "json", "."])
+    assert result.exit_code == 4
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 4 and data["files"][0]["refusals"][0]["incomplete"] is True
+    import jsonschema
+
+    jsonschema.Draft202012Validator(json.loads((ROOT / "hardener/data/report.schema.json").read_text())).validate(data)
+    sarif = json.loads(CliRunner().invoke(main, ["diff", "--select", "HD101", "--format", "sarif", "."]).stdout)
+    result = sarif["runs"][0]["results"][0]
+    assert (result["kind"], result["level"], result["properties"]["incomplete"]) == ("fail", "warning", True)
+    text = CliRunner().invoke(main, ["check", "--select", "HD101", "--no-color", "."])
+    assert text.exit_code == 4 and "HD101 pin-base-image could not finish: python:3.12" in text.stderr
 
 
 def test_no_network_when_nothing_needs_a_digest(tmp_path: Path) -> None:
@@ -640,6 +686,7 @@ def test_offline_refuses_what_the_lock_does_not_know(tmp_path: Path) -> None:
     assert report.results[0].refusals[0].reason == (
         "python:3.12: --offline: no digest for docker.io/library/python:3.12 in hardener.lock or the cache")
     assert resolver._client is None
+    assert not report.incomplete and report.exit_code() == 0  # --offline is a choice, not a failure
 
 
 # -- pieces --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hardener import imageref
 from hardener.context import Context
-from hardener.digest_cache import Failure, Resolution, choose_tag, is_floating, key, resolver_for
+from hardener.digest_cache import Failure, RegistryFailure, Resolution, choose_tag, is_floating, key, resolver_for
 from hardener.dockerfile_doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
@@ -39,9 +39,10 @@ class Plan:
 
 def plan(ref: imageref.ImageRef, found: Resolution | Failure, platforms: tuple[str, ...],
          most_specific: bool) -> Plan | str:
-    """What to write instead of ``ref``, or why not (the refusal reason)."""
+    """What to write instead of ``ref``, or why not (the refusal reason; a RegistryFailure
+    when the registry failed, so the run reports itself as partial)."""
     if isinstance(found, Failure):
-        return f"{ref.written}: {found}"
+        return type(found)(f"{ref.written}: {found}")
     missing = [p for p in platforms if found.platforms and not _has_platform(found.platforms, p)]
     if missing:
         return (f"{ref.written}: the image has no {', '.join(missing)} variant "
@@ -130,13 +131,15 @@ class PinBaseImage(Transform):
             yield self.refuse(f"[tool.hardener.pin-base-image]: {exc}", sites[0].line)
             return
         results = resolver.resolve_many(s.ref for s in sites)
+        lock = resolver.lock_update(ctx.files, [s.ref for s in sites])  # the same on every change
         for site in _merged(sites):
             decided = plan(site.ref, results[key(site.ref)], site.platforms, resolver.settings.most_specific_tag)
             if isinstance(decided, str):
-                yield self.refuse(decided, site.line)
+                yield self.refuse(decided, site.line, incomplete=isinstance(decided, RegistryFailure))
                 continue
             edits = [Edit(site.start, site.end, decided.new), *_label_edits(doc, site, decided)]
-            yield self.change(edits, decided.reason, site.line, applicability=decided.applicability)
+            yield self.change(edits, decided.reason, site.line, applicability=decided.applicability,
+                              files=lock)
 
 
 def _default_platforms(ctx: Context) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from hardener import imageref
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.digest_cache import key, resolver_for
+from hardener.digest_cache import RegistryFailure, key, resolver_for
 from hardener.model import Applicability, Finding, Transform
 from hardener.transforms.pin_base_image import plan
 from hardener.yaml_splice import mapping_get, replace_scalar, scalar_value
@@ -76,11 +76,13 @@ class PinComposeImage(Transform):
             yield self.refuse(f"[tool.hardener.pin-base-image]: {exc}", sites[0][0].line)
             return
         results = resolver.resolve_many(ref for _, _, ref, _ in sites)
+        lock = resolver.lock_update(ctx.files, [ref for _, _, ref, _ in sites])  # the same on every change
         for service, node, ref, platforms in sites:
             decided = plan(ref, results[key(ref)], platforms, resolver.settings.most_specific_tag)
             line = node.start_mark.line + 1
             if isinstance(decided, str):
-                yield self.refuse(f"service {service.name!r}: {decided}", line)
+                yield self.refuse(f"service {service.name!r}: {decided}", line,
+                                  incomplete=isinstance(decided, RegistryFailure))
                 continue
             try:
                 edit = _keep_quotes(replace_scalar(doc, node, decided.new), node.style)
@@ -88,7 +90,7 @@ class PinComposeImage(Transform):
                 yield self.refuse(f"service {service.name!r}: image: {exc}", line)
                 continue
             yield self.change([edit], f"service {service.name!r}: {decided.reason}", line,
-                              applicability=decided.applicability)
+                              applicability=decided.applicability, files=lock)
 
     def _site(self, service: Service, ctx: Context) -> tuple | str | None:
         """(image node, ref, platforms), a refusal reason, or None when there is nothing to pin."""
