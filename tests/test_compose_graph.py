@@ -296,6 +296,36 @@ def test_bind_public_option(tmp_path: Path) -> None:
     assert _run(BindPortsLocalhost(), text, tmp_path, options=options)[0] == text
 
 
+APP = "services:\n  web:\n    build: .\n    ports:\n{ports}\n"
+
+
+@pytest.mark.parametrize(("ports", "options", "expected"), [
+    pytest.param('      - "8000:8000"', {}, '      - "127.0.0.1:8000:8000"', id="dev-port-bound"),
+    pytest.param('      - "80:80"', {}, '      - "80:80"', id="user-port-80-kept"),
+    pytest.param("      - target: 443\n        published: 443", {}, "        published: 443\n", id="long-443-kept"),
+    pytest.param('      - "80:8080"\n      - "9229:9229"', {}, '      - "80:8080"\n      - "127.0.0.1:9229:9229"',
+                 id="web-kept-debugger-bound"),
+    pytest.param('      - "80:80"', {"user-ports": []}, '      - "127.0.0.1:80:80"', id="user-ports-empty"),
+    pytest.param('      - "3000:3000"', {"user-ports": [3000]}, '      - "3000:3000"', id="user-ports-configured"),
+])
+def test_bind_app_service(ports: str, options: dict, expected: str, tmp_path: Path) -> None:
+    """App services: review by default (no --unsafe); only host ports that face users stay public."""
+    text = APP.format(ports=ports)
+    output, _ = _run(BindPortsLocalhost(), text, tmp_path, options={"bind-ports-localhost": options})
+    assert expected in output, output
+    assert _run(BindPortsLocalhost(), output, tmp_path, options={"bind-ports-localhost": options})[0] == output
+
+
+def test_bind_app_reason_names_kept_ports(tmp_path: Path) -> None:
+    text = APP.format(ports='      - "80:8080"\n      - "9229:9229"')
+    (tmp_path / "compose.yaml").write_text(text)
+    ctx = Context(tmp_path, {}).for_file(tmp_path / "compose.yaml")
+    result = process("compose.yaml", "compose", text.encode(), [BindPortsLocalhost()], ctx, Options(Applicability.REVIEW))
+    (change,) = result.changes
+    assert change.applicability is Applicability.REVIEW
+    assert "kept public: 80:8080 (user-facing port)" in change.reason
+
+
 @pytest.mark.parametrize(("extra", "exposed"), [
     pytest.param("  app:\n    image: x\n    depends_on: [db]\n", True, id="used-by-app"),
     pytest.param("", False, id="unused-keeps-binding"),

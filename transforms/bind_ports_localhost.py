@@ -14,6 +14,7 @@ from hardener.model import Applicability, Finding, Transform
 from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
 
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
+USER_PORTS = (80, 443)  # host ports that face users: an app service publishing them is the edge
 
 
 class BindPortsLocalhost(Transform):
@@ -37,11 +38,13 @@ class BindPortsLocalhost(Transform):
           - target: 80         ->    host_ip: 127.0.0.1 (added)
 
     ## Applicability
-    review for data services (databases, caches, queues): clients on other machines lose
-    access. unsafe for app services that publish ports: they may be what users connect to
-    (opt in with --unsafe, or list the public ones in `public`). Services listed in
-    `[tool.hardener.bind-ports-localhost] public = ["svc"]` and edge services keep public
-    ports. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
+    review: clients on other machines lose access to the port; the reason says how to
+    keep it (an SSH tunnel, or the `public` list). Edge services (reverse proxies, and
+    services a proxy config in the repo routes from) keep public ports, as do services
+    listed in `[tool.hardener.bind-ports-localhost] public = ["svc"]` and the host ports
+    an app service publishes to users: 80 and 443 by default (`user-ports = [80, 443]`),
+    so an app serving the web directly keeps that port and loses only its debug/admin
+    ones. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
     service that other services of the stack use has its `ports` turned into `expose`
     (reachable only from the stack's networks).
 
@@ -66,6 +69,7 @@ class BindPortsLocalhost(Transform):
             return
         graph = build_graph(doc, ctx)
         public = set(ctx.option(self.name, "public", []) or [])
+        user_ports = frozenset(str(p) for p in ctx.option(self.name, "user-ports", USER_PORTS))
         ipv6 = _uses_ipv6(doc)
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
         for service in doc.services():
@@ -83,32 +87,39 @@ class BindPortsLocalhost(Transform):
                 continue
             if not host_mode:
                 yield from self._expose(doc, graph, service, ports)
-            yield from self._bind(doc, service, node.tier, ports, ipv6)
+            yield from self._bind(doc, service, node.tier, ports, ipv6, user_ports)
 
-    def _bind(self, doc: ComposeDoc, service: Service, tier: str, ports: SequenceNode, ipv6: bool) -> Iterator[Finding]:
+    def _bind(self, doc: ComposeDoc, service: Service, tier: str, ports: SequenceNode, ipv6: bool,
+              user_ports: frozenset[str]) -> Iterator[Finding]:
         edits: list[Edit] = []
         shown: list[str] = []
+        kept: list[str] = []
         for item in ports.value:
             if isinstance(item, MappingNode):
-                if mapping_own(item, "host_ip") is None:
-                    edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
-                    published = scalar_value(mapping_get(item, "published"))
-                    target = scalar_value(mapping_get(item, "target"))
-                    shown.append(f"{published}:{target}" if published else f"{target}")
+                published = scalar_value(mapping_get(item, "published"))
+                target = scalar_value(mapping_get(item, "target"))
+                text = f"{published}:{target}" if published else f"{target}"
+                if mapping_own(item, "host_ip") is not None:
+                    continue
+                if tier == "app" and published in user_ports:
+                    kept.append(text)
+                    continue
+                edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
+                shown.append(text)
             elif isinstance(item, ScalarNode) and _bindable(str(item.value)):
+                if tier == "app" and _host_port(str(item.value)) in user_ports:
+                    kept.append(str(item.value))  # the edge: a port that faces users
+                    continue
                 edits += _bind_scalar(doc, ports, item, ipv6)
                 shown.append(str(item.value))
         if edits:
             port = next((_host_port(p) for p in shown if _host_port(p)), "PORT")
-            # An app service that publishes ports may be what users reach (the "edge":
-            # publishes ports to users); only data services are bound by default.
-            level = Applicability.REVIEW if tier == "data" else Applicability.UNSAFE
-            why = "" if tier == "data" else "; it may be what users connect to, so only with --unsafe"
+            why = f"; kept public: {', '.join(kept)} (user-facing port)" if kept else ""
             yield self.change(edits, (
                 f"service {service.name!r} ({tier}): published ports {', '.join(shown)} listened on every "
                 f"interface; now only on this host (from elsewhere: ssh -L {port}:127.0.0.1:{port} host; "
-                f"or list it in [tool.hardener.bind-ports-localhost] public){why}"), service.line,
-                applicability=level)
+                f"if users reach it directly, list it in [tool.hardener.bind-ports-localhost] public){why}"),
+                service.line)
 
     def _expose(self, doc: ComposeDoc, graph: Graph, service: Service, ports: SequenceNode) -> Iterator[Finding]:
         clients = sorted({e.client for e in graph.edges if e.server == service.name})
