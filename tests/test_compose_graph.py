@@ -259,6 +259,12 @@ PORTS = "services:\n  db:\n    image: postgres:16\n    ports:\n{ports}\n"
     pytest.param('      - "5000-5005:5000-5005"', '      - "127.0.0.1:5000-5005:5000-5005"', id="range"),
     pytest.param('      - "53:53/udp"', '      - "127.0.0.1:53:53/udp"', id="udp"),
     pytest.param("      - target: 5432\n        published: 5432", "        published: 5432\n        host_ip: 127.0.0.1", id="long-syntax"),
+    pytest.param('      - "${PG_PORT}:5432"', '      - "127.0.0.1:${PG_PORT}:5432"', id="port-variable"),
+    pytest.param('      - "${PG_PORT:-5432}:5432"', '      - "127.0.0.1:${PG_PORT:-5432}:5432"', id="port-variable-default"),
+    pytest.param("      - $REDIS_PORTS:6379", "      - 127.0.0.1:$REDIS_PORTS:6379", id="bare-variable"),
+    pytest.param('      - "${RANGE_PORT_RANGE}:7000-7005"', '      - "127.0.0.1:${RANGE_PORT_RANGE}:7000-7005"', id="range-variable"),
+    pytest.param("      - target: 5432\n        published: ${PG_PORT}", "        published: ${PG_PORT}\n        host_ip: 127.0.0.1",
+                 id="long-published-variable"),
     pytest.param('      - "[::]:5433:5433"\n      - "5432:5432"', '      - "127.0.0.1:5432:5432"\n      - "[::1]:5432:5432"', id="ipv6-twin"),
 ])
 def test_bind_changes(ports: str, expected: str, tmp_path: Path) -> None:
@@ -278,7 +284,11 @@ def test_bind_flow_sequence_quotes_when_needed(tmp_path: Path) -> None:
     pytest.param(PORTS.format(ports='      - "127.0.0.1:5432:5432"'), None, id="already-bound"),
     pytest.param(PORTS.format(ports='      - "0.0.0.0:5432:5432"'), None, id="explicit-all-interfaces"),
     pytest.param(PORTS.format(ports="      - target: 1\n        host_ip: 10.0.0.1"), None, id="long-with-host-ip"),
-    pytest.param(PORTS.format(ports='      - "${PG_PORT}:5432"'), "${VAR}", id="interpolation"),
+    pytest.param(PORTS.format(ports='      - "${BIND}:5432"'), "may hold an address", id="interpolation-address"),
+    pytest.param(PORTS.format(ports='      - "${PG_PORT:?set it}:5432"'), "may hold an address", id="interpolation-error-form"),
+    pytest.param(PORTS.format(ports='      - "$${PG_PORT}:5432"'), "may hold an address", id="escaped-dollar"),
+    pytest.param(PORTS.format(ports="      - target: 5432\n        host_ip: ${IP}"), "may hold an address",
+                 id="long-host-ip-variable"),
     pytest.param(PORTS.format(ports='      - "80:80"').replace("postgres:16", "nginx:1.27"), None, id="edge-service"),
     pytest.param(PORTS.format(ports='      - "80:80"').replace("ports:", "network_mode: host\n    ports:"), None, id="host-mode"),
     pytest.param("x-p: &p\n  - '1:1'\n" + PORTS.format(ports="      - '5432:5432'").replace("ports:\n      - '5432:5432'", "ports: *p"),
@@ -307,6 +317,8 @@ APP = "services:\n  web:\n    build: .\n    ports:\n{ports}\n"
                  id="web-kept-debugger-bound"),
     pytest.param('      - "80:80"', {"user-ports": []}, '      - "127.0.0.1:80:80"', id="user-ports-empty"),
     pytest.param('      - "3000:3000"', {"user-ports": [3000]}, '      - "3000:3000"', id="user-ports-configured"),
+    pytest.param('      - "${WEB_PORT}:80"', {}, '      - "${WEB_PORT}:80"', id="variable-host-port-to-80-kept"),
+    pytest.param('      - "${API_PORT}:8000"', {}, '      - "127.0.0.1:${API_PORT}:8000"', id="variable-host-port-bound"),
 ])
 def test_bind_app_service(ports: str, options: dict, expected: str, tmp_path: Path) -> None:
     """App services: review by default (no --unsafe); only host ports that face users stay public."""
@@ -336,3 +348,12 @@ def test_unsafe_expose(extra: str, exposed: bool, tmp_path: Path) -> None:
     output, _ = _run(BindPortsLocalhost(), text, tmp_path, unsafe=True)
     assert ('    expose:\n      - "5432"\n' in output) is exposed
     assert ("127.0.0.1:5432:5432" in output) is not exposed
+
+
+def test_bind_variable_reason_names_the_assumption(tmp_path: Path) -> None:
+    text = PORTS.format(ports='      - "${PG_PORT}:5432"')
+    (tmp_path / "compose.yaml").write_text(text)
+    ctx = Context(tmp_path, {}).for_file(tmp_path / "compose.yaml")
+    result = process("compose.yaml", "compose", text.encode(), [BindPortsLocalhost()], ctx, Options(Applicability.REVIEW))
+    (change,) = result.changes
+    assert "PG_PORT taken to hold a port number (by the name)" in change.reason

@@ -14,6 +14,8 @@ from hardener.model import Applicability, Finding, Transform
 from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
 
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
+_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::?-(\d+(?:-\d+)?))?\}|\$([A-Za-z_]\w*)")
+_PORT_NAME = re.compile(r"PORT(S|_RANGE|_NUMBER|_NO)?$", re.I)  # ${DB_PORT}, ${X_PORT_RANGE}, …
 USER_PORTS = (80, 443)  # host ports that face users: an app service publishing them is the edge
 
 
@@ -50,7 +52,9 @@ class BindPortsLocalhost(Transform):
 
     ## Refuses when
     The file is legacy v1, a service is an alias, its `ports` come from a shared anchor,
-    or a port uses `${VAR}` interpolation (the bind address cannot be known).
+    or a port uses a variable that may hold an address (`${BIND}:80`, `$$`, `${X:?err}`,
+    a `host_ip` variable). A variable whose name ends in PORT, PORTS, PORT_RANGE or PORT_NUMBER
+    (`${DB_PORT:-5432}:5432`) is taken to hold a port and bound; the reason says so.
 
     ## References
     compose-lint CL-0005, CIS Docker 5.14 (bind incoming container traffic to a specific
@@ -82,8 +86,10 @@ class BindPortsLocalhost(Transform):
             if service.alias or not _own(service, ports):
                 yield self.refuse(f"service {service.name!r}: ports come from a shared anchor or alias", service.line)
                 continue
-            if any("$" in (scalar_value(i) or _long_text(i)) for i in ports.value):
-                yield self.refuse(f"service {service.name!r}: a port uses ${{VAR}}; its bind address is unknown", service.line)
+            unknown = next((i for i in ports.value if _unknown_variable(i)), None)
+            if unknown is not None:
+                yield self.refuse(f"service {service.name!r}: port {scalar_value(unknown) or _long_text(unknown)!r} "
+                                  "uses a variable that may hold an address; its bind address is unknown", service.line)
                 continue
             if not host_mode:
                 yield from self._expose(doc, graph, service, ports)
@@ -107,7 +113,7 @@ class BindPortsLocalhost(Transform):
                 edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
                 shown.append(text)
             elif isinstance(item, ScalarNode) and _bindable(str(item.value)):
-                if tier == "app" and _host_port(str(item.value)) in user_ports:
+                if tier == "app" and _faces_users(str(item.value), user_ports):
                     kept.append(str(item.value))  # the issue's edge: a port that faces users
                     continue
                 edits += _bind_scalar(doc, ports, item, ipv6)
@@ -115,6 +121,9 @@ class BindPortsLocalhost(Transform):
         if edits:
             port = next((_host_port(p) for p in shown if _host_port(p)), "PORT")
             why = f"; kept public: {', '.join(kept)} (user-facing port)" if kept else ""
+            names = sorted({m.group(1) or m.group(3) for p in shown for m in _VARIABLE.finditer(p)})
+            if names:
+                why += f"; {', '.join(names)} taken to hold a port number (by the name)"
             yield self.change(edits, (
                 f"service {service.name!r} ({tier}): published ports {', '.join(shown)} listened on every "
                 f"interface; now only on this host (from elsewhere: ssh -L {port}:127.0.0.1:{port} host; "
@@ -152,15 +161,39 @@ def _long_text(item: Node) -> str:
     return " ".join(str(v.value) for _k, v in item.value if isinstance(v, ScalarNode))
 
 
+def _masked(value: str) -> str | None:
+    """The entry with every ``${NAME_PORT}`` (optionally ``:-<number>``) written as the port 0;
+    None when a variable might hold something else, such as an address (``${BIND}:80``)."""
+    if "$$" in value:
+        return None
+    masked = _VARIABLE.sub(lambda m: "0" if _PORT_NAME.search(m.group(1) or m.group(3)) else "?", value)
+    return None if "?" in masked or "$" in masked else masked
+
+
+def _unknown_variable(item: Node) -> bool:
+    if isinstance(item, MappingNode):  # host_ip is a key of its own: only it matters
+        return "$" in (scalar_value(mapping_get(item, "host_ip")) or "")
+    text = scalar_value(item) or ""
+    return "$" in text and _masked(text) is None
+
+
+def _faces_users(value: str, user_ports: frozenset[str]) -> bool:
+    masked = _masked(value) or value
+    host = _host_port(masked)
+    if host == "0":  # the host port comes from a variable: judge by the container port
+        return (_container_port(masked) or "").split("/")[0] in user_ports
+    return host in user_ports
+
+
 def _bindable(value: str) -> bool:
     """No bind address yet: ``PORT``, ``HOST:CONTAINER`` (ranges and /proto included)."""
-    body = _PROTO.sub("", value)
+    body = _PROTO.sub("", _masked(value) or value)
     return not body.startswith("[") and body.count(":") <= 1
 
 
 def _host_port(value: str) -> str | None:
     """The fixed host port of an IP-less ``HOST:CONTAINER`` entry (None when Docker picks one)."""
-    parts = _PROTO.sub("", value).split(":")
+    parts = _PROTO.sub("", _masked(value) or value).split(":")
     return parts[-2] if len(parts) >= 2 and re.fullmatch(r"\d+(-\d+)?", parts[-2]) else None
 
 
@@ -172,7 +205,7 @@ def _container_port(value: str) -> str | None:
 
 def _bind_scalar(doc: ComposeDoc, ports: SequenceNode, item: ScalarNode, ipv6: bool) -> list[Edit]:
     value = str(item.value)
-    sep = ":" if ":" in _PROTO.sub("", value) else "::"
+    sep = ":" if ":" in _PROTO.sub("", _masked(value) or value) else "::"
     edits = [_replace(doc, item, f"127.0.0.1{sep}{value}", ports)]
     if ipv6:
         twin = _render(f"[::1]{sep}{value}", item.style or doc.quote)
