@@ -116,10 +116,21 @@ def _not_applied(report: Report) -> str:
 
 def _left_for_a_human(report: Report) -> str:
     items = [
-        f"- `{r.path}:{f.line}` **{f.transform_id} `{f.name}`**: {f.reason}"
+        f"- `{r.path}:{f.line}` **{f.transform_id} `{f.name}`**: {_with_command(f.reason)}"
         for r in report.results for f in r.refusals
     ]
     return "### Left for a human\n\nhardener was not sure and changed nothing here:\n\n" + "\n".join(items) + "\n" if items else ""
+
+
+_COMMAND = re.compile(r"(.*?): (docker run .+)", re.DOTALL)
+
+
+def _with_command(reason: str) -> str:
+    """A reason ending in a command line to copy (run-snippet): the command as a code block."""
+    match = _COMMAND.fullmatch(reason)
+    if match is None:
+        return reason
+    return f"{match.group(1)}:\n\n" + "\n".join(f"  {line}" for line in _fenced(match.group(2), "sh").splitlines())
 
 
 def _problems(report: Report) -> str:

@@ -34,6 +34,7 @@ from hardener.transforms.host_access import HostAccess
 from hardener.transforms.cap_drop import CapDrop
 from hardener.transforms.read_only_root import ReadOnlyRoot
 from hardener.transforms.compose_healthcheck import ComposeHealthcheck
+from hardener.transforms.run_snippet import RunSnippet
 
 REGISTRY: list[type[Transform]] = [
     PinBaseImage,
@@ -68,4 +69,5 @@ REGISTRY: list[type[Transform]] = [
     CapDrop,
     ReadOnlyRoot,
     ComposeHealthcheck,
+    RunSnippet,
 ]

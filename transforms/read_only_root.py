@@ -15,7 +15,7 @@ from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, map
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
 # writes is data and must already be on a volume.
-_SCRATCH = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
+SCRATCH_PATHS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
 
 
 class ReadOnlyRoot(Transform):
@@ -93,8 +93,8 @@ class ReadOnlyRoot(Transform):
             yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {info.name} writes", service.line)
             return
         mounted = _mount_targets(service.node)
-        todo = [str(p) for p in writable if not any(_under(str(p), m) for m in mounted)]
-        data = [p for p in todo if not any(_under(p, s) for s in _SCRATCH)]
+        todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
+        data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
         if data:
             yield self.refuse(
                 f"service {service.name!r}: {info.name} writes data to {', '.join(data)}; "
@@ -126,7 +126,7 @@ def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
-def _under(path: str, base: str) -> bool:
+def path_under(path: str, base: str) -> bool:
     base = base.rstrip("/") or "/"
     return path == base or path.startswith(base + "/") or base == "/"
 
