@@ -1,32 +1,62 @@
 """HD305 narrow-copy."""
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
+from hardener.copy_needs_go import GO_MANIFESTS, go_needs
+from hardener.copy_needs_node import NODE_MANIFESTS, node_needs, split_code
+from hardener.copy_needs_python import NO_ENTRY, PY_KINDS, mentioned, python_needs
 from hardener.dockerfile_doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.shell import commands as shell_commands
+from hardener.transforms.absolute_workdir import working_dirs
 from hardener.transforms.context_secrets import secret_kind
 
-PY_MANIFESTS = ("requirements.txt", "requirements-prod.txt", "constraints.txt", "pyproject.toml", "setup.cfg",
-                "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "gunicorn.conf.py", "alembic.ini")
-_WHOLE_TREE = re.compile(r"(^|\s)(\.|\./|\*|\./\*)(\s|$|;|&)|pip3? install (-e )?\.|setup\.py|poetry install(?!.*--no-root)"
-                         r"|uv sync(?!.*--no-install-project)|compileall|pytest|tox\b")
-_PY_CMD = re.compile(r"^python[\d.]*$")
-_APP = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*(\(.*\))?$")  # module:callable of a WSGI/ASGI server
+# Python only by default: Node and Go are opt-in (`[tool.hardener.narrow-copy] ecosystems = [...]`)
+# until the lead turns them on; the refuses-not-python fixture pins today's default.
+DEFAULT_ECOSYSTEMS = ("python", "node", "go")
+_KNOWN = ("python", "node", "go")
+
+
+@dataclass
+class Step:
+    """A later instruction as the Node and Go needs read it: its simple commands and where it runs."""
+
+    line: int
+    keyword: str  # RUN, or CMD for the command a container of this stage (or a consumer) runs
+    argvs: list[list[str]] | None  # None: a RUN that cannot be split into commands
+    base: str | None  # the working directory inside the copied tree ("" its root), None: elsewhere
+    app_dir: str | None  # where the context's root lands in the image, if known
+    optional: bool = False  # a consumer stage's command: may not run the copied files at all
+    env: dict[str, str] = field(default_factory=dict)
+
+    def locate(self, word: str, cwd: str | None = "") -> str | None:
+        """The context-relative path of a path word used at ``cwd``; None when outside the copy."""
+        if word.startswith("/"):
+            if self.app_dir and (word == self.app_dir or word.startswith(self.app_dir.rstrip("/") + "/")):
+                rel = posixpath.relpath(word, self.app_dir)
+                return "" if rel == "." else rel
+            return None
+        if cwd is None:
+            return None
+        rel = posixpath.normpath(posixpath.join(cwd or ".", word))
+        return None if rel.startswith("..") else ("" if rel == "." else rel)
 
 
 class NarrowCopy(Transform):
-    """Replace `COPY . <dest>` with the files and directories a Python app really needs.
+    """Replace `COPY . <dest>` with the files and directories the app really needs.
 
     ## What it fixes
-    `COPY . <dest>` (or `ADD . <dest>`) in a Python project: it becomes one COPY of the
-    manifests, lock files and top-level modules the app imports, plus one COPY per local
-    package or data directory it imports or opens by a literal path.
+    `COPY . <dest>` (or `ADD . <dest>`) in a Python project (and, when enabled, a Node or
+    Go project): it becomes one COPY of the manifests, lock files and top-level files the
+    app needs, plus one COPY per directory it needs.
 
     ## Why
     Copying the whole context ships tests, docs, local secrets and junk, and every edit
@@ -40,14 +70,22 @@ class NarrowCopy(Transform):
     ## Applicability
     review: the import graph (computed with libcst from the CMD/ENTRYPOINT script or
     module) finds static imports and string literals; a file the app finds another way
-    (an environment variable holding a path) would be missed.
+    (an environment variable holding a path) would be missed. Node (the `require`/`import`
+    graph of the entry, package.json `main`/`files`, the conventional inputs of a known
+    build tool) and Go (the packages `go build` compiles, their local imports and
+    `//go:embed` files) work the same way; limit them with `[tool.hardener.narrow-copy]
+    ecosystems = ["python"]` (default: all three). Every top-level path a later RUN/CMD
+    names is kept.
 
     ## Refuses when
-    The context is not a Python project, no entrypoint can be read from CMD/ENTRYPOINT,
-    the code imports modules by name (importlib, `__import__`, Django), a later RUN works
-    on the whole copied tree (`pip install .`, `poetry install` without `--no-root`, `.`
-    or `*` arguments, tests), the COPY is in a stage without CMD/ENTRYPOINT, a needed
-    file is excluded by .dockerignore or looks like a secret.
+    The context is not a project of an enabled ecosystem, no entrypoint can be read from
+    CMD/ENTRYPOINT, the code imports modules by name (importlib, `__import__`, Django, a
+    non-literal `require`/`import()`), a later RUN works on the whole copied tree (`pip
+    install .`, `poetry install` without `--no-root`, `.` or `*` arguments, tests, lint,
+    `go generate`, `go mod tidy`, make, a script from the context), a Node build runs a
+    tool whose inputs are not known, Go uses cgo, the COPY is in a stage without
+    CMD/ENTRYPOINT, a needed file is excluded by .dockerignore or looks like a secret
+    (an .npmrc with a token).
 
     ## References
     Docker docs: best practices (COPY only what is needed, leverage build cache); hadolint DL3045 (context)
@@ -71,8 +109,11 @@ class NarrowCopy(Transform):
         listing = facts.listing(directory)
         ignore_name = f"{ctx.file.name}.dockerignore" if ctx.file else ".dockerignore"
         ignore = ctx.files.read(directory / ignore_name) or ctx.files.read(directory / ".dockerignore")
-        tops = {p for p in facts.included(listing.paths, ignore) if "/" not in p}
-        needs = _needs(directory, tops, later)
+        paths = facts.included(listing.paths, ignore)
+        tops = {p for p in paths if "/" not in p}
+        wanted = ctx.option(self.name, "ecosystems", DEFAULT_ECOSYSTEMS)
+        enabled = [e for e in _KNOWN if isinstance(wanted, (list, tuple)) and e in wanted] or list(DEFAULT_ECOSYSTEMS)
+        needs, first = _needs(doc, inst, directory, paths, tops, later, enabled)
         if isinstance(needs, str):
             return self.refuse(needs, inst.line)
         odd = next((n for n in sorted(needs) if re.search(r"[\s$\\\"'*?\[]", n)), None)
@@ -81,7 +122,8 @@ class NarrowCopy(Transform):
         secret = next((n for n in sorted(needs) if secret_kind(directory, n)), None)
         if secret:
             return self.refuse(f"the app needs {secret}, which looks like a secret; mount it at runtime", inst.line)
-        new = _render(doc, inst, sorted(needs), directory)
+        ordered = [n for n in first if n in needs] + sorted(n for n in needs if n not in first)
+        new = _render(doc, inst, ordered, directory)
         reason = f"copy only what the app needs: {', '.join(sorted(needs))}"
         return self.change([Edit(inst.start, inst.end, new)], reason, inst.line, end_line=inst.end_line)
 
@@ -92,53 +134,125 @@ def _copies_all(inst: Instruction) -> bool:
             and not inst.comments_inside)
 
 
-def _needs(directory: Path, tops: set[str], later: list[Instruction]) -> set[str] | str:
-    """The top-level entries to copy, or why they cannot be known."""
-    if not any(e.name in ("pip", "poetry", "uv", "pipenv") for e in facts.ecosystems(tops)):
-        return "not a Python project (narrow-copy knows Python's import graph only)"
-    runs = [i for i in later if i.keyword == "RUN"]
-    whole = next((i for i in runs if _WHOLE_TREE.search(i.args)), None)
-    if whole is not None:
-        return f"the RUN at line {whole.line} works on the whole copied tree"
-    commands = [i for i in later if i.keyword in ("CMD", "ENTRYPOINT")]
-    entry = _entry(commands, tops)
+def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[str], tops: set[str],
+           later: list[Instruction], enabled: list[str]) -> tuple[set[str] | str, tuple[str, ...]]:
+    """The top-level entries to copy (or why they cannot be known) and the ones to list first."""
+    others = [e for e in ("node", "go") if e in enabled and {"node": "package.json", "go": "go.mod"}[e] in tops]
+    if any(e.name in PY_KINDS for e in facts.ecosystems(tops)) and "python" in enabled:
+        needs = python_needs(directory, tops, later)
+        if needs != NO_ENTRY or not others:
+            return needs, ()
+    if others and inst.stage < 0:
+        return "the COPY stands before any FROM", ()
+    if not others:
+        if enabled == ["python"]:
+            return "not a Python project (narrow-copy knows Python's import graph only)", ()
+        titles = [{"python": "Python", "node": "Node", "go": "Go"}[e] for e in enabled]
+        names = ", ".join(titles[:-1]) + " or " + titles[-1]
+        return f"not a {names} project (no manifest of theirs at the context root)", ()
+    steps, texts = _steps(doc, inst, later)
+    if len(others) == 2 and not any(a[:1] == ["go"] for s in steps for a in s.argvs or []):
+        others = ["node"]
+    if others[0] == "go":
+        needs = go_needs(directory, frozenset(paths), steps)
+        first = GO_MANIFESTS
+    else:
+        needs = node_needs(directory, frozenset(paths), steps)
+        first = NODE_MANIFESTS
+    if isinstance(needs, str):
+        return needs, ()
+    return needs | mentioned(texts, tops), first
+
+
+def _steps(doc: DockerfileDoc, inst: Instruction, later: list[Instruction]) -> tuple[list[Step], list[str]]:
+    """This stage's later RUNs, the command its containers run, and those of the stages that
+    build FROM it or COPY --from it; plus every later text that may name a copied path."""
+    dirs = working_dirs(doc)
+    words = list(inst.json) if inst.json is not None else inst.args.split()
+    at_copy = dirs.get(inst.start)
+    dest = words[-1]
+    app_dir = posixpath.normpath(dest) if dest.startswith("/") else (
+        posixpath.normpath(posixpath.join(at_copy, dest)) if at_copy else None)
+    env = _env(doc)
+
+    def base(i: Instruction) -> str | None:
+        here = dirs.get(i.start)
+        if app_dir is None:
+            return "" if here == at_copy else None
+        if here is None:
+            return None
+        rel = posixpath.relpath(here, app_dir)
+        return None if rel.startswith("..") else ("" if rel == "." else rel)
+
+    steps = [Step(i.line, "RUN", _run_argvs(doc, i), base(i), app_dir, env=env) for i in later if i.keyword == "RUN"]
+    texts = [i.args for i in later]
+    own = doc.stages[inst.stage]
+    family, bases = [own], {own.name} - {None}
+    for stage in doc.stages[own.index + 1 :]:  # stages built FROM this one, FROM those, …
+        if stage.base.lower() in bases:
+            family.append(stage)
+            bases |= {stage.name} - {None}
+    names = {n for s in family for n in (s.name, str(s.index)) if n is not None}
+    consumers = [s for s in doc.stages[own.index + 1 :] if s not in family and any(
+        (f := i.flag("from")) is not None and (f.value or "").lower() in names for i in s.instructions)]
+    for stage in family[1:]:  # a stage built FROM this one works on the copied tree too
+        steps += [Step(i.line, "RUN", _run_argvs(doc, i), base(i), app_dir, env=env)
+                  for i in stage.instructions if i.keyword == "RUN"]
+    for stage in family[1:] + consumers:
+        texts += [i.args for i in stage.instructions]
+    for check in (i for s in family for i in s.instructions if i.keyword == "HEALTHCHECK"):
+        texts.append(check.args)  # runs in the container, wherever it stands in the stage
+        probe = re.search(r"(?:^|\s)CMD\s+(.*)", check.args, re.I | re.S)
+        shell = probe.group(1).strip() if probe else ""
+        if shell:
+            argv = list(check.json) if check.json is not None else ["/bin/sh", "-c", shell]
+            steps.append(Step(check.line, "CMD", [argv], base(check), app_dir, optional=True, env=env))
+    runner = next((c for s in family if (c := _command(s.instructions)) is not None), None)
+    for stage, command in [(own, runner)] + [(s, _command(s.instructions)) for s in consumers]:
+        if command is not None:
+            steps.append(Step(command[0].line, "CMD", [command[1]], base(command[0]), app_dir,
+                              optional=stage is not own, env=env))
+    return steps, texts
+
+
+def _command(instructions: list[Instruction]) -> tuple[Instruction, list[str]] | None:
+    """The argv a container runs: the last ENTRYPOINT plus the last CMD (shell form via sh -c)."""
+    def argv(i: Instruction) -> list[str]:
+        return list(i.json) if i.json is not None else ["/bin/sh", "-c", i.args]
+
+    entry = next((i for i in reversed(instructions) if i.keyword == "ENTRYPOINT"), None)
+    cmd = next((i for i in reversed(instructions) if i.keyword == "CMD"), None)
+    if entry is None and cmd is None:
+        return None
     if entry is None:
-        return "no Python entrypoint in this stage's CMD/ENTRYPOINT (`python app.py`, `python -m pkg`, `gunicorn mod:app`)"
-    found = facts.python_needs(directory, entry, tops)
-    if found.dynamic:
-        return found.dynamic
-    mentioned = {t for i in later for t in tops if re.search(rf"(?<![\w.-]){re.escape(t)}(?![\w-])", i.args)}
-    return set(found.entries) | mentioned | {entry.split("/")[0]} | {m for m in PY_MANIFESTS if m in tops}
+        return cmd, argv(cmd)  # type: ignore[arg-type]
+    tail = argv(cmd) if cmd is not None and entry.json is not None else []
+    return entry, argv(entry) + tail
 
 
-def _entry(commands: list[Instruction], tops: set[str]) -> str | None:
-    """The file the CMD/ENTRYPOINT runs: a script, ``-m module`` or ``module:app`` of a server."""
-    for inst in commands:
-        words = list(inst.json) if inst.json is not None else inst.args.split()
-        for i, word in enumerate(words):
-            name = word.rsplit("/", 1)[-1]
-            rest = words[i + 1 :]
-            if _PY_CMD.match(name) and rest:
-                target = next((w for w in rest if not w.startswith("-") or w == "-m"), None)
-                if target == "-m" and rest.index("-m") + 1 < len(rest):
-                    return _module_file(rest[rest.index("-m") + 1], tops)
-                if target and target.removeprefix("./").split("/")[0] in tops:
-                    return target.removeprefix("./")
-            if name in ("gunicorn", "uvicorn", "hypercorn", "waitress-serve"):
-                app = next((w for w in rest if _APP.match(w)), None)
-                if app:
-                    return _module_file(app.split(":")[0], tops)
-    return None
+def _run_argvs(doc: DockerfileDoc, inst: Instruction) -> list[list[str]] | None:
+    if inst.json is not None:
+        return [list(inst.json)]
+    if inst.heredocs:  # RUN <<EOF: the body is the script, read line by line
+        if len(inst.heredocs) != 1 or not re.fullmatch(r"<<-?(['\"]?)\w+\1", inst.args.strip()):
+            return None
+        body = re.sub(r"\\\r?\n", " ", doc.text[inst.heredocs[0].body_start : inst.heredocs[0].body_end])
+        lines = [split_code(line) for line in body.splitlines()]
+        return None if any(x is None for x in lines) else [argv for x in lines for argv in x or []]
+    found = shell_commands(inst, doc.escape, loose=True)
+    return None if found is None else [c.argv for c in found if c.argv]
 
 
-def _module_file(module: str, tops: set[str]) -> str | None:
-    top = module.split(".")[0]
-    if f"{top}.py" in tops and "." not in module:
-        return f"{top}.py"
-    path = module.replace(".", "/")
-    if top in tops:
-        return f"{path}/__main__.py" if "." not in module else f"{path}.py"
-    return None
+def _env(doc: DockerfileDoc) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for inst in doc.instructions:
+        if inst.keyword in ("ARG", "ENV"):
+            for name, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)', inst.args):
+                values[name] = value.strip('"')
+            if inst.keyword == "ENV" and inst.args.strip() and "=" not in inst.args.split(maxsplit=1)[0]:
+                name, _, value = inst.args.partition(" ")
+                values[name] = value.strip().strip('"')
+    return values
 
 
 def _render(doc: DockerfileDoc, inst: Instruction, needs: list[str], directory: Path) -> str:
