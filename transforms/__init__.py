@@ -35,6 +35,7 @@ from hardener.transforms.cap_drop import CapDrop
 from hardener.transforms.read_only_root import ReadOnlyRoot
 from hardener.transforms.compose_healthcheck import ComposeHealthcheck
 from hardener.transforms.run_snippet import RunSnippet
+from hardener.transforms.resource_limits import ResourceLimits
 
 REGISTRY: list[type[Transform]] = [
     PinBaseImage,
@@ -70,4 +71,5 @@ REGISTRY: list[type[Transform]] = [
     ReadOnlyRoot,
     ComposeHealthcheck,
     RunSnippet,
+    ResourceLimits,
 ]
