@@ -36,6 +36,7 @@ from hardener.transforms.read_only_root import ReadOnlyRoot
 from hardener.transforms.compose_healthcheck import ComposeHealthcheck
 from hardener.transforms.run_snippet import RunSnippet
 from hardener.transforms.resource_limits import ResourceLimits
+from hardener.transforms.compose_secrets import ComposeSecrets
 
 REGISTRY: list[type[Transform]] = [
     PinBaseImage,
@@ -72,4 +73,5 @@ REGISTRY: list[type[Transform]] = [
     ComposeHealthcheck,
     RunSnippet,
     ResourceLimits,
+    ComposeSecrets,
 ]

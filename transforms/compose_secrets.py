@@ -1,0 +1,295 @@
+"""HD607 compose-secrets."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener import images
+from hardener.compose_doc import ComposeDoc, Service
+from hardener.context import Context
+from hardener.edits import Edit
+from hardener.env_secrets import (
+    EnvEntry, entries, has_url_password, ignore_writes, is_credential_name, is_literal, node_uses,
+)
+from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.transforms.cap_drop import LEGACY, merge_inserts, obstacle, own_sequence
+from hardener.yaml_splice import (
+    append_sequence_item, insert_mapping_entry, mapping_get, mapping_own, replace_scalar, scalar_value,
+)
+
+ROTATE = "rotate it and move it to a secret/env file"
+# the entrypoint reads *_FILE only when it starts the server (first argument, or a flag for it)
+_SERVERS = {"postgres": {"postgres"}, "mysql": {"mysqld"}, "mariadb": {"mariadbd", "mysqld"}}
+_OLD_VERSION = re.compile(r"[12](\..*)?|3(\.0)?")  # Compose file formats without `secrets:`
+
+
+class Move(NamedTuple):
+    service: Service
+    entry: EnvEntry
+    line: int
+
+
+class ComposeSecrets(Transform):
+    """Move literal credentials out of `environment:` into Compose secrets files.
+
+    ## What it fixes
+    Passwords, tokens and keys written in a service's `environment:` (names such as
+    `*_PASSWORD`, `*_TOKEN`, `*_SECRET`, `*_API_KEY`, `*_PRIVATE_KEY`, `*_ACCESS_KEY`,
+    and URLs with `user:password@`). `${VAR}` values, empty values and yes/no flags
+    (`MYSQL_ALLOW_EMPTY_PASSWORD`) are not literals; placeholders such as `changeme` are.
+
+    ## Why
+    A credential in the Compose file is in every clone, fork and CI log of the repository,
+    and `docker inspect` shows it. When the image reads `<NAME>_FILE` (postgres, mysql,
+    mariadb: `file_env` in the knowledge base), the value moves to `./secrets/<name>`
+    (created 0600, added to `.gitignore` and to the `.dockerignore` of a build context
+    there) and is mounted at `/run/secrets/<name>`. Anything else is reported for rotation.
+
+    ## Example
+        services:
+          db:
+            image: postgres:16
+            environment:
+              POSTGRES_PASSWORD: hunter2
+        ->
+              POSTGRES_PASSWORD_FILE: /run/secrets/db_postgres_password
+            secrets:
+              - db_postgres_password
+        secrets:
+          db_postgres_password:
+            file: ./secrets/db_postgres_password
+
+    ## Applicability
+    unsafe: the value leaves version control, so every other checkout must create its own
+    `secrets/` file before `docker compose up`; the old value stays in the history and
+    must be rotated. The diff of the new secrets file shows the value.
+
+    ## Refuses when
+    Reports (never the value) every literal credential it does not move: the image is
+    unknown, built here or does not read `<NAME>_FILE`; a URL with a password; the service
+    overrides the entrypoint, runs a custom command or another `user:` (the 0600 file would
+    be unreadable), drops DAC_OVERRIDE; its healthcheck or command uses the variable; an
+    `env_file` sets it; `<NAME>_FILE` is set; `environment`, `secrets` or the service come
+    from a shared anchor; the file is legacy v1 or a `version:` before 3.1.
+
+    ## References
+    CIS Docker 5.x (secrets management), OWASP Docker Security Cheat Sheet rule 12,
+    Docker docs: Compose secrets
+    """
+
+    id = "HD607"
+    name = "compose-secrets"
+    targets = ("compose",)
+    references = ("docs.docker.com:compose-secrets", "owasp-docker:12")
+    applicability = Applicability.UNSAFE
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            yield from self._legacy(doc)
+            return
+        moves: list[Move] = []
+        for service in doc.services():
+            if service.alias or not isinstance(service.node, MappingNode):
+                continue  # an alias's environment is the anchored service's: reported there
+            for entry, why in _credentials(doc, service, ctx):
+                line = doc.line_of(entry.node.start_mark.index)
+                if any(doc.suppressed(n, x) for n in (line, service.line) for x in (self.name, self.id)):
+                    continue
+                if why:
+                    reason = f"service {service.name!r}: literal credential in environment: {entry.name} — {ROTATE} ({why})"
+                    yield self.refuse(reason, line)
+                else:
+                    moves.append(Move(service, entry, line))
+        for index in sorted({m.service.doc_index for m in moves}):
+            yield from self._change(doc, ctx, [m for m in moves if m.service.doc_index == index])
+
+    def _legacy(self, doc: ComposeDoc) -> Iterator[Finding]:
+        """Only the credentials of a legacy v1 file are reported: a plain LEGACY refusal is noise here."""
+        for root in doc.documents:
+            for key, value in root.value if isinstance(root, MappingNode) else ():
+                for entry in entries(mapping_get(value, "environment")):
+                    if is_literal(entry.value) and (is_credential_name(entry.name) or has_url_password(entry.value or "")):
+                        yield self.refuse(f"service {key.value!r}: literal credential in environment: {entry.name} — "
+                                          f"{ROTATE} ({LEGACY})", doc.line_of(entry.node.start_mark.index))
+
+    def _change(self, doc: ComposeDoc, ctx: Context, moves: list[Move]) -> Iterator[Finding]:
+        directory = ctx.file.parent if ctx.file is not None else ctx.root
+        names = _secret_names(doc, ctx, directory, moves)
+        try:
+            edits = _edits(doc, moves, names)
+        except ValueError as err:
+            for move in moves:
+                yield self.refuse(f"service {move.service.name!r}: literal credential in environment: "
+                                  f"{move.entry.name} — {ROTATE} ({err})", move.line)
+            return
+        files = [FileWrite(directory / "secrets" / n, (m.entry.value or "").encode(), 0o600) for m, n in zip(moves, names)]
+        files += ignore_writes(doc, ctx, directory, names[0])
+        moved = ", ".join(f"{m.service.name}.{m.entry.name} → {m.entry.name}_FILE (secrets/{n})" for m, n in zip(moves, names))
+        reason = (f"moved literal credentials to git-ignored Compose secrets files: {moved}; rotate them "
+                  "(the old values stay in the VCS history) and create secrets/ in every other checkout")
+        yield self.change(merge_inserts(edits), reason, moves[0].line, end_line=moves[-1].line, files=tuple(files))
+
+
+def _credentials(doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[tuple[EnvEntry, str | None]]:
+    """Each literal credential of the service, with why it cannot be moved (None: it can)."""
+    env = mapping_get(service.node, "environment")
+    all_entries = list(entries(env))
+    found = [e for e in all_entries if is_literal(e.value)
+             and (is_credential_name(e.name) or has_url_password(e.value or ""))]
+    if not found:
+        return
+    blocker = _service_problem(doc, service, env)
+    info = _file_env_image(service)
+    names = {e.name for e in all_entries}
+    for entry in found:
+        why = blocker or entry.problem
+        if why is None and not is_credential_name(entry.name):
+            why = "a URL with a password; the app must get it from elsewhere"
+        if why is None:
+            why = info if isinstance(info, str) else _variable_problem(doc, service, entry.name, info, names, ctx)
+        yield entry, why
+
+
+def _service_problem(doc: ComposeDoc, service: Service, env: Node | None) -> str | None:
+    why = obstacle(doc, service)
+    if why:
+        return why
+    own = mapping_own(service.node, "environment")
+    key = next((k for k, v in service.node.value if v is own), None) if isinstance(service.node, MappingNode) else None
+    if own is None or key is None or own.start_mark.index < key.end_mark.index or node_uses(doc, env) > 1:
+        return "`environment` comes from a shared anchor; change it there"
+    version = scalar_value(mapping_own(doc.documents[service.doc_index], "version"))
+    if version and _OLD_VERSION.fullmatch(version.strip()):
+        return f"`version: {version}` predates Compose secrets (3.1)"
+    secrets = mapping_get(service.node, "secrets")
+    if secrets is not None:
+        try:
+            own_sequence(service.node, "secrets")
+        except ValueError as err:
+            return str(err)
+    return None
+
+
+def _file_env_image(service: Service) -> str | frozenset[str]:
+    """The variables the service's image reads from ``<NAME>_FILE``, or why that is unknown."""
+    node = service.node
+    if mapping_get(node, "build") is not None:
+        return "it is built from a Dockerfile, whose entrypoint may not read *_FILE"
+    image = scalar_value(mapping_get(node, "image"))
+    info = images.lookup(image) if image and "$" not in image else None
+    if info is None:
+        return f"the image {image!r} is not known to read *_FILE" if image else "it has no `image:`"
+    file_env = frozenset(str(v) for v in info.get("file_env") or ())
+    if not file_env:
+        return file_env  # each variable is reported as not read from a file
+    if mapping_get(node, "entrypoint") is not None:
+        return "`entrypoint:` replaces the script that reads *_FILE"
+    command = mapping_get(node, "command")
+    first = _first_word(command)
+    if command is not None and not (first.startswith("-") or first in _SERVERS.get(info.name, ())):
+        return f"its `command:` does not start the {info.name} server, so *_FILE is not read"
+    user = scalar_value(mapping_get(node, "user"))
+    if user and not images.is_root_user(user):
+        return f"it runs as user {user}, which cannot read a 0600 secrets file owned by you"
+    drop = {c.upper() for c in _words(mapping_get(node, "cap_drop"))}
+    add = {c.upper().removeprefix("CAP_") for c in _words(mapping_get(node, "cap_add"))}
+    if "ALL" in drop and not add & {"DAC_OVERRIDE", "DAC_READ_SEARCH"}:
+        return "without DAC_OVERRIDE root in the container cannot read a 0600 secrets file owned by you"
+    return file_env
+
+
+def _variable_problem(doc: ComposeDoc, service: Service, name: str, file_env: frozenset[str],
+                      names: set[str], ctx: Context) -> str | None:
+    if name not in file_env:
+        image = scalar_value(mapping_get(service.node, "image"))
+        return f"{image} does not read {name}_FILE"
+    if f"{name}_FILE" in names:
+        return f"{name}_FILE is set as well"
+    word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+    for key in ("healthcheck", "command", "entrypoint"):
+        node = mapping_get(service.node, key)
+        if node is not None and word.search(doc.text[node.start_mark.index:node.end_mark.index]):
+            return f"its {key} uses ${name}, which would no longer be set"
+    return _env_file_problem(service, name, ctx)
+
+
+def _env_file_problem(service: Service, name: str, ctx: Context) -> str | None:
+    directory = ctx.file.parent if ctx.file is not None else ctx.root
+    node = mapping_get(service.node, "env_file")
+    items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
+    setting = re.compile(rf"^\s*(export\s+)?{re.escape(name)}\s*=", re.MULTILINE)
+    for item in items:
+        path = scalar_value(mapping_get(item, "path") if isinstance(item, MappingNode) else item)
+        if path is None or "$" in path:
+            return "an `env_file` path is not a plain path; it may set the variable too"
+        data = ctx.files.read(directory / path)
+        if data is not None and setting.search(data.decode("utf-8", "replace")):
+            return f"env_file {path} sets it too, which would clash with {name}_FILE"
+    return None
+
+
+def _secret_names(doc: ComposeDoc, ctx: Context, directory: Path, moves: list[Move]) -> list[str]:
+    """``<service>_<var>``, with ``_2``, ``_3`` … when a secret or a different file has the name."""
+    taken = {str(k.value) for d in doc.documents for k, _ in _pairs(mapping_own(d, "secrets"))}
+    out = []
+    for move in moves:
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{move.service.name}_{move.entry.name.lower()}")
+        name, n = base, 1
+        while name in taken or ctx.files.read(directory / "secrets" / name) not in (None, (move.entry.value or "").encode()):
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit]:
+    edits: list[Edit] = []
+    by_service: dict[str, list[str]] = {}
+    for move, secret in zip(moves, names):
+        entry = move.entry
+        if entry.key is not None:
+            edits += [replace_scalar(doc, entry.key, f"{entry.name}_FILE"), replace_scalar(doc, entry.node, f"/run/secrets/{secret}")]
+        else:
+            edits.append(replace_scalar(doc, entry.node, f"{entry.name}_FILE=/run/secrets/{secret}"))
+        by_service.setdefault(move.service.name, []).append(secret)
+    for service in dict.fromkeys(m.service for m in moves):
+        new = by_service[service.name]
+        if mapping_own(service.node, "secrets") is None:
+            edits.append(insert_mapping_entry(doc, service.node, "secrets", new))
+        else:
+            seq = own_sequence(service.node, "secrets")
+            edits += [append_sequence_item(doc, seq, s) for s in new]
+    root = doc.documents[moves[0].service.doc_index]
+    top = mapping_own(root, "secrets")
+    files = {s: {"file": f"./secrets/{s}"} for s in names}
+    if top is None:
+        edits.append(insert_mapping_entry(doc, root, "secrets", files))  # type: ignore[arg-type]
+    elif isinstance(top, MappingNode):
+        edits += [insert_mapping_entry(doc, top, s, f) for s, f in files.items()]  # type: ignore[arg-type]
+    else:
+        raise ValueError("the top-level `secrets:` is not a mapping")
+    return edits
+
+
+def _pairs(node: Node | None) -> list[tuple[Node, Node]]:
+    return list(node.value) if isinstance(node, MappingNode) else []
+
+
+def _words(node: Node | None) -> list[str]:
+    if isinstance(node, ScalarNode):
+        return [str(node.value)]
+    if isinstance(node, SequenceNode):
+        return [str(i.value) for i in node.value if isinstance(i, ScalarNode)]
+    return []
+
+
+def _first_word(node: Node | None) -> str:
+    words = _words(node)
+    if isinstance(node, ScalarNode):
+        words = (words[0].split() or [""])[:1]
+    return words[0] if words else ""
