@@ -27,6 +27,7 @@ from hardener.transforms.cd_to_workdir import CdToWorkdir
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.oci_labels import AddOciLabels
 from hardener.transforms.ci_security_gate import CiSecurityGate
+from hardener.transforms.runtime_rules import AddRuntimeRules
 from hardener.transforms.no_new_privileges import NoNewPrivileges
 from hardener.transforms.segment_networks import SegmentNetworks
 from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
@@ -64,6 +65,7 @@ REGISTRY: list[type[Transform]] = [
     MaintainerToLabel,
     AddOciLabels,
     CiSecurityGate,
+    AddRuntimeRules,
     NoNewPrivileges,
     SegmentNetworks,
     BindPortsLocalhost,

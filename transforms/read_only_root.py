@@ -92,7 +92,7 @@ class ReadOnlyRoot(Transform):
         if writable is None:
             yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {info.name} writes", service.line)
             return
-        mounted = _mount_targets(service.node)
+        mounted = mount_targets(service.node)
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
         if data:
@@ -131,7 +131,7 @@ def path_under(path: str, base: str) -> bool:
     return path == base or path.startswith(base + "/") or base == "/"
 
 
-def _mount_targets(node: Node | None) -> list[str]:
+def mount_targets(node: Node | None) -> list[str]:
     """Container paths already backed by a volume, bind mount or tmpfs."""
     targets: list[str] = []
     for key in ("volumes", "tmpfs"):
