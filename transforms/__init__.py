@@ -24,6 +24,7 @@ from hardener.transforms.pipefail import Pipefail
 from hardener.transforms.duplicate_instructions import DuplicateInstructions
 from hardener.transforms.absolute_workdir import AbsoluteWorkdir
 from hardener.transforms.cd_to_workdir import CdToWorkdir
+from hardener.transforms.split_build_stage import SplitBuildStage
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.oci_labels import AddOciLabels
 from hardener.transforms.ci_security_gate import CiSecurityGate
@@ -62,6 +63,7 @@ REGISTRY: list[type[Transform]] = [
     DuplicateInstructions,
     AbsoluteWorkdir,
     CdToWorkdir,
+    SplitBuildStage,
     MaintainerToLabel,
     AddOciLabels,
     CiSecurityGate,
