@@ -245,3 +245,14 @@ def _parents(path: str) -> list[str]:
 def included(paths: Sequence[str], matcher: Matcher) -> list[str]:
     """The paths Docker would send in the build context."""
     return [p for p in paths if not matcher.excluded(p)]
+
+
+def append_block(existing: bytes, header: str, patterns: list[str]) -> bytes:
+    """An ignore file (.dockerignore or .gitignore) with the user's bytes unchanged, then one
+    commented block of patterns in the file's own newline style."""
+    newline = b"\r\n" if b"\r\n" in existing else b"\n"
+    block = newline.join([header.encode(), *(p.encode() for p in patterns)]) + newline
+    if not existing:
+        return block
+    lead = b"" if existing.endswith(b"\n") else newline
+    return existing + lead + newline + block

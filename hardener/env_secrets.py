@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from hardener.dockerignore import append_block
 from hardener.model import FileWrite
 from hardener.yaml_splice import is_merge_key, mapping_get, scalar_value
 
@@ -142,16 +143,6 @@ def _git_ignored(root: Path, directory: Path, rel: str, read: Callable[[Path], b
     return False
 
 
-def _append_block(existing: bytes, header: str, patterns: list[str]) -> bytes:
-    """The user's bytes unchanged, then one commented block in the file's newline style."""
-    newline = b"\r\n" if b"\r\n" in existing else b"\n"
-    block = newline.join([header.encode(), *(p.encode() for p in patterns)]) + newline
-    if not existing:
-        return block
-    lead = b"" if existing.endswith(b"\n") else newline
-    return existing + lead + newline + block
-
-
 def ignore_writes(doc: ComposeDoc, ctx: Context, directory: Path, secret: str) -> list[FileWrite]:
     """``/secrets/`` in .gitignore and ``secrets/`` in the .dockerignore files of the directory,
     unless they already leave it out; a .dockerignore is created only for a build context."""
@@ -160,14 +151,14 @@ def ignore_writes(doc: ComposeDoc, ctx: Context, directory: Path, secret: str) -
     writes = []
     if not _git_ignored(ctx.root, directory, f"secrets/{secret}", ctx.files.read):
         existing = ctx.files.read(directory / ".gitignore") or b""
-        writes.append(FileWrite(directory / ".gitignore", _append_block(existing, GITIGNORE_HEADER, ["/secrets/"]), 0o644))
+        writes.append(FileWrite(directory / ".gitignore", append_block(existing, GITIGNORE_HEADER, ["/secrets/"]), 0o644))
     targets = sorted({p for p in directory.glob("*.dockerignore") if p.is_file()} | (
         {directory / ".dockerignore"} if _builds_here(doc, ctx, directory) else set()))
     for target in targets:
         existing = ctx.files.read(target) or b""
         matcher = repo_facts.ignore_matcher(existing)
         if matcher is not None and not matcher.excluded(f"secrets/{secret}"):
-            writes.append(FileWrite(target, _append_block(existing, DOCKERIGNORE_HEADER, ["secrets/"]), 0o644))
+            writes.append(FileWrite(target, append_block(existing, DOCKERIGNORE_HEADER, ["secrets/"]), 0o644))
     return writes
 
 

@@ -16,8 +16,8 @@ from ruamel.yaml import YAML
 from hardener.ci_gitlab import COMPANION, GITLAB_CI, TOOL_IMAGES, add_include
 from hardener.ci_images import compose_builds, repo_images, split
 from hardener.compose_doc import ComposeDoc
+from ci_helpers import make_repo as _repo, run_gate as _run
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
 from hardener.engine import Options, process
 from hardener.model import Change, Refusal
 from hardener.transforms.ci_security_gate import HEADER, TARGET, CiSecurityGate
@@ -25,19 +25,6 @@ from hardener.transforms.ci_security_gate import HEADER, TARGET, CiSecurityGate
 DOCKERFILE = b"FROM node:20-alpine\nCOPY . .\nRUN npm ci\nUSER node\n"
 PIPELINE = "stages: [build, test]\nbuild:\n  stage: build\n  script:\n    - make\n"
 ENTRY = {"local": COMPANION.as_posix()}
-
-
-def _repo(tmp_path: Path, layout: dict[str, bytes | str]) -> Path:
-    for rel, data in layout.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return tmp_path
-
-
-def _run(root: Path, rel: str = "Dockerfile", options: dict | None = None) -> list[Change | Refusal]:
-    ctx = Context(root, options or {}).for_file(root / rel)
-    return list(CiSecurityGate().run(DockerfileDoc.load((root / rel).read_bytes(), rel), ctx))
 
 
 def _writes(findings: list[Change | Refusal], root: Path) -> dict[str, str]:

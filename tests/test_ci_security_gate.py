@@ -17,28 +17,14 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from ci_helpers import make_repo as _repo, run_gate as _run
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Change, Refusal
-from hardener.dockerfile_doc import DockerfileDoc
 from hardener.transforms.ci_security_gate import HEADER, TARGET, CiSecurityGate
 
 DOCKERFILE = b"FROM node:20-alpine\nCOPY . .\nRUN npm ci\nUSER node\n"
 SHA_PIN = re.compile(r"^\s*(?:- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d[\w.]*$")
-
-
-def _repo(tmp_path: Path, layout: dict[str, bytes | str]) -> Path:
-    for rel, data in layout.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return tmp_path
-
-
-def _run(root: Path, rel: str = "Dockerfile", options: dict | None = None) -> list[Change | Refusal]:
-    ctx = Context(root, options or {}).for_file(root / rel)
-    doc = DockerfileDoc.load((root / rel).read_bytes(), rel)
-    return list(CiSecurityGate().run(doc, ctx))
 
 
 def _workflow(findings: list[Change | Refusal]) -> str:

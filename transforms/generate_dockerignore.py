@@ -8,7 +8,7 @@ from pathlib import Path
 from hardener import repo_facts as facts
 from hardener.context import Context
 from hardener.dockerfile_doc import DockerfileDoc
-from hardener.dockerignore import Matcher, read_patterns
+from hardener.dockerignore import Matcher, append_block, read_patterns
 from hardener.model import Applicability, FileWrite, Finding, Transform
 
 
@@ -78,7 +78,7 @@ class GenerateDockerignore(Transform):
         for pattern, why, line in result.dropped:
             yield self.refuse(f"did not add {pattern!r} to {target.name}: {why}", line)
         if result.substantive:
-            content = _append(existing, result.added, result.header)
+            content = append_block(existing, result.header, result.added)
             reason = f"{target.name}: exclude {', '.join(result.added)}"
             line = next((s.line for s in facts.context_sources(doc)), 1)
             yield self.change([], reason, line, files=(FileWrite(target, content, 0o644),))
@@ -115,16 +115,6 @@ def _docs_using(doc: DockerfileDoc, ctx: Context, target: Path) -> dict[str, Doc
         except Exception:  # noqa: BLE001 - any parse failure means "unknown needs"
             return None
     return docs
-
-
-def _append(existing: bytes, patterns: list[str], header: str) -> bytes:
-    """The user's bytes unchanged, then one commented block in the file's newline style."""
-    newline = b"\r\n" if b"\r\n" in existing else b"\n"
-    block = newline.join([header.encode(), *(p.encode() for p in patterns)]) + newline
-    if not existing:
-        return block
-    lead = b"" if existing.endswith(b"\n") else newline
-    return existing + lead + newline + block
 
 
 
