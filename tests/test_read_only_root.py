@@ -7,6 +7,7 @@ import pytest
 
 from compose_helpers import run_compose
 
+from hardener import judges
 from hardener.transforms.read_only_root import ReadOnlyRoot
 
 
@@ -72,7 +73,7 @@ def test_leaves_alone(tmp_path, text):
                      "writes data to /data", id="volume-elsewhere"),
         pytest.param("services:\n  s:\n    image: acme/x\n", "not in the knowledge base", id="unknown"),
         pytest.param("services:\n  s:\n    image: $IMG\n", "comes from a variable", id="variable-image"),
-        pytest.param("services:\n  s:\n    build: .\n", "built from a Dockerfile", id="built"),
+        pytest.param("services:\n  s:\n    build: .\n", "built from a Dockerfile that cannot be read here", id="built-no-dockerfile"),
         pytest.param("services:\n  s:\n    image: nginx\n    read_only: false\n", "explicitly false", id="explicit-false"),
         pytest.param("services:\n  s:\n    image: nginx\n    tmpfs: /tmp\n", "single string", id="tmpfs-scalar"),
         pytest.param("x-t: &t\n  tmpfs: [/tmp]\nservices:\n  s:\n    <<: *t\n    image: nginx\n",
@@ -84,3 +85,52 @@ def test_leaves_alone(tmp_path, text):
 def test_refuses(tmp_path, text, reason):
     out, refusals = run(tmp_path, text)
     assert any(reason in r for r in refusals), refusals
+
+
+
+BUILT = "services:\n  s:\n    build: .\n"
+
+
+@pytest.mark.parametrize(
+    "dockerfile, tmpfs",
+    [
+        pytest.param('FROM python:3.12-slim\nCMD ["python", "app.py"]\n', ["/tmp"], id="python-runtime"),
+        pytest.param("FROM node:20-slim\nUSER node\nCMD node server.js\n", ["/tmp"], id="node-shell-form"),
+        pytest.param('FROM python:3.12-slim\nENTRYPOINT ["gunicorn", "app:app"]\n', ["/tmp"], id="gunicorn"),
+        pytest.param("FROM nginx:1.27\nCOPY site /usr/share/nginx/html\n",
+                     ["/tmp", "/var/cache/nginx", "/var/run"], id="server-base-default-command"),
+        pytest.param("FROM python:3.12-slim AS base\nFROM base\nCMD exec python -m app\n", ["/tmp"], id="stage-chain"),
+    ],
+)
+def test_built_service_from_its_dockerfile(tmp_path, dockerfile, tmpfs):
+    """Built services: the base image's known paths plus /tmp for a known runtime (review)."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    out, refusals = run(tmp_path, BUILT)
+    assert refusals == [] and "    read_only: true\n" in out, (out, refusals)
+    assert sorted(line.strip()[2:] for line in out.split("tmpfs:\n")[1].splitlines()) == sorted(tmpfs)
+    assert judges.compose_problems(out) == []
+    assert run(tmp_path, out)[0] == out
+
+
+@pytest.mark.parametrize(
+    "dockerfile, reason",
+    [
+        pytest.param('FROM python:3.12-slim\nCMD ["./start.sh"]\n', "not a known runtime", id="script"),
+        pytest.param("FROM python:3.12-slim\nCMD sh -c 'envsubst < t > /etc/app.conf && python app.py'\n",
+                     "not a known runtime", id="shell-wrapper"),
+        pytest.param("FROM acme/base:1\nCMD python app.py\n", "whose writable paths are not known", id="unknown-base"),
+        pytest.param("FROM python:3.12-slim\nCOPY app.py .\n", "default command of python", id="base-default-command"),
+        pytest.param("FROM $BASE\nCMD python app.py\n", "writable paths are not known", id="base-from-arg"),
+    ],
+)
+def test_built_service_refusals(tmp_path, dockerfile, reason):
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    out, refusals = run(tmp_path, BUILT)
+    assert out == BUILT and any(reason in r for r in refusals), refusals
+
+
+def test_built_service_data_volume_declared_elsewhere(tmp_path):
+    """A server base that writes data (postgres) still needs its data on a volume first."""
+    (tmp_path / "Dockerfile").write_text("FROM postgres:16\nCOPY init.sql /docker-entrypoint-initdb.d/\n")
+    out, refusals = run(tmp_path, BUILT)
+    assert out == BUILT and any("writes data to /var/lib/postgresql/data" in r for r in refusals), refusals

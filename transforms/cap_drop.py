@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -19,6 +20,9 @@ from hardener.yaml_splice import (
     merge_sources,
     scalar_value,
 )
+
+if TYPE_CHECKING:
+    from hardener.dockerfile_doc import DockerfileDoc
 
 LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
 
@@ -158,8 +162,9 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     return None, info
 
 
-def built_user(build: Node, ctx: Context) -> str | None:
-    """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
+def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, DockerfileDoc] | None:
+    """The Dockerfile a ``build:`` uses, parsed; None when it cannot be read here (a variable,
+    a remote context, ``dockerfile_inline``, a missing or broken file)."""
     from hardener.dockerfile_doc import DockerfileDoc
 
     compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
@@ -174,13 +179,18 @@ def built_user(build: Node, ctx: Context) -> str | None:
     if "$" in str(path) or "://" in (context or "") or not path.is_file():
         return None
     try:
-        doc = DockerfileDoc.load(path.read_bytes(), str(path))
+        return path, DockerfileDoc.load(path.read_bytes(), str(path))
     except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
         return None
-    stage = doc.final_stage()
+
+
+def built_user(build: Node, ctx: Context) -> str | None:
+    """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
+    found = built_dockerfile(build, ctx)
+    stage = found[1].final_stage() if found else None
     if stage is None:
         return None
-    user, _line = images.effective_user(images.resolve_stage(doc, stage))
+    user, _line = images.effective_user(images.resolve_stage(found[1], stage))  # type: ignore[index]
     return str(user)
 
 

@@ -11,6 +11,7 @@ from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
+from hardener.transforms.cap_drop import built_dockerfile
 from hardener.yaml_splice import insert_mapping_entry, mapping_get, scalar_value
 
 
@@ -108,23 +109,14 @@ def _why_root(info: images.ImageInfo) -> str:
 
 def _built(build: Node | None, ctx: Context) -> str | None:
     """Refusal for a service built from a Dockerfile that runs as root (None: fine)."""
-    from hardener.dockerfile_doc import DockerfileDoc
-
-    compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
-    context = scalar_value(build) if isinstance(build, ScalarNode) else scalar_value(mapping_get(build, "context"))
-    name = scalar_value(mapping_get(build, "dockerfile")) if isinstance(build, MappingNode) else None
-    path = compose_dir / (context or ".") / (name or "Dockerfile")
-    if "$" in str(path) or "://" in (context or "") or not path.is_file():
+    found = built_dockerfile(build, ctx)
+    stage = found[1].final_stage() if found else None
+    if found is None or stage is None:
         return None  # not readable here: nothing to say
-    try:
-        doc = DockerfileDoc.load(path.read_bytes(), str(path))
-    except Exception:  # bad Dockerfiles are reported when the Dockerfile itself is processed
-        return None
-    stage = doc.final_stage()
-    if stage is None:
-        return None
+    path, doc = found
     user, _line = images.effective_user(images.resolve_stage(doc, stage))
     if images.is_root_user(user):
+        compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
         return f"it is built from {_rel(path, compose_dir)}, which runs as root; run-as-non-root (HD201) fixes it there"
     return None
 

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import LEGACY, image_info, merge_inserts, obstacle, own_sequence
+from hardener.transforms.cap_drop import (LEGACY, built_dockerfile, image_info, merge_inserts, obstacle,
+                                          own_sequence)
 from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
@@ -46,10 +48,14 @@ class ReadOnlyRoot(Transform):
     review: plugins, custom commands or extra config can write elsewhere.
 
     ## Refuses when
-    The file is a legacy v1 file, the service is an alias or not a mapping, it is built
-    from a Dockerfile (its writable paths are not known), its image is unknown, comes
-    from a variable or is a base image, a data directory it writes is not on a volume,
-    `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
+    The file is a legacy v1 file, the service is an alias or not a mapping, its image is
+    unknown, comes from a variable or is a base image, a data directory it writes is not
+    on a volume, `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
+    A service built from a Dockerfile in the repository is hardened from that Dockerfile
+    (the base image's known paths, plus `/tmp` when it starts a known runtime: python,
+    gunicorn/uvicorn, node, java; VOLUMEs are volumes already) and refused when the
+    Dockerfile cannot be read, its base image is unknown, or it starts a script or an
+    unknown program (which may template configs or write anywhere).
 
     ## References
     compose-lint CL-0007, CIS Docker 5.12
@@ -70,34 +76,41 @@ class ReadOnlyRoot(Transform):
             if why:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
             elif mapping_get(service.node, "read_only") is None:
-                yield from self._one(doc, service)
+                yield from self._one(doc, service, ctx)
 
     @staticmethod
     def _why_not(service: Service) -> str | None:
         flag = scalar_value(mapping_get(service.node, "read_only"))
         if flag is not None and flag.lower() not in ("true", "yes", "on"):
             return "`read_only` is explicitly false" if flag.lower() in ("false", "no", "off") else None
-        if flag is not None:
-            return None
-        if mapping_get(service.node, "build") is not None:
-            return "it is built from a Dockerfile; its writable paths are not known (add read_only and tmpfs by hand)"
         return None
 
-    def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
-        why, info = image_info(service)
-        if info is None:
-            yield self.refuse(f"service {service.name!r}: {why}", service.line)
-            return
-        writable = info.get("writable_paths")
-        if writable is None:
-            yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {info.name} writes", service.line)
-            return
+    def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        build = mapping_get(service.node, "build")
+        source = ""
+        if build is not None:
+            found = built_writable(build, ctx)
+            if isinstance(found, str):
+                yield self.refuse(f"service {service.name!r}: {found}", service.line)
+                return
+            writable, source = found
+            name = "its app"
+        else:
+            why, info = image_info(service)
+            if info is None:
+                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+                return
+            writable, name = info.get("writable_paths"), info.name
+            if writable is None:
+                yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {name} writes",
+                                  service.line)
+                return
         mounted = mount_targets(service.node)
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
         if data:
             yield self.refuse(
-                f"service {service.name!r}: {info.name} writes data to {', '.join(data)}; "
+                f"service {service.name!r}: {name} writes data to {', '.join(data)}; "
                 "put it on a named volume first, then read_only can be set",
                 service.line,
             )
@@ -108,7 +121,7 @@ class ReadOnlyRoot(Transform):
             yield self.refuse(f"service {service.name!r}: {err}", service.line)
             return
         extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
-        yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}", service.line)
+        yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}{source}", service.line)
 
 
 def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
@@ -162,3 +175,37 @@ def _target(item: Node, key: str) -> str | None:
 def _spans(masked: str) -> list[tuple[int, int]]:
     cuts = [-1] + [i for i, ch in enumerate(masked) if ch == ":"] + [len(masked)]
     return [(a + 1, b) for a, b in zip(cuts, cuts[1:])]
+
+
+# Start commands whose writes are known: the runtime itself writes only temporary files.
+# A shell script or an unknown binary may template configs or write anywhere: refused.
+_RUNTIMES = re.compile(r"(python[\d.]*|gunicorn|uvicorn|hypercorn|daphne|waitress-serve|node|java)")
+
+
+def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | str:
+    """Where a service built from a Dockerfile in the repo writes, and how that is known;
+    else why it is not. The base image's known paths (knowledge base), plus /tmp when the
+    Dockerfile starts a known runtime; VOLUMEs become volumes and need nothing here."""
+    found = built_dockerfile(build, ctx)
+    stage = found[1].final_stage() if found else None
+    if found is None or stage is None:
+        return "it is built from a Dockerfile that cannot be read here; its writable paths are not known"
+    path, doc = found
+    base = images.resolve_stage(doc, stage)
+    if base.info is None:
+        return f"it is built on {base.image or 'an unknown image'}, whose writable paths are not known"
+    known = [str(p) for p in base.info.get("writable_paths") or ()]
+    start = images.last_start([i for s in base.chain for i in s.instructions])
+    if start is None:
+        if base.info.get("tier") in (None, "base") or not known:
+            return f"it runs the default command of {base.info.name}, whose writes are not known"
+        return known, f"; from {path.name}: the paths {base.info.name} writes"
+    words = [w for w in (list(start.json) if start.json is not None else start.args.split())
+             if w != "exec" and "=" not in w]
+    program = words[0].rsplit("/", 1)[-1] if words else ""
+    if not _RUNTIMES.fullmatch(program):
+        return (f"its {start.keyword} runs `{program or start.args}`, not a known runtime; a script may write "
+                "anywhere (add read_only and tmpfs by hand)")
+    scratch = [p for p in known if any(path_under(p, s) for s in SCRATCH_PATHS)]
+    return sorted({"/tmp", *scratch}), (f"; from {path.name}: {program} on {base.info.name} writes temporary files "
+                                        "only — if the app writes into its own directory, put a volume there")
