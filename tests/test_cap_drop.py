@@ -104,3 +104,31 @@ def test_refuses(tmp_path, text, files, reason):
 def test_sys_admin_reported_but_hardened(tmp_path):
     out, refusals = run(tmp_path, "services:\n  s:\n    image: grafana/grafana:11\n    cap_add: [SYS_ADMIN]\n")
     assert "cap_drop:\n      - ALL\n" in out and any("SYS_ADMIN" in r for r in refusals)
+
+
+@pytest.mark.parametrize(
+    "image, expected",
+    [
+        pytest.param("postgres:${PG_VERSION}", "postgres", id="tag-variable"),
+        pytest.param("postgres:${PG_VERSION:-16}-alpine", "postgres", id="tag-variable-with-default"),
+        pytest.param("registry.local:5000/team/api:$TAG", "registry.local:5000/team/api", id="registry-port"),
+        pytest.param("${REGISTRY}/postgres:16", None, id="name-variable"),
+        pytest.param("${IMG}", None, id="whole-variable"),
+        pytest.param("${IMG:-postgres}", None, id="whole-variable-with-default"),
+        pytest.param("registry:${PORT}/app", None, id="port-variable"),
+        pytest.param("postgres:16", None, id="no-variable"),
+    ],
+)
+def test_literal_repository(image, expected):
+    from hardener.transforms.cap_drop import literal_repository
+
+    assert literal_repository(image) == expected
+
+
+def test_tag_from_a_variable_uses_the_repository_facts(tmp_path):
+    """Only the tag is a variable: capabilities belong to the repository, so it is hardened."""
+    text = "services:\n  s:\n    image: redis:${REDIS_VERSION:-7}\n"
+    out, refusals = run(tmp_path, text)
+    assert refusals == [] and out == text + "    cap_drop:\n      - ALL\n    cap_add:\n      - SETGID\n      - SETUID\n"
+    out, refusals = run(tmp_path, "services:\n  s:\n    image: ${REGISTRY}/redis:7\n")
+    assert any("comes from a variable" in r for r in refusals)

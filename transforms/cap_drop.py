@@ -1,6 +1,7 @@
 """HD603 cap-drop (and the small helpers the other image-aware Compose transforms share)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,13 +154,28 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     if not image:
         return "it has neither `image:` nor `build:`", None
     if "$" in image:
-        return f"the image {image!r} comes from a variable", None
+        image = literal_repository(image) or ""
+        if not image:
+            return f"the image {scalar_value(mapping_get(service.node, 'image'))!r} comes from a variable", None
     info = images.lookup(image)
     if info is None:
         return f"the image {image!r} is not in the knowledge base", None
     if info.get("tier") in (None, "base"):
         return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
     return None, info
+
+
+def literal_repository(image: str) -> str | None:
+    """``postgres:${PG_VERSION}`` -> ``postgres``: only the tag comes from a variable. The facts
+    image_info's callers read (capabilities, writable paths, health command, tier) belong to
+    the repository, not the tag; None when the name itself holds a variable."""
+    ref = image.split("@", 1)[0]
+    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group(0)), ref)  # a ':-' default is no tag separator
+    cut = masked.rfind(":")
+    name, tag = ref[:cut], masked[cut + 1:]
+    if cut <= 0 or "/" in tag or "$" in name or "$" not in tag:
+        return None
+    return name
 
 
 def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, DockerfileDoc] | None:
