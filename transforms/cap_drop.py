@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,7 @@ from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding, Refusal, Transform
 from hardener.yaml_splice import (
     append_sequence_item,
     insert_mapping_entry,
@@ -74,13 +74,9 @@ class CapDrop(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse(LEGACY, 1)
-            return
-        for service in doc.services():
-            why = obstacle(doc, service)
-            if why:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+        for service in editable_services(self, doc):
+            if isinstance(service, Refusal):
+                yield service
             else:
                 yield from self._one(doc, service, ctx)
 
@@ -208,6 +204,21 @@ def built_user(build: Node, ctx: Context) -> str | None:
         return None
     user, _line = images.effective_user(images.resolve_stage(found[1], stage))  # type: ignore[index]
     return str(user)
+
+
+def editable_services(transform: Transform, doc: ComposeDoc,
+                      why_not: Callable[[Service], str | None] | None = None) -> Iterator[Service | Refusal]:
+    """Each service a per-service Compose transform may edit, else its refusal: the file is
+    legacy v1 (one refusal), the service is an alias or shares its anchor, or ``why_not``."""
+    if doc.is_legacy_v1:
+        yield transform.refuse(LEGACY, 1)
+        return
+    for service in doc.services():
+        why = obstacle(doc, service) or (why_not(service) if why_not is not None else None)
+        if why:
+            yield transform.refuse(f"service {service.name!r}: {why}", service.line)
+        else:
+            yield service
 
 
 def obstacle(doc: ComposeDoc, service: Service) -> str | None:

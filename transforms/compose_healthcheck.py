@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import LEGACY, image_info, obstacle
+from hardener.model import Applicability, Finding, Refusal, Transform
+from hardener.transforms.cap_drop import editable_services, image_info
 from hardener.yaml_splice import insert_mapping_entry, mapping_get
 
 
@@ -54,13 +54,9 @@ class ComposeHealthcheck(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse(LEGACY, 1)
-            return
-        for service in doc.services():
-            why = obstacle(doc, service)
-            if why:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+        for service in editable_services(self, doc):
+            if isinstance(service, Refusal):
+                yield service
             elif mapping_get(service.node, "healthcheck") is None:
                 yield from self._one(doc, service)
 

@@ -10,9 +10,8 @@ from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import (LEGACY, built_dockerfile, image_info, merge_inserts, obstacle,
-                                          own_sequence)
+from hardener.model import Applicability, Finding, Refusal, Transform
+from hardener.transforms.cap_drop import built_dockerfile, editable_services, image_info, merge_inserts, own_sequence
 from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
@@ -68,13 +67,9 @@ class ReadOnlyRoot(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse(LEGACY, 1)
-            return
-        for service in doc.services():
-            why = obstacle(doc, service) or self._why_not(service)
-            if why:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+        for service in editable_services(self, doc, self._why_not):
+            if isinstance(service, Refusal):
+                yield service
             elif mapping_get(service.node, "read_only") is None:
                 yield from self._one(doc, service, ctx)
 
