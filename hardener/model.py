@@ -53,6 +53,7 @@ class FileWrite:
     path: Path  # absolute
     content: bytes
     mode: int | None = None  # permission bits for a file that does not exist yet
+    sensitive: bool = False  # a secret: reports show its size, never its content
 
 
 @dataclass(frozen=True)

@@ -50,11 +50,10 @@ def _file(result: FileResult) -> dict[str, Any]:
 
 
 def _companion(companion: CompanionResult) -> dict[str, Any]:
-    before = None if companion.original is None else companion.original.decode("utf-8", "replace")
     out: dict[str, Any] = {
         "path": companion.path,
         "status": "created" if companion.original is None else "changed",
-        "diff": unified_diff(companion.path, before, companion.content.decode("utf-8", "replace")),
+        "diff": companion.patch(),
     }
     if companion.error is not None:
         out["error"] = companion.error.message

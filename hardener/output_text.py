@@ -42,8 +42,7 @@ class TextOutput:
         )
 
     def write_companion_patch(self, companion: CompanionResult) -> None:
-        before = None if companion.original is None else companion.original.decode("utf-8", "replace")
-        self._write_patch_text(unified_diff(companion.path, before, companion.content.decode("utf-8", "replace")))
+        self._write_patch_text(companion.patch())
 
     def write_patch(self, result: FileResult) -> None:
         self._write_patch_text(self.patch(result))

@@ -27,6 +27,17 @@ class CompanionResult:
     original: bytes | None  # None: a new file
     content: bytes
     error: BadInput | None = None  # could not be written
+    sensitive: bool = False  # a secret (compose-secrets): never shown
+
+    def patch(self) -> str:
+        """The file's patch as diff/json show it; a secret's content is replaced by its size."""
+        from hardener.patch import unified_diff
+
+        def shown(data: bytes, note: str) -> str:
+            return f"<secret: {len(data)} bytes, not shown{note}>\n" if self.sensitive else data.decode("utf-8", "replace")
+
+        before = None if self.original is None else shown(self.original, "")
+        return unified_diff(self.path, before, shown(self.content, "; `hardener apply` writes it"))
 
 
 @dataclass

@@ -80,7 +80,8 @@ def _companion(write: FileWrite, mode: Mode) -> CompanionResult:
     except FileNotFoundError:
         original = None
     except OSError as exc:
-        return CompanionResult(shown, None, write.content, BadInput(f"cannot read: {exc.strerror}", None, shown))
+        return CompanionResult(shown, None, write.content, BadInput(f"cannot read: {exc.strerror}", None, shown),
+                               write.sensitive)
     if mode is Mode.APPLY and original != write.content:
         from hardener.writer import atomic_write
 
@@ -88,8 +89,8 @@ def _companion(write: FileWrite, mode: Mode) -> CompanionResult:
             atomic_write(write.path, write.content, write.mode)
         except OSError as exc:
             return CompanionResult(shown, original, write.content,
-                                   BadInput(f"cannot write: {exc.strerror or exc}", None, shown))
-    return CompanionResult(shown, original, write.content)
+                                   BadInput(f"cannot write: {exc.strerror or exc}", None, shown), write.sensitive)
+    return CompanionResult(shown, original, write.content, sensitive=write.sensitive)
 
 
 def _config(request: RunRequest, start: Path) -> Config:

@@ -354,3 +354,22 @@ def test_compose_user_in_the_same_run(tmp_path: Path, monkeypatch: pytest.Monkey
     assert ('user: 999:999' in out) is not moved
     if not moved:
         assert "999:999, which cannot read a 0600 secrets file" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_diff_never_shows_the_secrets_file_content(tmp_path, monkeypatch, fmt):
+    """The new secrets file's patch shows its size, not the value (which the Compose file's
+    removed line still shows: it was in the repository already)."""
+    (tmp_path / "compose.yaml").write_text(PG)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["diff", "--select", "HD607", "--unsafe", "--format", fmt, "."])
+    assert result.exit_code == 0, result.stderr
+    if fmt == "json":
+        import json
+
+        patch = next(c["diff"] for c in json.loads(result.stdout)["companions"] if c["path"].endswith("db_postgres_password"))
+    else:
+        patch = result.stdout.split("+++ b/secrets/db_postgres_password", 1)[1]
+    assert "hunter2" not in patch and "<secret: 7 bytes, not shown; `hardener apply` writes it>" in patch
+    assert "-      POSTGRES_PASSWORD: hunter2" in result.stdout  # the Compose file's own removed line
+    assert not (tmp_path / "secrets").exists()

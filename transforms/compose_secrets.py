@@ -66,7 +66,9 @@ class ComposeSecrets(Transform):
     ## Applicability
     unsafe: the value leaves version control, so every other checkout must create its own
     `secrets/` file before `docker compose up`; the old value stays in the history and
-    must be rotated. The diff of the new secrets file shows the value.
+    must be rotated. `diff` and JSON show the new secrets file by its size only (the
+    Compose file's removed line still shows the value, as the repository already does), so
+    `hardener diff | git apply` would write that placeholder: use `hardener apply`.
 
     ## Refuses when
     Reports (never the value) every literal credential it does not move: the image is
@@ -126,7 +128,7 @@ class ComposeSecrets(Transform):
                 yield self.refuse(f"service {move.service.name!r}: literal credential in environment: "
                                   f"{move.entry.name} — {ROTATE} ({err})", move.line)
             return
-        files = [FileWrite(directory / "secrets" / n, (m.entry.value or "").encode(), 0o600) for m, n in zip(moves, names)]
+        files = [FileWrite(directory / "secrets" / n, (m.entry.value or "").encode(), 0o600, sensitive=True) for m, n in zip(moves, names)]
         files += ignore_writes(doc, ctx, directory, names[0])
         moved = ", ".join(f"{m.service.name}.{m.entry.name} → {m.entry.name}_FILE (secrets/{n})" for m, n in zip(moves, names))
         reason = (f"moved literal credentials to git-ignored Compose secrets files: {moved}; rotate them "
