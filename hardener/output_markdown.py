@@ -3,7 +3,7 @@
 A summary table by applicability, then per file each diff hunk followed by the changes
 that made it (reason, applicability, rule references), then the refusals as "left for a
 human" with why. For a Compose file whose service graph changed, a picture of it before and
-after is added when ``hardener.compose_graph`` (``build_graph``, ``render_ascii``) is there;
+after is added when ``hardener.compose_graph`` and ``hardener.graph_render`` are there;
 the body never depends on it.
 """
 from __future__ import annotations
@@ -147,13 +147,14 @@ def compose_graph(result: FileResult) -> str | None:
     """The Compose service graph before => after, when ``hardener.compose_graph`` exists and the
     change touched the graph (networks, links); otherwise nothing. It never raises."""
     try:
-        from hardener import compose_graph as graphs
         from hardener.compose_doc import ComposeDoc
+        from hardener.compose_graph import build_graph
+        from hardener.graph_render import render_ascii
 
-        before = graphs.build_graph(ComposeDoc.load(result.original, result.path))
-        after = graphs.build_graph(ComposeDoc.load(result.output or result.original, result.path))
-        picture = graphs.render_ascii(before, after)
-        if picture == graphs.render_ascii(before, before):
+        before = build_graph(ComposeDoc.load(result.original, result.path))
+        after = build_graph(ComposeDoc.load(result.output or result.original, result.path))
+        picture = render_ascii(before, after)
+        if picture == render_ascii(before, before):
             return None
     except Exception:  # absent, or failing: a picture is a bonus and must never cost the PR body
         return None

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode
 
 from hardener.compose_doc import ComposeDoc
-from hardener.compose_graph import Graph, Plan, build_graph, plan_segments
+from hardener.compose_graph import Graph, build_graph
+from hardener.network_plan import Plan, plan_segments
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
