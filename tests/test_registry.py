@@ -57,3 +57,15 @@ def test_fixtures_cover_changing_and_unchanged(cls):
     else:
         assert any("refusals" in (p / "expected.report.json").read_text() for p in cases)
     assert any(not (p / "expected").exists() for p in cases), f"{folder.name}: no unchanged case"
+
+
+def test_readme_lists_every_transform():
+    """The README's transform table is the user's index: one row per registered transform,
+    with its name and applicability (report-only transforms say `report`)."""
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r"^\| (HD\d{3}) \| `([\w-]+)` \| [^|]+ \| (\w+) \|", (ROOT / "README.md").read_text(), re.M)}
+    for cls in REGISTRY:
+        assert cls.id in rows, f"README.md has no row for {cls.id} {cls.name}"
+        level = "report" if cls.report_only else cls.applicability.label
+        assert rows[cls.id] == (cls.name, level), (cls.id, rows[cls.id])
+    assert set(rows) == {cls.id for cls in REGISTRY}, set(rows) - {cls.id for cls in REGISTRY}
