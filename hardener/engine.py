@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from hardener.context import Context
@@ -84,12 +85,22 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
             return _judged(doc, raw, applied, skipped, refusals)
         for write in (w for c in chosen for w in c.files):
             ctx.files.stage(write)
-        applied.extend(chosen)
+        applied = _without_superseded(applied, chosen) + chosen
         edits = [e for c in chosen for e in c.edits]
         if edits:
             doc = _reload(doc, apply_edits(doc.text, edits), chosen)
     ids = sorted({c.transform_id for c in chosen})
     return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+
+
+def _without_superseded(applied: list[Change], chosen: list[Change]) -> list[Change]:
+    """A files-only change that rewrites the files an earlier round's files-only change of the
+    same transform wrote replaces it in the report (the files hold only the last content)."""
+    def key(c: Change) -> tuple[str, frozenset[Path]]:
+        return c.transform_id, frozenset(w.path for w in c.files)
+
+    newer = {key(c) for c in chosen if not c.edits and c.files}
+    return [c for c in applied if c.edits or key(c) not in newer]
 
 
 def _one_round(doc: Any, transforms: Sequence[Transform], ctx: Context, options: Options

@@ -95,3 +95,21 @@ def test_rejected_output_leaves_no_companion(tmp_path, monkeypatch):
     result = process("Dockerfile", "dockerfile", DOCKERFILE, [Append(), Companion()], ctx, Options())
     assert result.failure and result.output is None
     assert ctx.files.read(tmp_path / ".dockerignore") is None
+
+
+class Mirror(Transform):
+    """Writes a companion holding the document's text: it follows the other transforms' edits."""
+
+    id, name, targets = "HD905", "mirror", ("dockerfile",)
+
+    def run(self, doc, ctx) -> Iterator[Finding]:
+        yield self.change([], "mirror", 1, files=(FileWrite(ctx.file.parent / "mirror.txt", doc.text.encode()),))
+
+
+def test_a_rewritten_companion_is_reported_once(tmp_path):
+    """Round 1: Append edits and Mirror writes the old text; round 2: Mirror rewrites it.
+    The report shows one Mirror change (the file holds only the last content)."""
+    ctx = ctx_for(tmp_path)
+    result = process("Dockerfile", "dockerfile", DOCKERFILE, [Append(), Mirror()], ctx, Options())
+    assert [c.transform_id for c in result.changes] == ["HD901", "HD905"]
+    assert [w.content for w in result.companions] == [DOCKERFILE + b"# mark\n"]
