@@ -38,6 +38,7 @@ class ComposeBuild(NamedTuple):
 class RepoImages(NamedTuple):
     dockerfiles: list[Path]  # absolute, in discovery order
     builds: list[ComposeBuild]
+    by_dockerfile: dict[str, list[ComposeBuild]]  # realpath of the Dockerfile -> its builds
 
 
 # The last walk, keyed by the run's file view: a run asks once per Dockerfile of the same
@@ -60,7 +61,11 @@ def repo_images(ctx: Context) -> RepoImages:
     mine = [f for f in found if os.path.abspath(f.root) == root]
     dockerfiles = [Path(os.path.abspath(f.path)) for f in mine if f.kind == "dockerfile"]
     builds = [b for f in mine if f.kind == "compose" for b in compose_builds(Path(os.path.abspath(f.path)), ctx)]
-    result = RepoImages(dockerfiles, builds)
+    by_dockerfile: dict[str, list[ComposeBuild]] = {}
+    for build in builds:  # realpath once per build, not once per (Dockerfile, build) pair
+        if build.dockerfile is not None:
+            by_dockerfile.setdefault(os.path.realpath(build.dockerfile), []).append(build)
+    result = RepoImages(dockerfiles, builds, by_dockerfile)
     _LAST = (view, ctx.root, result)
     return result
 
@@ -115,7 +120,7 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
 
 def builds_of(ctx: Context, dockerfile: Path) -> list[ComposeBuild]:
     """The Compose builds that use ``dockerfile``."""
-    return [b for b in repo_images(ctx).builds if b.dockerfile is not None and same(b.dockerfile, dockerfile)]
+    return repo_images(ctx).by_dockerfile.get(os.path.realpath(dockerfile), [])
 
 
 def split(ctx: Context, dockerfiles: list[Path]) -> tuple[list[Image], list[str]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hardener import images
-from hardener.ci_images import repo_images, same, slug_of
+from hardener.ci_images import builds_of, repo_images, slug_of
 from hardener.context import Context
 from hardener.dockerfile_doc import DockerfileDoc, Instruction
 from hardener.model import Applicability, Finding, Transform
@@ -87,12 +87,9 @@ class RunSnippet(Transform):
 
 def _composed(ctx: Context, path: Path) -> bool:
     """A Compose ``build:`` uses this Dockerfile, or may (a variable path in a folder above it)."""
-    for build in repo_images(ctx).builds:
-        if build.dockerfile is not None and same(build.dockerfile, path):
-            return True
-        if build.unknown and _inside(path, build.compose.parent):
-            return True
-    return False
+    if builds_of(ctx, path):
+        return True
+    return any(build.unknown and _inside(path, build.compose.parent) for build in repo_images(ctx).builds)
 
 
 def _inside(path: Path, folder: Path) -> bool:
