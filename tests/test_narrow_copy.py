@@ -54,7 +54,7 @@ def test_refuses(tmp_path: Path, dockerfile: str, extra: dict[str, str], reason:
 
 def test_not_python_and_no_copy_all_left_alone(tmp_path: Path) -> None:
     out, refusals = run(tmp_path, {"Cargo.toml": "", "Dockerfile": "FROM rust:1\nCOPY . .\nCMD [\"app\"]\n"})
-    assert "not a Python, Node or Go project" in refusals[0]
+    assert "not a Python, Node, Go or Java project" in refusals[0]
     out, refusals = run(tmp_path, {**APP, "Dockerfile": "FROM python:3\nCOPY app.py /app/\nCMD python /app/app.py\n"})
     assert refusals == []
 
@@ -257,3 +257,98 @@ def test_consumer_of_a_descendant_stage_keeps_what_it_copies(tmp_path: Path) -> 
     out, refusals = run_all(tmp_path, files)
     assert "COPY package.json package-lock.json config.json tsconfig.json ./" in out, (out, refusals)
     assert "COPY src/ ./src/" in out and "lib" not in out and refusals == []
+
+
+# --- Java: Maven and Gradle (opt-in: ecosystems = [..., "java"]) ---
+
+JAVA = {"narrow-copy": {"ecosystems": ["python", "node", "go", "java"]}}
+MVN = "FROM maven:3-eclipse-temurin-21 AS build\nWORKDIR /src\nCOPY . .\n"
+JAVA_TAIL = "FROM eclipse-temurin:21-jre\nCOPY --from=build /src/target/app.jar /app.jar\nCMD [\"java\", \"-jar\", \"/app.jar\"]\n"
+POM = "<project><build><plugins><plugin><configuration><configLocation>checkstyle.xml</configLocation>" \
+      "</configuration></plugin></plugins></build></project>\n"
+MVN_APP = {"pom.xml": POM, "checkstyle.xml": "", "src/main/java/A.java": "", "src/test/java/ATest.java": "",
+           "docs/a.md": "", "README.md": "", "mvnw": "", ".mvn/wrapper/maven-wrapper.properties": "", "notes/x": ""}
+MULTI_POM = "<project><parent><relativePath/></parent><modules><module>core</module><module>web</module></modules></project>\n"
+GRADLE = "FROM gradle:8-jdk21 AS build\nWORKDIR /src\nCOPY . .\n"
+GRADLE_APP = {"settings.gradle.kts": 'rootProject.name = "x"\ninclude("app", ":lib:util")\n',
+              "build.gradle.kts": 'plugins { java }\ndetekt { config = files("config/detekt.yml") }\n',
+              "gradle.properties": "", "gradle/libs.versions.toml": "", "gradle/wrapper/gradle-wrapper.properties": "",
+              "gradlew": "", "app/build.gradle.kts": "", "app/src/main/java/A.java": "", "lib/util/build.gradle.kts": "",
+              "buildSrc/build.gradle.kts": "", "config/detekt.yml": "", "docs/a.md": "", "scripts/x.sh": ""}
+
+
+def run_java(root: Path, files: dict[str, str]) -> tuple[str, list[str]]:
+    for rel, content in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(content)
+    raw = (root / "Dockerfile").read_bytes()
+    ctx = Context(root, options=JAVA).for_file(root / "Dockerfile")
+    result = process("Dockerfile", "dockerfile", raw, [NarrowCopy()], ctx, Options())
+    return (result.output or raw).decode(), [r.reason for r in result.refusals]
+
+
+@pytest.mark.parametrize(("dockerfile", "extra", "expected", "absent"), [
+    pytest.param(MVN + "RUN mvn -B package\n" + JAVA_TAIL, {},
+                 ["COPY pom.xml checkstyle.xml ./\nCOPY .mvn/ ./.mvn/\nCOPY src/ ./src/\n"],
+                 ["mvnw", "docs", "README", "notes"], id="maven-single-module"),
+    pytest.param(MVN + "RUN ./mvnw -B -DskipTests package\n" + JAVA_TAIL, {},
+                 ["COPY pom.xml mvnw checkstyle.xml ./\nCOPY .mvn/ ./.mvn/\nCOPY src/ ./src/\n"],
+                 ["docs", "notes"], id="maven-wrapper"),
+    pytest.param(MVN + "RUN mvn package\n" + JAVA_TAIL, {"pom.xml": MULTI_POM, "core/pom.xml": "", "web/pom.xml": "",
+                 "web/src/main/java/W.java": ""}, ["COPY pom.xml ./\nCOPY .mvn/ ./.mvn/\nCOPY core/ ./core/\n"
+                 "COPY src/ ./src/\nCOPY web/ ./web/\n"], ["docs", "notes", "checkstyle"], id="maven-multi-module"),
+    pytest.param(GRADLE + "RUN ./gradlew --no-daemon build -x test\n" + JAVA_TAIL.replace("target", "app/build/libs"),
+                 {}, ["COPY settings.gradle.kts build.gradle.kts gradle.properties gradlew ./\nCOPY gradle/ ./gradle/\n"
+                 "COPY app/ ./app/\nCOPY buildSrc/ ./buildSrc/\nCOPY config/ ./config/\nCOPY lib/ ./lib/\n"],
+                 ["docs", "scripts"], id="gradle-kts-subprojects-wrapper"),
+    pytest.param(GRADLE + "RUN gradle build\n" + JAVA_TAIL, {"settings.gradle.kts": "", "settings.gradle":
+                 "include 'app'\n"}, ["COPY settings.gradle build.gradle.kts gradle.properties ./"],
+                 ["gradlew", "lib/", "docs"], id="gradle-groovy-include-no-wrapper"),
+    pytest.param(MVN + "RUN mvn -B -f pom.xml package\n" + JAVA_TAIL, {}, ["COPY pom.xml checkstyle.xml ./"],
+                 ["docs"], id="maven-f-names-the-root-pom"),
+    pytest.param(MVN + "RUN mvn package\nCMD [\"sh\", \"notes/run.sh\"]\n", {"notes/run.sh": ""},
+                 ["COPY notes/ ./notes/"], ["docs"], id="maven-later-cmd-names-a-path"),
+])
+def test_java_narrows(tmp_path: Path, dockerfile: str, extra: dict[str, str], expected: list[str],
+                      absent: list[str]) -> None:
+    base = GRADLE_APP if dockerfile.startswith("FROM gradle") else MVN_APP
+    files = {**base, **extra, "Dockerfile": dockerfile}
+    if "settings.gradle" in extra:
+        files = {k: v for k, v in files.items() if k != "settings.gradle.kts"}
+    out, refusals = run_java(tmp_path, files)
+    copies = out.split("RUN ")[0]
+    assert all(e in out for e in expected) and not any(a in copies for a in absent), (out, refusals)
+
+
+@pytest.mark.parametrize(("dockerfile", "extra", "reason"), [
+    pytest.param(MVN + "RUN mvn package\n" + JAVA_TAIL, {"pom.xml": "<project><parent><relativePath>../pom.xml"
+                 "</relativePath></parent></project>"}, "outside the build context", id="maven-parent-outside"),
+    pytest.param(MVN + "RUN mvn package\n" + JAVA_TAIL, {"pom.xml": "<project><modules><module>../shared</module>"
+                 "</modules></project>"}, "not in the build context", id="maven-module-outside"),
+    pytest.param(MVN + "RUN mvn -f other/pom.xml package\n" + JAVA_TAIL, {}, "another build file", id="maven-f"),
+    pytest.param(MVN + "RUN make jar\n" + JAVA_TAIL, {}, "runs make", id="maven-make"),
+    pytest.param(MVN + "RUN ./notes/build.sh && mvn package\n" + JAVA_TAIL, {"notes/build.sh": ""},
+                 "from the build context", id="maven-script-from-context"),
+    pytest.param(MVN + JAVA_TAIL, {}, "no mvn/gradle build", id="maven-no-build"),
+    pytest.param(GRADLE + "RUN gradle build\n" + JAVA_TAIL, {"settings.gradle.kts": 'file("modules").listFiles()'
+                 '.forEach { include(it.name) }\n'}, "computes its projects", id="gradle-dynamic-settings"),
+    pytest.param(GRADLE + "RUN gradle build\n" + JAVA_TAIL, {"settings.gradle.kts": "include(names)\n"},
+                 "computed name", id="gradle-computed-include"),
+    pytest.param(GRADLE + "RUN gradle build\n" + JAVA_TAIL, {"settings.gradle.kts": 'include("missing")\n'},
+                 "not in the build context", id="gradle-include-missing"),
+])
+def test_java_refuses(tmp_path: Path, dockerfile: str, extra: dict[str, str], reason: str) -> None:
+    base = GRADLE_APP if dockerfile.startswith("FROM gradle") else MVN_APP
+    out, refusals = run_java(tmp_path, {**base, **extra, "Dockerfile": dockerfile})
+    assert out == dockerfile and len(refusals) == 1 and reason in refusals[0], refusals
+
+
+def test_java_left_alone(tmp_path: Path) -> None:
+    narrowed = "FROM maven:3\nWORKDIR /src\nCOPY pom.xml ./\nCOPY src/ ./src/\nRUN mvn package\n"
+    out, refusals = run_java(tmp_path, {**MVN_APP, "Dockerfile": narrowed})
+    assert out == narrowed and refusals == []
+    out, refusals = run(tmp_path, {**MVN_APP, "Dockerfile": MVN + "RUN mvn package\n"})  # on by default
+    assert refusals == [] and "COPY . " not in out
+    ctx = Context(tmp_path, options={"narrow-copy": {"ecosystems": ["python", "node", "go"]}}).for_file(tmp_path / "Dockerfile")
+    result = process("Dockerfile", "dockerfile", (tmp_path / "Dockerfile").read_bytes(), [NarrowCopy()], ctx, Options())
+    assert "not a Python, Node or Go project" in result.refusals[0].reason  # limited by config

@@ -10,6 +10,7 @@ from pathlib import Path
 from hardener import repo_facts as facts
 from hardener.context import Context
 from hardener.copy_needs_go import GO_MANIFESTS, go_needs
+from hardener.copy_needs_java import JAVA_MANIFESTS, is_java_build, java_needs
 from hardener.copy_needs_node import NODE_MANIFESTS, node_needs, split_code
 from hardener.copy_needs_python import NO_ENTRY, PY_KINDS, mentioned, python_needs
 from hardener.dockerfile_doc import DockerfileDoc, Instruction
@@ -19,10 +20,10 @@ from hardener.shell import commands as shell_commands
 from hardener.transforms.absolute_workdir import working_dirs
 from hardener.transforms.context_secrets import secret_kind
 
-# Python only by default: Node and Go are opt-in (`[tool.hardener.narrow-copy] ecosystems = [...]`)
-# until the lead turns them on; the refuses-not-python fixture pins today's default.
-DEFAULT_ECOSYSTEMS = ("python", "node", "go")
-_KNOWN = ("python", "node", "go")
+# Every ecosystem narrow-copy knows; `[tool.hardener.narrow-copy] ecosystems = [...]` limits them.
+DEFAULT_ECOSYSTEMS = ("python", "node", "go", "java")
+_KNOWN = ("python", "node", "go", "java")
+_JAVA_TOPS = ("pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts")
 
 
 @dataclass
@@ -54,9 +55,9 @@ class NarrowCopy(Transform):
     """Replace `COPY . <dest>` with the files and directories the app really needs.
 
     ## What it fixes
-    `COPY . <dest>` (or `ADD . <dest>`) in a Python project (and, when enabled, a Node or
-    Go project): it becomes one COPY of the manifests, lock files and top-level files the
-    app needs, plus one COPY per directory it needs.
+    `COPY . <dest>` (or `ADD . <dest>`) in a Python, Node, Go or Java (Maven/Gradle)
+    project: it becomes one COPY of the manifests, lock files and top-level files the app
+    needs, plus one COPY per directory it needs.
 
     ## Why
     Copying the whole context ships tests, docs, local secrets and junk, and every edit
@@ -73,8 +74,10 @@ class NarrowCopy(Transform):
     (an environment variable holding a path) would be missed. Node (the `require`/`import`
     graph of the entry, package.json `main`/`files`, the conventional inputs of a known
     build tool) and Go (the packages `go build` compiles, their local imports and
-    `//go:embed` files) work the same way; limit them with `[tool.hardener.narrow-copy]
-    ecosystems = ["python"]` (default: all three). Every top-level path a later RUN/CMD
+    `//go:embed` files) and Java (Maven/Gradle: the build files, wrapper, `src/`, the
+    pom's `<module>`s or the projects settings.gradle includes, `buildSrc/`, and files the
+    build files name) work the same way; limit them with `[tool.hardener.narrow-copy]
+    ecosystems = ["python"]` (default: all four). Every top-level path a later RUN/CMD
     names is kept.
 
     ## Refuses when
@@ -83,7 +86,8 @@ class NarrowCopy(Transform):
     non-literal `require`/`import()`), a later RUN works on the whole copied tree (`pip
     install .`, `poetry install` without `--no-root`, `.` or `*` arguments, tests, lint,
     `go generate`, `go mod tidy`, make, a script from the context), a Node build runs a
-    tool whose inputs are not known, Go uses cgo, the COPY is in a stage without
+    tool whose inputs are not known, Go uses cgo, a Maven parent pom or module lies outside
+    the context, settings.gradle computes its projects, `mvn -f`/`gradle -p` is used, the COPY is in a stage without
     CMD/ENTRYPOINT, a needed file is excluded by .dockerignore or looks like a secret
     (an .npmrc with a token).
 
@@ -138,6 +142,7 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
            later: list[Instruction], enabled: list[str]) -> tuple[set[str] | str, tuple[str, ...]]:
     """The top-level entries to copy (or why they cannot be known) and the ones to list first."""
     others = [e for e in ("node", "go") if e in enabled and {"node": "package.json", "go": "go.mod"}[e] in tops]
+    others += ["java"] if "java" in enabled and tops & set(_JAVA_TOPS) else []
     if any(e.name in PY_KINDS for e in facts.ecosystems(tops)) and "python" in enabled:
         needs = python_needs(directory, tops, later)
         if needs != NO_ENTRY or not others:
@@ -147,13 +152,19 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
     if not others:
         if enabled == ["python"]:
             return "not a Python project (narrow-copy knows Python's import graph only)", ()
-        titles = [{"python": "Python", "node": "Node", "go": "Go"}[e] for e in enabled]
+        titles = [{"python": "Python", "node": "Node", "go": "Go", "java": "Java"}[e] for e in enabled]
         names = ", ".join(titles[:-1]) + " or " + titles[-1]
         return f"not a {names} project (no manifest of theirs at the context root)", ()
     steps, texts = _steps(doc, inst, later)
+    if "java" in others and len(others) > 1:  # a Maven/Gradle build wins when a RUN/CMD runs it
+        java = any(is_java_build(a) for s in steps for a in s.argvs or [])
+        others = ["java"] if java else [e for e in others if e != "java"]
     if len(others) == 2 and not any(a[:1] == ["go"] for s in steps for a in s.argvs or []):
         others = ["node"]
-    if others[0] == "go":
+    if others[0] == "java":
+        needs = java_needs(directory, frozenset(paths), steps)
+        first = JAVA_MANIFESTS
+    elif others[0] == "go":
         needs = go_needs(directory, frozenset(paths), steps)
         first = GO_MANIFESTS
     else:
