@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardener.copy_needs_node import expand
+from hardener.repo_facts import read_text
 
 if TYPE_CHECKING:
     from hardener.transforms.narrow_copy import Step
@@ -48,7 +49,7 @@ def go_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[s
     tops = {p for p in paths if "/" not in p}
     if "go.work" in tops:
         return "a go.work workspace: the modules it uses are not followed"
-    text = _read(directory / "go.mod")
+    text = read_text(directory / "go.mod")
     module = re.search(r"(?m)^\s*module\s+\"?([^\s\"]+)", text)
     if module is None:
         return "go.mod names no module"
@@ -179,7 +180,7 @@ def _packages(directory: Path, paths: frozenset[str], module: str, targets: list
         else:
             need |= set(chosen) | {p for p in paths if "/" not in p and p.endswith((".s", ".syso"))}
         for rel in chosen:
-            source = _read(directory / rel)
+            source = read_text(directory / rel)
             head = re.split(r"(?m)^(func|type|var|const)\b", _strip_comments(source), maxsplit=1)[0]
             imports = re.findall(r'"([^"\n]+)"', " ".join(re.findall(r"(?ms)^import\s*(\(.*?\)|[^\n]*)", head)))
             if "C" in imports and not no_cgo:
@@ -202,10 +203,3 @@ def _embedded(paths: frozenset[str], pkg: str, patterns: str) -> set[str]:
 
 def _strip_comments(source: str) -> str:
     return re.sub(r"//[^\n]*", "", re.sub(r"(?s)/\*.*?\*/", "", source))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardener.copy_needs_node import expand
+from hardener.repo_facts import read_text
 
 if TYPE_CHECKING:
     from hardener.transforms.narrow_copy import Step
@@ -118,7 +119,7 @@ def _command(argv: list[str], step: Step, cwd: str | None, used: set[str], tops:
 
 
 def _maven(directory: Path, tops: set[str]) -> set[str] | str:
-    text = _read(directory / "pom.xml")
+    text = read_text(directory / "pom.xml")
     if not text.strip():
         return "pom.xml is empty or cannot be read"
     need = {"pom.xml"} | {d for d in (".mvn", "src") if d in tops}
@@ -139,7 +140,7 @@ def _gradle(directory: Path, tops: set[str]) -> set[str] | str:
     if not need & {"build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"}:
         return "no build.gradle or settings.gradle at the context root"
     settings = next((n for n in ("settings.gradle.kts", "settings.gradle") if n in tops), None)
-    text = _strip_comments(_read(directory / settings)) if settings else ""
+    text = _strip_comments(read_text(directory / settings)) if settings else ""
     if _DYNAMIC.search(text):
         return f"{settings} computes its projects (file trees, loops): they cannot be known"
     for call in re.findall(r"\binclude(?:Build)?\b\s*\(?([^\n)]*)", text):
@@ -154,7 +155,7 @@ def _gradle(directory: Path, tops: set[str]) -> set[str] | str:
             need.add(top)
     literals: list[str] = []
     for name in ("build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"):
-        source = _strip_comments(_read(directory / name))
+        source = _strip_comments(read_text(directory / name))
         literals += [a or b for a, b in re.findall(r"\"([^\"$]*)\"|'([^']*)'", source)]
     return need | _named(literals, tops)
 
@@ -172,10 +173,3 @@ def _named(words: list[str], tops: set[str]) -> set[str]:
 
 def _strip_comments(source: str) -> str:
     return re.sub(r"(?m)^\s*//[^\n]*", "", re.sub(r"(?s)/\*.*?\*/", "", source))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardener import js_imports
+from hardener.repo_facts import read_text
 
 if TYPE_CHECKING:
     from hardener.transforms.narrow_copy import Step
@@ -126,7 +127,7 @@ def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
         return "package.json cannot be read as a JSON object"
     if pkg.get("workspaces") or {"pnpm-workspace.yaml", "lerna.json"} & tops:
         return "a workspace (monorepo) project: each workspace's needs are not followed"
-    npmrc = js_imports.read_text(directory / ".npmrc") if ".npmrc" in tops else ""
+    npmrc = read_text(directory / ".npmrc") if ".npmrc" in tops else ""
     if re.search(r"_(auth|authToken|password)\s*=", npmrc):
         return ".npmrc holds a registry credential (a secret): pass it with RUN --mount=type=secret"
     app = _App(directory, paths, pkg)

@@ -9,6 +9,8 @@ import posixpath
 import re
 from pathlib import Path
 
+from hardener.repo_facts import read_text
+
 CODE = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".vue", ".svelte", ".astro", ".html")
 _EXTS = ("", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".cts", ".json", ".node", ".vue", ".svelte")
 _CALL = re.compile(r"(?<![\w.$])(require(?:\.resolve)?|import)\s*\(")
@@ -102,10 +104,3 @@ def read_json(path: Path, comments: bool = False) -> object:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""

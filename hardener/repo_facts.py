@@ -343,3 +343,11 @@ def _imports_and_literals(module: Any) -> tuple[list[str], list[str]]:
 
     module.visit(Visitor())
     return names, literals
+
+
+def read_text(path: Path) -> str:
+    """A context file's text for reading facts from it; "" when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
