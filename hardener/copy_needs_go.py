@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hardener.copy_needs_common import foreign_command_problem
 from hardener.copy_needs_node import expand
 from hardener.repo_facts import read_text
 
@@ -38,8 +39,6 @@ _COMPILE = ("build", "install", "run", "vet")
 _VALUE_FLAGS = frozenset({"-o", "-ldflags", "-gcflags", "-asmflags", "-tags", "-mod", "-p", "-pkgdir", "-buildmode",
                           "-compiler", "-installsuffix", "-modfile", "-overlay", "-pgo", "-toolexec", "-gccgoflags",
                           "-exec", "-covermode", "-coverpkg"})
-_HARMLESS = frozenset({"chown", "chmod", "chgrp"})  # touch metadata only: a narrower tree cannot break them
-_WHOLE = frozenset({".", "./", "*", "./*"})
 _WRAPPERS = frozenset({"env", "exec", "nice", "time", "sudo"})
 _SKIP_DIR = re.compile(r"(^|/)(testdata|[._][^/]*)(/|$)")
 
@@ -90,16 +89,7 @@ def _command(argv: list[str], step: Step, cwd: str | None, targets: list[str], t
     if name != "go":
         if step.keyword == "CMD":
             return None  # the built binary, a shell, …: they do not compile anything
-        if name in ("make", "gmake", "just", "task", "mage"):
-            return f"{where} runs {name}: the inputs of its recipes cannot be known"
-        script = argv[1] if name in ("sh", "bash", "ash") and len(argv) > 1 else argv[0]
-        if "/" in script or script.endswith(".sh"):
-            rel = step.locate(script, cwd)
-            if rel is not None and rel.split("/")[0] in tops:
-                return f"{where} runs {script} from the build context: what it reads cannot be known"
-        if name not in _HARMLESS and any(a in _WHOLE for a in argv[1:]):
-            return f"{where} works on the whole copied tree"
-        return None
+        return foreign_command_problem(argv, step, cwd, tops, where, ("make", "gmake", "just", "task", "mage"))
     sub = argv[1] if len(argv) > 1 else ""
     if sub == "-C" or sub.startswith("-C="):
         return f"{where} runs go -C: the directory switch is not followed"

@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hardener.copy_needs_common import foreign_command_problem
 from hardener.copy_needs_node import expand
 from hardener.repo_facts import read_text
 
@@ -44,8 +45,6 @@ GRADLE_FILES = ("settings.gradle.kts", "settings.gradle", "build.gradle.kts", "b
 JAVA_MANIFESTS = MAVEN_MANIFESTS + GRADLE_FILES
 _TOOLS = frozenset({"mvn", "mvnw", "gradle", "gradlew"})
 _DEFAULT_TARGETS = frozenset({"pom.xml", "build.gradle", "build.gradle.kts", ".", ""})  # -f/-p naming the default
-_HARMLESS = frozenset({"chown", "chmod", "chgrp"})
-_WHOLE = frozenset({".", "./", "*", "./*"})
 _WRAPPERS = frozenset({"env", "exec", "nice", "time", "sudo"})
 _DYNAMIC = re.compile(r"\bfile\s*\(|listFiles|fileTree|\.forEach\b|\.each\b|projectDir\s*=|\brootDir\b|walk")
 
@@ -106,16 +105,7 @@ def _command(argv: list[str], step: Step, cwd: str | None, used: set[str], tops:
         return None
     if step.keyword == "CMD":
         return None  # java -jar, a shell, …: they do not build anything
-    if name in ("make", "gmake", "just", "task", "ant"):
-        return f"{where} runs {name}: the inputs of its recipes cannot be known"
-    script = argv[1] if name in ("sh", "bash", "ash") and len(argv) > 1 else argv[0]
-    if "/" in script or script.endswith(".sh"):
-        rel = step.locate(script, cwd)
-        if rel is not None and rel.split("/")[0] in tops:
-            return f"{where} runs {script} from the build context: what it reads cannot be known"
-    if name not in _HARMLESS and any(a in _WHOLE for a in argv[1:]):
-        return f"{where} works on the whole copied tree"
-    return None
+    return foreign_command_problem(argv, step, cwd, tops, where, ("make", "gmake", "just", "task", "ant"))
 
 
 def _maven(directory: Path, tops: set[str]) -> set[str] | str:
