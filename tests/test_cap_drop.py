@@ -10,8 +10,20 @@ from compose_helpers import run_compose
 from hardener.transforms.cap_drop import CapDrop
 
 
-def run(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> tuple[str, list[str]]:
-    return run_compose(tmp_path, CapDrop(), text, files)
+def run(tmp_path: Path, text: str, files: dict[str, str] | None = None,
+        options: dict | None = None) -> tuple[str, list[str]]:
+    return run_compose(tmp_path, CapDrop(), text, files, options)
+
+
+REFUSE_UNKNOWN = {"cap-drop": {"unknown": "refuse"}}
+
+
+def run_result(tmp_path: Path, text: str):
+    from hardener.context import Context
+    from hardener.engine import Options, process
+
+    path = tmp_path / "compose.yaml"
+    return process(str(path), "compose", text.encode(), [CapDrop()], Context(tmp_path).for_file(path), Options())
 
 
 @pytest.mark.parametrize(
@@ -97,8 +109,58 @@ def test_built_non_root_gets_no_cap_add(tmp_path):
     ],
 )
 def test_refuses(tmp_path, text, files, reason):
-    out, refusals = run(tmp_path, text, files)
+    out, refusals = run(tmp_path, text, files, REFUSE_UNKNOWN)
     assert any(reason in r for r in refusals), refusals
+
+
+DEFAULT_SET = "    cap_drop:\n      - ALL\n    cap_add:\n" + "".join(
+    f"      - {c}\n" for c in ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
+                                "SETGID", "SETPCAP", "SETUID"))
+
+
+@pytest.mark.parametrize(
+    "text, files, why",
+    [
+        pytest.param("services:\n  s:\n    image: acme/thing\n", {}, "not in the knowledge base", id="unknown"),
+        pytest.param("services:\n  s:\n    image: ${IMG}\n", {}, "comes from a variable", id="variable"),
+        pytest.param("services:\n  s:\n    image: python:3.12\n", {}, "base image", id="base-image"),
+        pytest.param("services:\n  s:\n    build: ./missing\n", {}, "cannot be read", id="built-missing"),
+    ],
+)
+def test_unknown_needs_keep_the_runtime_default_set(tmp_path, text, files, why):
+    """What the service needs is unknown: it keeps CRI-O's default set and loses the five
+    capabilities Docker adds on top (NET_RAW, MKNOD, ...), with a reason saying so."""
+    out, refusals = run(tmp_path, text, files)
+    assert out == text + DEFAULT_SET and refusals == []
+    reasons = [c.reason for c in run_result(tmp_path, text).changes]
+    assert len(reasons) == 1 and why in reasons[0] and "NET_RAW" in reasons[0], reasons
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param("services:\n  s:\n    image: acme/thing\n    cap_add: [NET_RAW]\n",
+                     "services:\n  s:\n    image: acme/thing\n    cap_add: [NET_RAW, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, "
+                     "NET_BIND_SERVICE, SETGID, SETPCAP, SETUID]\n    cap_drop:\n      - ALL\n",
+                     id="own-cap-add-kept"),
+        pytest.param("services:\n  s:\n    image: acme/thing\n    cap_drop: [SETUID, KILL]\n",
+                     "services:\n  s:\n    image: acme/thing\n    cap_drop: [SETUID, KILL, ALL]\n    cap_add:\n"
+                     "      - CHOWN\n      - DAC_OVERRIDE\n      - FOWNER\n      - FSETID\n      - NET_BIND_SERVICE\n"
+                     "      - SETGID\n      - SETPCAP\n",
+                     id="dropped-caps-stay-dropped"),
+        pytest.param("services:\n  s:\n    image: redis:7\n    cap_drop: [SETUID]\n",
+                     "services:\n  s:\n    image: redis:7\n    cap_drop: [SETUID, ALL]\n    cap_add:\n      - SETGID\n",
+                     id="known-image-dropped-cap-not-re-granted"),
+    ],
+)
+def test_existing_settings_are_respected(tmp_path, text, expected):
+    assert run(tmp_path, text) == (expected, [])
+
+
+def test_windows_image_is_refused_even_with_the_fallback(tmp_path):
+    text = "services:\n  s:\n    image: mcr.microsoft.com/windows/servercore:ltsc2022\n"
+    out, refusals = run(tmp_path, text)
+    assert out == text and any("Windows" in r for r in refusals), refusals
 
 
 def test_sys_admin_reported_but_hardened(tmp_path):
@@ -130,5 +192,5 @@ def test_tag_from_a_variable_uses_the_repository_facts(tmp_path):
     text = "services:\n  s:\n    image: redis:${REDIS_VERSION:-7}\n"
     out, refusals = run(tmp_path, text)
     assert refusals == [] and out == text + "    cap_drop:\n      - ALL\n    cap_add:\n      - SETGID\n      - SETUID\n"
-    out, refusals = run(tmp_path, "services:\n  s:\n    image: ${REGISTRY}/redis:7\n")
+    out, refusals = run(tmp_path, "services:\n  s:\n    image: ${REGISTRY}/redis:7\n", options=REFUSE_UNKNOWN)
     assert any("comes from a variable" in r for r in refusals)

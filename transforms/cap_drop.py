@@ -39,7 +39,13 @@ class CapDrop(Transform):
     Every capability left is kernel attack surface for a compromised process. The
     knowledge base lists what each known image's entrypoint really uses (postgres chowns
     its data directory and switches user, nginx binds port 80); a service built from a
-    Dockerfile in this repository that runs as a non-root user needs none.
+    Dockerfile in this repository that runs as a non-root user needs none. When what a
+    service needs is not known (an image hardener does not know, a base image running a
+    custom command, a Dockerfile it cannot read), it keeps the nine capabilities CRI-O
+    grants every container by default (OpenShift runs public images with exactly these)
+    and loses the five Docker adds on top: AUDIT_WRITE, MKNOD, NET_RAW (ARP/DNS spoofing on
+    the bridge), SETFCAP and SYS_CHROOT. A capability the file already drops is never
+    added back. `[tool.hardener.cap-drop] unknown = "refuse"` refuses those services instead.
 
     ## Example
         services:
@@ -54,14 +60,15 @@ class CapDrop(Transform):
 
     ## Applicability
     review: a custom command or plugin may need a capability the image's default
-    entrypoint does not.
+    entrypoint does not; with the runtime-default set, an image that pings, sniffs, makes
+    device nodes, chroots (sshd) or sets file capabilities needs the one it uses back.
 
     ## Refuses when
-    The file is a legacy v1 file, the service is an alias or not a mapping, its image is
-    unknown, comes from a variable or is a base image running an arbitrary command, it is
-    built from a Dockerfile that runs as root or cannot be read, `cap_add` holds `ALL`,
-    or `cap_drop`/`cap_add` come from a shared anchor. `SYS_ADMIN` in `cap_add` is
-    reported (it is nearly root).
+    The file is a legacy v1 file, the service is an alias or not a mapping, has neither
+    `image:` nor `build:`, runs a Windows image, is built from a Dockerfile that runs as
+    root (run-as-non-root fixes that first), `cap_add` holds `ALL`, or `cap_drop`/`cap_add`
+    come from a shared anchor; with `unknown = "refuse"` also when its needs are unknown.
+    `SYS_ADMIN` in `cap_add` is reported (it is nearly root).
 
     ## References
     compose-lint CL-0006, CIS Docker 5.3, OWASP Docker Security Cheat Sheet rule 3
@@ -92,16 +99,26 @@ class CapDrop(Transform):
             yield self.refuse(f"service {service.name!r}: `cap_add: [ALL]` undoes any cap_drop; list the capabilities it needs", service.line)
             return
         why, needed = needed_caps(service, ctx)
-        if why:
+        fallback = isinstance(why, Unknown) and ctx.option(self.name, "unknown", "runtime-default") != "refuse"
+        if why and not fallback:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return
+        if fallback:
+            needed = list(RUNTIME_DEFAULT)
+        dropped = _caps(drop)  # a capability the file already drops stays dropped
+        missing = [c for c in needed if c not in have and c not in dropped]
         try:
-            edits = _edits(doc, node, drop, [c for c in needed if c not in have])
+            edits = _edits(doc, node, drop, missing)
         except ValueError as err:
             yield self.refuse(f"service {service.name!r}: {err}", service.line)
             return
-        added = ", ".join(c for c in needed if c not in have) or "none"
-        reason = f"service {service.name!r}: drops all capabilities (added back: {added})"
+        added = ", ".join(missing) or "none"
+        if fallback:
+            reason = (f"service {service.name!r}: {why}: keeps only the capabilities CRI-O grants by "
+                      f"default (added back: {added}), drops {', '.join(WITHHELD)}; remove what it "
+                      "does not need")
+        else:
+            reason = f"service {service.name!r}: drops all capabilities (added back: {added})"
         yield self.change(edits, reason, service.line)
 
 
@@ -122,13 +139,25 @@ def _edits(doc: ComposeDoc, node: Node | None, drop: Node | None, missing: list[
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
+# CRI-O's default set (cri-o/cri-o#3119, 2020; Podman's containers.conf is close): OpenShift
+# runs arbitrary public images with it, so a service whose needs are unknown keeps these.
+RUNTIME_DEFAULT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
+                   "SETGID", "SETPCAP", "SETUID")
+WITHHELD = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT")  # Docker grants them too
+
+
+class Unknown(str):
+    """A refusal reason that only says what the service needs is not known (it may still
+    get the runtime-default set), unlike a reason it must not be touched at all."""
+
+
 def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
     """(refusal, capabilities the service needs after ``cap_drop: [ALL]``)."""
     build = mapping_get(service.node, "build")
     if build is not None:
         user = built_user(build, ctx)
         if user is None:
-            return "it is built from a Dockerfile that cannot be read here", []
+            return Unknown("it is built from a Dockerfile that cannot be read here"), []
         if images.is_root_user(user):
             return "it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there", []
         override = scalar_value(mapping_get(service.node, "user"))
@@ -137,10 +166,16 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
         return None, []
     why, info = image_info(service)
     if info is None:
-        return why, []
+        image = scalar_value(mapping_get(service.node, "image"))
+        if image is None:
+            return why, []
+        known = images.lookup(image) if "$" not in image else None
+        if known is not None and known.windows:
+            return "a Windows container has no Linux capabilities to drop", []
+        return Unknown(why), []
     caps = info.get("cap_add")
     if caps is None:
-        return f"the knowledge base does not list the capabilities {info.name} needs", []
+        return Unknown(f"the knowledge base does not list the capabilities {info.name} needs"), []
     return None, [str(c).upper() for c in caps]
 
 
