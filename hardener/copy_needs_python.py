@@ -46,6 +46,20 @@ def python_needs(directory: Path, tops: set[str], later: list[Instruction]) -> s
             | {m for m in PY_MANIFESTS if m in tops})
 
 
+def python_probes(directory: Path, tops: set[str], checks: list[Instruction]) -> set[str] | str:
+    """What the HEALTHCHECK probes that run a Python file or module import (or why unknown)."""
+    needs: set[str] = set()
+    for check in checks:
+        entry = _entry([check], tops)
+        if entry is None:
+            continue
+        found = facts.python_needs(directory, entry, tops)
+        if found.dynamic:
+            return f"the HEALTHCHECK at line {check.line}: {found.dynamic}"
+        needs |= set(found.entries) | {entry.split("/")[0]}
+    return needs
+
+
 def _entry(commands: list[Instruction], tops: set[str]) -> str | None:
     """The file the CMD/ENTRYPOINT runs: a script, ``-m module`` or ``module:app`` of a server."""
     for inst in commands:

@@ -352,3 +352,26 @@ def test_java_left_alone(tmp_path: Path) -> None:
     ctx = Context(tmp_path, options={"narrow-copy": {"ecosystems": ["python", "node", "go"]}}).for_file(tmp_path / "Dockerfile")
     result = process("Dockerfile", "dockerfile", (tmp_path / "Dockerfile").read_bytes(), [NarrowCopy()], ctx, Options())
     assert "not a Python, Node or Go project" in result.refusals[0].reason  # limited by config
+
+
+@pytest.mark.parametrize(("dockerfile", "expected"), [
+    pytest.param("FROM python:3.12-slim\nWORKDIR /app\nHEALTHCHECK CMD python probe.py\nCOPY . .\nCMD [\"python\", \"app.py\"]\n",
+                 "COPY app.py checks.py helpers.py probe.py requirements.txt ./", id="python-probe-before-the-copy"),
+    pytest.param("FROM python:3.12-slim AS base\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+                 "FROM base\nHEALTHCHECK CMD [\"python\", \"probe.py\"]\n",
+                 "COPY app.py checks.py helpers.py probe.py requirements.txt ./", id="probe-in-a-stage-built-on-it"),
+    pytest.param("FROM python:3.12-slim\nWORKDIR /app\nHEALTHCHECK CMD curl -f http://localhost/ || exit 1\nCOPY . .\n"
+                 "CMD [\"python\", \"app.py\"]\n",
+                 "COPY app.py helpers.py requirements.txt ./", id="non-python-probe-adds-nothing"),
+])
+def test_python_healthcheck_probe_is_kept(tmp_path: Path, dockerfile: str, expected: str) -> None:
+    """A HEALTHCHECK runs in the container wherever it stands: the Python file it runs and what
+    that file imports are copied too (Node, Go and Java already did this)."""
+    out, refusals = run(tmp_path, {**APP, "probe.py": "import checks\n", "checks.py": "", "Dockerfile": dockerfile})
+    assert expected in out, (out, refusals)
+
+
+def test_python_probe_with_dynamic_import_refuses(tmp_path: Path) -> None:
+    dockerfile = "FROM python:3.12-slim\nWORKDIR /app\nHEALTHCHECK CMD python probe.py\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+    out, refusals = run(tmp_path, {**APP, "probe.py": "import importlib\nimportlib.import_module(name)\n", "Dockerfile": dockerfile})
+    assert out == dockerfile and any("HEALTHCHECK at line 3" in r for r in refusals), refusals

@@ -12,8 +12,8 @@ from hardener.context import Context
 from hardener.copy_needs_go import GO_MANIFESTS, go_needs
 from hardener.copy_needs_java import JAVA_MANIFESTS, is_java_build, java_needs
 from hardener.copy_needs_node import NODE_MANIFESTS, node_needs, split_code
-from hardener.copy_needs_python import NO_ENTRY, PY_KINDS, mentioned, python_needs
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.copy_needs_python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
+from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.shell import commands as shell_commands
@@ -146,6 +146,10 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
     if any(e.name in PY_KINDS for e in facts.ecosystems(tops)) and "python" in enabled:
         needs = python_needs(directory, tops, later)
         if needs != NO_ENTRY or not others:
+            if isinstance(needs, set):  # what the health probe and the stages built on this one name
+                needs = needs | mentioned(_steps(doc, inst, later)[1], tops)
+                probes = python_probes(directory, tops, _family_checks(doc, inst))
+                needs = needs | probes if isinstance(probes, set) else probes
             return needs, ()
     if others and inst.stage < 0:
         return "the COPY stands before any FROM", ()
@@ -198,11 +202,7 @@ def _steps(doc: DockerfileDoc, inst: Instruction, later: list[Instruction]) -> t
     steps = [Step(i.line, "RUN", _run_argvs(doc, i), base(i), app_dir, env=env) for i in later if i.keyword == "RUN"]
     texts = [i.args for i in later]
     own = doc.stages[inst.stage]
-    family, bases = [own], {own.name} - {None}
-    for stage in doc.stages[own.index + 1 :]:  # stages built FROM this one, FROM those, …
-        if stage.base.lower() in bases:
-            family.append(stage)
-            bases |= {stage.name} - {None}
+    family = _family(doc, inst)
     names = {n for s in family for n in (s.name, str(s.index)) if n is not None}
     consumers = [s for s in doc.stages[own.index + 1 :] if s not in family and any(
         (f := i.flag("from")) is not None and (f.value or "").lower() in names for i in s.instructions)]
@@ -211,7 +211,7 @@ def _steps(doc: DockerfileDoc, inst: Instruction, later: list[Instruction]) -> t
                   for i in stage.instructions if i.keyword == "RUN"]
     for stage in family[1:] + consumers:
         texts += [i.args for i in stage.instructions]
-    for check in (i for s in family for i in s.instructions if i.keyword == "HEALTHCHECK"):
+    for check in _family_checks(doc, inst):
         texts.append(check.args)  # runs in the container, wherever it stands in the stage
         probe = re.search(r"(?:^|\s)CMD\s+(.*)", check.args, re.I | re.S)
         shell = probe.group(1).strip() if probe else ""
@@ -224,6 +224,23 @@ def _steps(doc: DockerfileDoc, inst: Instruction, later: list[Instruction]) -> t
             steps.append(Step(command[0].line, "CMD", [command[1]], base(command[0]), app_dir,
                               optional=stage is not own, env=env))
     return steps, texts
+
+
+def _family(doc: DockerfileDoc, inst: Instruction) -> list[Stage]:
+    """The COPY's stage and the stages built FROM it, FROM those, …: all work on the copied tree."""
+    own = doc.stages[inst.stage]
+    family, bases = [own], {own.name} - {None}
+    for stage in doc.stages[own.index + 1 :]:
+        if stage.base.lower() in bases:
+            family.append(stage)
+            bases |= {stage.name} - {None}
+    return family
+
+
+def _family_checks(doc: DockerfileDoc, inst: Instruction) -> list[Instruction]:
+    """The HEALTHCHECKs of the family: a probe runs in the container, wherever it stands in
+    the stage (even before the COPY)."""
+    return [i for s in _family(doc, inst) for i in s.instructions if i.keyword == "HEALTHCHECK"]
 
 
 def _command(instructions: list[Instruction]) -> tuple[Instruction, list[str]] | None:
