@@ -214,3 +214,18 @@ def test_drops_privileges_reads_the_entrypoint_script(tmp_path):
 def test_root_start_command(text, command):
     d = doc(text)
     assert images.root_start_command(list(d.instructions)) == command
+
+
+@pytest.mark.parametrize(
+    "image, port, health",
+    [
+        pytest.param("prom/prometheus:v3.1.0", 9090, True, id="prometheus"),
+        pytest.param("prom/alertmanager:v0.28.0", 9093, False, id="alertmanager-no-9090-probe"),
+        pytest.param("quay.io/prometheus/node-exporter:v1.8.2", 9100, False, id="node-exporter-no-9090-probe"),
+    ],
+)
+def test_prometheus_family_has_its_own_ports_and_probes(image, port, health):
+    """They once shared one entry and with it a health check on 9090 that only Prometheus serves."""
+    info = images.lookup(image)
+    assert info is not None and info.get("ports") == [port]
+    assert (info.get("healthcheck") is not None) == health

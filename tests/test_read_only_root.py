@@ -55,6 +55,23 @@ def test_makes_root_read_only(tmp_path, text, expected):
 
 
 @pytest.mark.parametrize(
+    "image, tmpfs",
+    [
+        pytest.param("redis:7", "", id="redis-volume-data"),
+        pytest.param("postgres:16", "    tmpfs:\n      - /var/run/postgresql\n      - /tmp\n", id="postgres-volume-pgdata"),
+        pytest.param("mongo:8", "    tmpfs:\n      - /tmp\n", id="mongo-volume-db-and-configdb"),
+        pytest.param("prom/prometheus:v3.1.0", "", id="prometheus-volume"),
+        pytest.param("prom/alertmanager:v0.28.0", "", id="alertmanager-volume"),
+    ],
+)
+def test_image_volume_counts_as_a_volume(tmp_path, image, tmpfs):
+    """The image declares its data directory with VOLUME: Docker mounts an anonymous volume
+    there when the service mounts nothing, so read_only leaves the data writable."""
+    text = f"services:\n  s:\n    image: {image}\n"
+    assert run(tmp_path, text) == (text + "    read_only: true\n" + tmpfs, [])
+
+
+@pytest.mark.parametrize(
     "text",
     [
         pytest.param("services:\n  s:\n    image: nginx:1.27\n    read_only: true\n", id="already"),
@@ -68,9 +85,10 @@ def test_leaves_alone(tmp_path, text):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        pytest.param("services:\n  s:\n    image: redis:7\n", "writes data to /data", id="data-not-on-volume"),
-        pytest.param("services:\n  s:\n    image: redis:7\n    volumes:\n      - ./d:/elsewhere\n",
-                     "writes data to /data", id="volume-elsewhere"),
+        pytest.param("services:\n  s:\n    image: elasticsearch:8.15.0\n", "writes data to /usr/share/elasticsearch/data",
+                     id="data-not-on-volume"),
+        pytest.param("services:\n  s:\n    image: elasticsearch:8.15.0\n    volumes:\n      - ./d:/elsewhere\n",
+                     "writes data to", id="volume-elsewhere"),
         pytest.param("services:\n  s:\n    image: acme/x\n", "not in the knowledge base", id="unknown"),
         pytest.param("services:\n  s:\n    image: $IMG\n", "comes from a variable", id="variable-image"),
         pytest.param("services:\n  s:\n    build: .\n", "built from a Dockerfile that cannot be read here", id="built-no-dockerfile"),

@@ -30,7 +30,9 @@ class ReadOnlyRoot(Transform):
     With `read_only: true` an attacker cannot drop binaries or modify the image's files.
     The knowledge base lists where each known image writes: scratch directories
     (`/tmp`, `/run`, `/var/cache/nginx` …) get a `tmpfs`, data directories must stay on
-    their volumes.
+    their volumes. A directory the image declares with `VOLUME` (postgres, redis, mongo,
+    prometheus …) gets an anonymous volume from Docker when the service mounts nothing
+    there, so it stays writable.
 
     ## Example
         services:
@@ -83,6 +85,7 @@ class ReadOnlyRoot(Transform):
     def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         build = mapping_get(service.node, "build")
         source = ""
+        image_volumes: list[str] = []
         if build is not None:
             found = built_writable(build, ctx)
             if isinstance(found, str):
@@ -96,11 +99,12 @@ class ReadOnlyRoot(Transform):
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
                 return
             writable, name = info.get("writable_paths"), info.name
+            image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
             if writable is None:
                 yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {name} writes",
                                   service.line)
                 return
-        mounted = mount_targets(service.node)
+        mounted = mount_targets(service.node) + image_volumes
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
         if data:
