@@ -194,3 +194,21 @@ def test_tag_from_a_variable_uses_the_repository_facts(tmp_path):
     assert refusals == [] and out == text + "    cap_drop:\n      - ALL\n    cap_add:\n      - SETGID\n      - SETUID\n"
     out, refusals = run(tmp_path, "services:\n  s:\n    image: ${REGISTRY}/redis:7\n", options=REFUSE_UNKNOWN)
     assert any("comes from a variable" in r for r in refusals)
+
+
+@pytest.mark.parametrize(
+    "service, keeps_raw",
+    [
+        pytest.param("    image: alpine:3.20\n    command: ping localhost -c 1\n", True, id="ping-command"),
+        pytest.param("    image: acme/probe:1\n    healthcheck:\n      test: [\"CMD-SHELL\", \"ping -c1 gw || exit 1\"]\n",
+                     True, id="ping-healthcheck"),
+        pytest.param("    image: alpine:3.20\n    command: [\"sh\", \"-c\", \"sleep 1 && /usr/sbin/tcpdump -i any\"]\n",
+                     True, id="tcpdump-in-sh-c"),
+        pytest.param("    image: alpine:3.20\n    command: sleep infinity\n", False, id="sleep"),
+    ],
+)
+def test_unknown_needs_keep_net_raw_for_raw_socket_tools(tmp_path, service, keeps_raw):
+    """ping, tcpdump … open raw sockets: with the runtime-default set they keep NET_RAW."""
+    text = "services:\n  s:\n" + service
+    out, _ = run(tmp_path, text)
+    assert ("- NET_RAW" in out) == keeps_raw, out

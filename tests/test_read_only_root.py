@@ -152,3 +152,37 @@ def test_built_service_data_volume_declared_elsewhere(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM postgres:16\nCOPY init.sql /docker-entrypoint-initdb.d/\n")
     out, refusals = run(tmp_path, BUILT)
     assert out == BUILT and any("writes data to /var/lib/postgresql/data" in r for r in refusals), refusals
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        pytest.param("    image: alpine\n    command: sleep infinity\n", id="sleep-infinity"),
+        pytest.param("    image: alpine:3.20\n    command: [\"sleep\", \"infinity\"]\n", id="exec-list"),
+        pytest.param("    image: busybox:1.36\n    command: tail -f /dev/null\n", id="tail-dev-null"),
+        pytest.param("    image: alpine\n    command: sh -c 'sleep 0.1 && echo world && /bin/false'\n", id="sh-c-chain"),
+        pytest.param("    image: alpine\n    command: ip link show\n", id="ip-show"),
+    ],
+)
+def test_base_image_running_write_free_programs(tmp_path, service):
+    """A base image's command decides what it writes; these programs write no file."""
+    text = "services:\n  s:\n" + service
+    assert run(tmp_path, text) == (text + "    read_only: true\n", [])
+
+
+@pytest.mark.parametrize(
+    "service, reason",
+    [
+        pytest.param("    image: alpine\n    command: sh -c 'echo hi > /tmp/x'\n", "base image", id="redirection"),
+        pytest.param("    image: alpine\n    command: /bin/ash /log_to_stderr.sh\n", "base image", id="script"),
+        pytest.param("    image: alpine\n    command: sh -c \"echo $$VAR\"\n", "base image", id="variable"),
+        pytest.param("    image: alpine\n    command: ip link set eth0 up\n", "base image", id="ip-set"),
+        pytest.param("    image: alpine\n", "base image", id="default-shell"),
+        pytest.param("    image: alpine\n    entrypoint: /entry.sh\n    command: sleep 5\n", "base image", id="entrypoint-script"),
+        pytest.param("    image: acme/tool:1\n    command: sleep infinity\n", "not in the knowledge base", id="unknown-image"),
+    ],
+)
+def test_base_image_running_anything_else_is_refused(tmp_path, service, reason):
+    text = "services:\n  s:\n" + service
+    out, refusals = run(tmp_path, text)
+    assert out == text and any(reason in r for r in refusals), refusals

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
+from hardener.compose_command import uses_raw_sockets
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
@@ -103,8 +104,9 @@ class CapDrop(Transform):
         if why and not fallback:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return
+        raw = uses_raw_sockets(node) if fallback else None
         if fallback:
-            needed = list(RUNTIME_DEFAULT)
+            needed = list(RUNTIME_DEFAULT) + (["NET_RAW"] if raw else [])
         dropped = _caps(drop)  # a capability the file already drops stays dropped
         missing = [c for c in needed if c not in have and c not in dropped]
         try:
@@ -114,8 +116,10 @@ class CapDrop(Transform):
             return
         added = ", ".join(missing) or "none"
         if fallback:
+            lost = [c for c in WITHHELD if not (raw and c == "NET_RAW")]
+            keeps = f"; keeps NET_RAW for `{raw}`" if raw else ""
             reason = (f"service {service.name!r}: {why}: keeps only the capabilities CRI-O grants by "
-                      f"default (added back: {added}), drops {', '.join(WITHHELD)}; remove what it "
+                      f"default (added back: {added}), drops {', '.join(lost)}{keeps}; remove what it "
                       "does not need")
         else:
             reason = f"service {service.name!r}: drops all capabilities (added back: {added})"

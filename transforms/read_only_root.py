@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
+from hardener.compose_command import writes_nothing
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
@@ -50,7 +51,8 @@ class ReadOnlyRoot(Transform):
 
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, its image is
-    unknown, comes from a variable or is a base image, a data directory it writes is not
+    unknown, comes from a variable or is a base image running anything but programs that
+    write no file (`sleep`, `tail -f /dev/null`, `echo` …), a data directory it writes is not
     on a volume, `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
     A service built from a Dockerfile in the repository is hardened from that Dockerfile
     (the base image's known paths, plus `/tmp` when it starts a known runtime: python,
@@ -95,11 +97,15 @@ class ReadOnlyRoot(Transform):
             name = "its app"
         else:
             why, info = image_info(service)
-            if info is None:
+            idle = writes_nothing(service.node) if info is None and _base_image(service) else None
+            if info is None and idle is None:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
                 return
-            writable, name = info.get("writable_paths"), info.name
-            image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
+            if info is None:  # a base image whose command writes no file
+                writable, name, source = [], "it", f"; it runs only `{idle}`, which writes no file"
+            else:
+                writable, name = info.get("writable_paths"), info.name
+                image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
             if writable is None:
                 yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {name} writes",
                                   service.line)
@@ -121,6 +127,13 @@ class ReadOnlyRoot(Transform):
             return
         extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
         yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}{source}", service.line)
+
+
+def _base_image(service: Service) -> bool:
+    """The service runs a known base image (alpine, debian …), not a Windows one."""
+    image = scalar_value(mapping_get(service.node, "image")) or ""
+    info = images.lookup(image) if image and "$" not in image else None
+    return info is not None and info.get("tier") in (None, "base") and not info.windows
 
 
 def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
