@@ -212,3 +212,20 @@ def test_unknown_needs_keep_net_raw_for_raw_socket_tools(tmp_path, service, keep
     text = "services:\n  s:\n" + service
     out, _ = run(tmp_path, text)
     assert ("- NET_RAW" in out) == keeps_raw, out
+
+
+@pytest.mark.parametrize(
+    "text, note",
+    [
+        pytest.param("services:\n  base:\n    image: redis:7\n  web:\n    extends: base\n", "extends 'base', which",
+                     id="same-file-string"),
+        pytest.param("services:\n  web:\n    extends:\n      file: common.yml\n      service: app\n",
+                     "extends 'app' in common.yml", id="other-file"),
+    ],
+)
+def test_extending_service_points_at_the_service_it_extends(tmp_path, text, note):
+    """Compose merges the extended service (hardening included) into this one: the image and
+    the place to edit are there, so this service gets no change of its own."""
+    out, refusals = run(tmp_path, text)
+    assert "  web:\n    extends" in out and not out.split("  web:")[1].count("cap_drop")
+    assert any(note in r for r in refusals), refusals

@@ -187,7 +187,7 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     """The KB entry of the service's image, or the reason there is none to rely on."""
     image = scalar_value(mapping_get(service.node, "image"))
     if not image:
-        return "it has neither `image:` nor `build:`", None
+        return extends_note(service.node) or "it has neither `image:` nor `build:`", None
     if "$" in image:
         image = literal_repository(image) or ""
         if not image:
@@ -198,6 +198,18 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     if info.get("tier") in (None, "base"):
         return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
     return None, info
+
+
+def extends_note(node: Node | None) -> str | None:
+    """Why a service that takes its image from ``extends:`` gets nothing here: Compose merges
+    the extended service into it, hardening included, so that service is the place to edit."""
+    ext = mapping_get(node, "extends")
+    if ext is None:
+        return None
+    name = scalar_value(ext) if isinstance(ext, ScalarNode) else scalar_value(mapping_get(ext, "service"))
+    where = None if isinstance(ext, ScalarNode) else scalar_value(mapping_get(ext, "file"))
+    base = f"{name!r}" + (f" in {where}" if where else "")
+    return f"it extends {base}, which defines its image; hardening that service also hardens this one"
 
 
 def literal_repository(image: str) -> str | None:
