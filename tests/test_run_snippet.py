@@ -83,7 +83,7 @@ def test_user_flag_matches_what_the_kb_says(tmp_path):
     pytest.param("FROM python:3.12-slim\nUSER 1000\nENTRYPOINT [\"gosu\", \"app\", \"run\"]\n",
                  "it starts as root because its ENTRYPOINT", "--user", id="switches-users-itself"),
     pytest.param("FROM python:3.12-slim\nCMD [\"python\"]\n", "the capabilities it needs as root are not known",
-                 "--cap-add", id="root-base-image-caps-unknown"),
+                 "--cap-add=NET_RAW", id="root-base-image-caps-unknown"),
     pytest.param(NODE.replace("EXPOSE 3000", "EXPOSE $PORT"), "EXPOSE $PORT (line 5) is not a literal port",
                  "-p ", id="exposed-port-from-variable"),
 ])
@@ -171,3 +171,11 @@ def test_markdown_leaves_other_refusals_as_text():
     from hardener.output_markdown import _with_command
 
     assert _with_command("the image 'x' is not in the knowledge base") == "the image 'x' is not in the knowledge base"
+
+
+def test_root_image_with_unknown_needs_keeps_the_runtime_default_set(tmp_path):
+    """The same set cap-drop (HD603) gives a Compose service whose needs are unknown."""
+    [(_line, reason)] = snippets(tmp_path, "FROM python:3.12-slim\nCMD [\"python\"]\n")
+    line = reason.split("run it hardened with: ", 1)[1]
+    assert "--cap-drop=ALL --cap-add=CHOWN --cap-add=DAC_OVERRIDE --cap-add=FOWNER --cap-add=FSETID --cap-add=KILL " \
+           "--cap-add=NET_BIND_SERVICE --cap-add=SETGID --cap-add=SETPCAP --cap-add=SETUID --read-only" in line

@@ -13,6 +13,7 @@ from hardener.dockerfile_doc import DockerfileDoc, Instruction
 from hardener.model import Applicability, Finding, Transform
 
 # The Compose transforms' own knowledge, not a copy: scratch paths go on tmpfs (read-only-root).
+from hardener.transforms.cap_drop import RUNTIME_DEFAULT
 from hardener.transforms.read_only_root import SCRATCH_PATHS as SCRATCH, path_under as under
 
 NO_NEW_PRIVILEGES = "--security-opt no-new-privileges:true"
@@ -25,7 +26,8 @@ class RunSnippet(Transform):
     Nothing by itself: for a Dockerfile that no Compose file in the repository builds, it
     reports the `docker run` line that runs the image with the same hardening the Compose
     transforms give a service: `--user`, `--cap-drop=ALL` (plus the capabilities the
-    knowledge base says the base image needs when it runs as root), `--read-only` with
+    knowledge base says the base image needs when it runs as root, or CRI-O's default set
+    when that is not known, as cap-drop does), `--read-only` with
     `--tmpfs` for `/tmp` and the image's scratch directories, `--security-opt
     no-new-privileges:true`, and each `EXPOSE`d port published on 127.0.0.1 only.
 
@@ -137,9 +139,10 @@ def _root_caps(base: images.Base, notes: list[str]) -> list[str]:
     """What the knowledge base says a root-started image needs back after --cap-drop=ALL."""
     info = base.info
     caps = info.get("cap_add") if info is not None and info.get("tier") not in (None, "base") else None
-    if caps is None:
-        notes.append("the capabilities it needs as root are not known: test it with --cap-drop=ALL")
-        return []
+    if caps is None:  # the same runtime-default set cap-drop (HD603) gives such a service
+        notes.append("the capabilities it needs as root are not known: it keeps CRI-O's default set; "
+                     "drop what it does not use")
+        return [f"--cap-add={c}" for c in RUNTIME_DEFAULT]
     return [f"--cap-add={str(c).upper()}" for c in caps]
 
 
