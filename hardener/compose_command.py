@@ -20,6 +20,10 @@ from hardener.yaml_splice import mapping_get
 # `tail` and `cat` only read; `ip` only with a show/list verb (setting needs NET_ADMIN anyway).
 WRITE_FREE = frozenset({"sleep", "echo", "printf", "true", "false", "top", "cat", "tail", "ping", "env",
                         "printenv", "hostname", "id", "whoami", "date", "uname", "ls", "nslookup", "ip"})
+# Programs that need no capability at all, even as root: they touch no file of another user
+# (`cat`/`tail` of a file might: only `tail -f /dev/null` counts) and open no raw socket.
+CAPLESS = frozenset({"sleep", "echo", "printf", "true", "false", "env", "printenv", "hostname", "id", "whoami",
+                     "date", "uname"})
 RAW_SOCKET = frozenset({"ping", "ping6", "arping", "traceroute", "tcpdump", "mtr", "nmap", "fping"})
 
 
@@ -52,6 +56,20 @@ def writes_nothing(node: Node | None) -> str | None:
         if program == "ip" and not {"show", "list", "ls"} & set(argv):
             return None
     return "; ".join(shlex.join(c) for c in commands)
+
+
+def needs_no_capabilities(node: Node | None) -> str | None:
+    """The command as written when it only runs programs that need no capability (idle
+    containers: ``sleep infinity``, ``tail -f /dev/null``)."""
+    text = writes_nothing(node)
+    commands = service_commands(node) if text else None
+    if not commands:
+        return None
+    for argv in commands:
+        program = argv[0].rsplit("/", 1)[-1]
+        if program not in CAPLESS and not (program == "tail" and argv[1:] == ["-f", "/dev/null"]):
+            return None
+    return text
 
 
 def uses_raw_sockets(node: Node | None) -> str | None:

@@ -229,3 +229,23 @@ def test_extending_service_points_at_the_service_it_extends(tmp_path, text, note
     out, refusals = run(tmp_path, text)
     assert "  web:\n    extends" in out and not out.split("  web:")[1].count("cap_drop")
     assert any(note in r for r in refusals), refusals
+
+
+@pytest.mark.parametrize(
+    "service, capless",
+    [
+        pytest.param("    image: alpine\n    command: sleep infinity\n", True, id="sleep-infinity"),
+        pytest.param("    image: alpine\n    command: tail -f /dev/null\n", True, id="tail-dev-null"),
+        pytest.param("    image: acme/x:1\n    command: [\"sh\", \"-c\", \"echo hi && sleep 30\"]\n", True, id="echo-sleep"),
+        pytest.param("    image: alpine\n    command: cat /run/secrets/bar\n", False, id="cat-may-read-others-files"),
+        pytest.param("    image: alpine\n    command: tail -f /var/log/app.log\n", False, id="tail-of-a-file"),
+        pytest.param("    image: alpine\n    command: sleep infinity\n    healthcheck:\n      test: [\"CMD\", \"/check\"]\n",
+                     False, id="health-check-runs-more"),
+        pytest.param("    image: alpine\n", False, id="default-command"),
+    ],
+)
+def test_idle_commands_need_no_capability(tmp_path, service, capless):
+    text = "services:\n  s:\n" + service
+    out, _ = run(tmp_path, text)
+    assert "cap_drop:\n      - ALL\n" in out
+    assert ("cap_add" not in out) == capless, out

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
-from hardener.compose_command import uses_raw_sockets
+from hardener.compose_command import needs_no_capabilities, uses_raw_sockets
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
@@ -105,8 +105,9 @@ class CapDrop(Transform):
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return
         raw = uses_raw_sockets(node) if fallback else None
+        idle = needs_no_capabilities(node) if fallback and mapping_get(node, "healthcheck") is None else None
         if fallback:
-            needed = list(RUNTIME_DEFAULT) + (["NET_RAW"] if raw else [])
+            needed = [] if idle else list(RUNTIME_DEFAULT) + (["NET_RAW"] if raw else [])
         dropped = _caps(drop)  # a capability the file already drops stays dropped
         missing = [c for c in needed if c not in have and c not in dropped]
         try:
@@ -115,7 +116,10 @@ class CapDrop(Transform):
             yield self.refuse(f"service {service.name!r}: {err}", service.line)
             return
         added = ", ".join(missing) or "none"
-        if fallback:
+        if idle:
+            reason = (f"service {service.name!r}: {why}, but it runs only `{idle}`, which needs no "
+                      "capability: drops all")
+        elif fallback:
             lost = [c for c in WITHHELD if not (raw and c == "NET_RAW")]
             keeps = f"; keeps NET_RAW for `{raw}`" if raw else ""
             reason = (f"service {service.name!r}: {why}: keeps only the capabilities CRI-O grants by "
