@@ -53,14 +53,14 @@ def render(doc: DockerfileDoc, stage: Stage, plan: Plan) -> Edit:
         if where in ("builder", "both"):
             builder.append(_inline(piece, inst, plan.inline))
         if where in ("runtime", "both"):
-            runtime.append(_relabel(piece, inst, stage.base, plan.runtime_base))
+            runtime.append(relabel(piece, inst, stage.base, plan.runtime_base))
         if n == anchor:
             builder += [nl + _kw_line(kw, line) for line in plan.builder_tail]
             runtime += copies
     return Edit(stage.from_.start, insts[-1].end, "".join(builder + runtime))
 
 
-def _relabel(piece: str, inst: Instruction, old: str, new: str) -> str:
+def relabel(piece: str, inst: Instruction, old: str, new: str) -> str:
     """An OCI base.name label naming the builder's image now names the runtime's."""
     if inst.keyword != "LABEL":
         return piece

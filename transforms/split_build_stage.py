@@ -11,6 +11,7 @@ from hardener.dockerfile_doc import DockerfileDoc, Stage
 from hardener.images import is_root_user
 from hardener.imageref import BadReference, ImageRef, parse
 from hardener.model import Applicability, Finding, Transform
+from hardener import stage_split_static
 from hardener.stage_split import KNOWN, Plan, creates_user, read_steps, runtime_gap, runtime_packages, runtime_text
 from hardener.stage_split_render import render
 
@@ -52,7 +53,10 @@ class SplitBuildStage(Transform):
     the venv and the app directory. Node: the builder runs the build, then
     `npm prune --omit=dev`; the runtime (`node:<tag>-slim`) gets the app directory. Java:
     maven/gradle build in the JDK image; the runtime (`eclipse-temurin:<release>-jre`) gets
-    the jar the start command runs (`java -jar <file>`).
+    the jar the start command runs (`java -jar <file>`). A Node build served by `serve` or
+    `http-server` on port 8080 (directly, by npx or an npm script): the builder keeps the
+    stage and its CMD; `nginxinc/nginx-unprivileged` gets the served directory in
+    /usr/share/nginx/html and runs nginx as user 101 (hardener/stage_split_static.py).
     LABEL, EXPOSE, VOLUME, HEALTHCHECK, CMD and ENTRYPOINT move to the runtime stage with
     the comments above them; ARG, ENV, WORKDIR, USER, SHELL and user-creating RUNs are in
     both stages (only in the runtime one when they follow the last build step). Build-only
@@ -80,6 +84,10 @@ class SplitBuildStage(Transform):
     yarn or pnpm, a global npm install, a devDependency in the start command. Java: the
     tag names no Temurin release (openjdk, amazoncorretto, `maven:3.9`), the start command
     is not `java -jar <literal file>`. A `-dev` package with an unknown runtime library.
+    Static sites: the server listens on another port than 8080, `serve -s` (SPA fallback)
+    or another option nginx's default config does not reproduce, a serve.json, a served
+    directory that is not literal or is the whole app, VOLUME/STOPSIGNAL, a HEALTHCHECK
+    other than curl/wget of localhost:8080.
 
     ## References
     Docker docs: multi-stage builds; CIS Docker 4.3 (no unnecessary packages)
@@ -104,13 +112,20 @@ class SplitBuildStage(Transform):
                 yield found
 
     def _one(self, doc: DockerfileDoc, stage: Stage, eco: str, ctx: Context) -> Finding | None:
+        static = stage_split_static.split(doc, stage, ctx, _shape_problem) if eco == "node" else None
+        if isinstance(static, tuple):  # a static site served by a Node server: nginx serves it
+            return self.change([static[0]], static[1], stage.from_.line, end_line=stage.instructions[-1].end_line)
         found = _plan(doc, stage, eco, ctx)
+        if static is not None and not isinstance(found, tuple):  # neither nginx nor node-slim
+            return self.refuse(static, stage.from_.line)
         if found is None:
             return None
         if isinstance(found, str):
             return self.refuse(found, stage.from_.line)
         plan, dropped = found
-        return self.change([render(doc, stage, plan)], _reason(stage, plan, dropped), stage.from_.line,
+        # a static site nginx cannot serve as configured still gets the node-slim runtime
+        prefix = f"not onto nginx ({static}); " if static is not None else ""
+        return self.change([render(doc, stage, plan)], prefix + _reason(stage, plan, dropped), stage.from_.line,
                            end_line=stage.instructions[-1].end_line)
 
 
