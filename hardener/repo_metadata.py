@@ -7,6 +7,7 @@ guessed value is worse than no label.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import re
 import tomllib
@@ -277,13 +278,21 @@ def license_spdx(directory: Path, stop: Path | None = None) -> str | None:
     current = directory.resolve()
     limit = stop.resolve() if stop is not None else current
     while True:
-        files = sorted(p for p in current.iterdir() if p.is_file() and _LICENSE_FILES.match(p.name)) \
-            if current.is_dir() else []
+        files = _license_files(current)
         if files:
             return _identify(files[0]) if len(files) == 1 else None  # several: dual licensing
         if current == limit or limit not in current.parents:
             return None
         current = current.parent
+
+
+@functools.lru_cache(maxsize=4096)
+def _license_files(directory: Path) -> list[Path]:
+    """License files directly in ``directory`` (cached: every Dockerfile of a repo asks for the
+    same root, whose listing can be long; the name is checked before the stat)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if _LICENSE_FILES.match(p.name) and p.is_file())
 
 
 def _identify(path: Path) -> str | None:
