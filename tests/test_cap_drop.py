@@ -103,8 +103,8 @@ def test_built_non_root_gets_no_cap_add(tmp_path):
         pytest.param("x-a: &a\n  cap_add: [NET_ADMIN]\nservices:\n  s:\n    <<: *a\n    image: redis:7\n", {},
                      "shared anchor", id="cap-add-from-anchor"),
         pytest.param("services:\n  a: &a\n    image: redis:7\n  b: *a\n", {}, "alias", id="alias-service"),
-        pytest.param("services:\n  a: &a\n    image: redis:7\n  b:\n    <<: *a\n    command: x\n", {},
-                     "merged into b", id="service-anchor-merged"),
+        pytest.param("services:\n  a: &a\n    image: redis:7\n  b:\n    <<: *a\n    image: acme/x:1\n", {},
+                     "merged into b", id="service-anchor-merged-differs"),
         pytest.param("db:\n  image: redis:3\n", {}, "legacy v1", id="legacy-v1"),
     ],
 )

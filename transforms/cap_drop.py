@@ -2,31 +2,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
+from hardener.compose_anchors import merge_users, per_service, shape_problem
 from hardener.compose_command import needs_no_capabilities, uses_raw_sockets
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Refusal, Transform
+from hardener.model import Applicability, Finding, Transform
 from hardener.yaml_splice import (
     append_sequence_item,
     insert_mapping_entry,
     mapping_get,
     mapping_own,
-    merge_sources,
     scalar_value,
 )
 
 if TYPE_CHECKING:
     from hardener.dockerfile_doc import DockerfileDoc
 
-LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
 
 
 class CapDrop(Transform):
@@ -68,7 +67,9 @@ class CapDrop(Transform):
     The file is a legacy v1 file, the service is an alias or not a mapping, has neither
     `image:` nor `build:`, runs a Windows image, is built from a Dockerfile that runs as
     root (run-as-non-root fixes that first), `cap_add` holds `ALL`, or `cap_drop`/`cap_add`
-    come from a shared anchor; with `unknown = "refuse"` also when its needs are unknown.
+    come from a shared anchor; a service other services merge (`<<: *svc`) unless each of
+    them would get the same change (then the one edit goes into the anchored service and
+    they inherit it); with `unknown = "refuse"` also when its needs are unknown.
     `SYS_ADMIN` in `cap_add` is reported (it is nearly root).
 
     ## References
@@ -82,11 +83,7 @@ class CapDrop(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        for service in editable_services(self, doc):
-            if isinstance(service, Refusal):
-                yield service
-            else:
-                yield from self._one(doc, service, ctx)
+        yield from per_service(self, doc, lambda service: self._one(doc, service, ctx))
 
     def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         node = service.node
@@ -261,32 +258,12 @@ def built_user(build: Node, ctx: Context) -> str | None:
     return str(user)
 
 
-def editable_services(transform: Transform, doc: ComposeDoc,
-                      why_not: Callable[[Service], str | None] | None = None) -> Iterator[Service | Refusal]:
-    """Each service a per-service Compose transform may edit, else its refusal: the file is
-    legacy v1 (one refusal), the service is an alias or shares its anchor, or ``why_not``."""
-    if doc.is_legacy_v1:
-        yield transform.refuse(LEGACY, 1)
-        return
-    for service in doc.services():
-        why = obstacle(doc, service) or (why_not(service) if why_not is not None else None)
-        if why:
-            yield transform.refuse(f"service {service.name!r}: {why}", service.line)
-        else:
-            yield service
-
-
 def obstacle(doc: ComposeDoc, service: Service) -> str | None:
-    if service.alias:
-        return "the service is an alias of another; changing it would change the anchor"
-    if not isinstance(service.node, MappingNode) or not service.node.value:
-        return "the service definition is not a mapping"
-    if getattr(service.node, "anchor", None):
-        # ``svc: &x`` merged into another service: an edit here changes that one too
-        users = [s.name for s in doc.services() if s is not service and service.node in merge_sources(s.node)]
-        if users:
-            return f"its anchor is merged into {', '.join(users)}; an edit would change them too"
-    return None
+    """Why a service cannot be edited on its own: an alias, not a mapping, or merged into others."""
+    why = shape_problem(service)
+    if why is None and (users := merge_users(doc, service)):
+        return f"its anchor is merged into {', '.join(u.name for u in users)}; an edit would change them too"
+    return why
 
 
 def own_sequence(service: Node | None, key: str) -> Node:

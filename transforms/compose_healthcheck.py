@@ -5,8 +5,9 @@ from collections.abc import Iterator
 
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
-from hardener.model import Applicability, Finding, Refusal, Transform
-from hardener.transforms.cap_drop import editable_services, image_info
+from hardener.model import Applicability, Finding, Transform
+from hardener.compose_anchors import per_service
+from hardener.transforms.cap_drop import image_info
 from hardener.yaml_splice import insert_mapping_entry, mapping_get
 
 
@@ -54,11 +55,11 @@ class ComposeHealthcheck(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        for service in editable_services(self, doc):
-            if isinstance(service, Refusal):
-                yield service
-            elif mapping_get(service.node, "healthcheck") is None:
+        def one(service: Service) -> Iterator[Finding]:
+            if mapping_get(service.node, "healthcheck") is None:
                 yield from self._one(doc, service)
+
+        yield from per_service(self, doc, one)
 
     def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
         if mapping_get(service.node, "build") is not None:

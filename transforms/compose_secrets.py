@@ -16,7 +16,8 @@ from hardener.env_secrets import (
     EnvEntry, entries, has_url_password, ignore_writes, is_credential_name, is_literal, node_uses,
 )
 from hardener.model import Applicability, FileWrite, Finding, Transform
-from hardener.transforms.cap_drop import LEGACY, merge_inserts, obstacle, own_sequence
+from hardener.compose_anchors import LEGACY
+from hardener.transforms.cap_drop import merge_inserts, obstacle, own_sequence
 from hardener.yaml_splice import (
     append_sequence_item, insert_mapping_entry, mapping_get, mapping_own, replace_scalar, scalar_value,
 )

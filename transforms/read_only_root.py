@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
+from hardener.compose_anchors import per_service
 from hardener.compose_command import writes_nothing
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Refusal, Transform
-from hardener.transforms.cap_drop import built_dockerfile, editable_services, image_info, merge_inserts, own_sequence
+from hardener.model import Applicability, Finding, Transform
+from hardener.transforms.cap_drop import built_dockerfile, image_info, merge_inserts, own_sequence
 from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
@@ -71,11 +72,11 @@ class ReadOnlyRoot(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        for service in editable_services(self, doc, self._why_not):
-            if isinstance(service, Refusal):
-                yield service
-            elif mapping_get(service.node, "read_only") is None:
+        def one(service: Service) -> Iterator[Finding]:
+            if mapping_get(service.node, "read_only") is None:
                 yield from self._one(doc, service, ctx)
+
+        yield from per_service(self, doc, one, self._why_not)
 
     @staticmethod
     def _why_not(service: Service) -> str | None:

@@ -17,7 +17,8 @@ from hardener.compose_graph import Graph, build_graph, image_family, tier_table
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import LEGACY, merge_inserts, obstacle
+from hardener.compose_anchors import LEGACY
+from hardener.transforms.cap_drop import merge_inserts, obstacle
 from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
 
 NAME = "resource-limits"
