@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener import images
+from hardener import compose_override, images
 from hardener.compose_anchors import merge_users, per_service, shape_problem
 from hardener.compose_command import needs_no_capabilities, uses_raw_sockets
 from hardener.compose_doc import ComposeDoc, Service
@@ -70,7 +70,10 @@ class CapDrop(Transform):
     come from a shared anchor; a service other services merge (`<<: *svc`) unless each of
     them would get the same change (then the one edit goes into the anchored service and
     they inherit it); with `unknown = "refuse"` also when its needs are unknown.
-    `SYS_ADMIN` in `cap_add` is reported (it is nearly root).
+    `SYS_ADMIN` in `cap_add` is reported (it is nearly root). With `compose.override.yaml`
+    beside it: a base service whose override sets a key this reads (`image`, `user`,
+    `command` …) or `cap_add: [ALL]` (the override is hardened instead), and an override
+    service its base completes (the base is hardened).
 
     ## References
     compose-lint CL-0006, CIS Docker 5.3, OWASP Docker Security Cheat Sheet rule 3
@@ -83,7 +86,8 @@ class CapDrop(Transform):
     applicability = Applicability.REVIEW
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        yield from per_service(self, doc, lambda service: self._one(doc, service, ctx))
+        pair = compose_override.why_not(ctx, compose_override.CAP_DROP_KEYS)
+        yield from per_service(self, doc, lambda service: self._one(doc, service, ctx), pair)
 
     def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         node = service.node

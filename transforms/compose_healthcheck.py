@@ -7,6 +7,7 @@ from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
 from hardener.compose_anchors import per_service
+from hardener.compose_override import HEALTHCHECK_KEYS, why_not
 from hardener.transforms.cap_drop import image_info
 from hardener.yaml_splice import insert_mapping_entry, mapping_get
 
@@ -42,7 +43,9 @@ class ComposeHealthcheck(Transform):
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, it is built
     from a Dockerfile (give the Dockerfile a HEALTHCHECK), or its image is unknown,
-    comes from a variable or has no known health command.
+    comes from a variable or has no known health command. Beside `compose.override.yaml`:
+    a base service whose override sets `image`, `build` or `healthcheck`, and an override
+    service its base completes.
 
     ## References
     CIS Docker 4.6, checkov CKV_DOCKER_2
@@ -59,7 +62,7 @@ class ComposeHealthcheck(Transform):
             if mapping_get(service.node, "healthcheck") is None:
                 yield from self._one(doc, service)
 
-        yield from per_service(self, doc, one)
+        yield from per_service(self, doc, one, why_not(ctx, HEALTHCHECK_KEYS))
 
     def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
         if mapping_get(service.node, "build") is not None:

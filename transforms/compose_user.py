@@ -9,6 +9,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose_override import USER_KEYS, why_not
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
 from hardener.transforms.cap_drop import built_dockerfile
@@ -58,10 +59,15 @@ class ComposeUser(Transform):
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         if doc.is_legacy_v1:
             return
+        pair = why_not(ctx, USER_KEYS)
         for service in doc.services():
             if service.alias or not isinstance(service.node, MappingNode) or not service.node.value:
                 continue
-            why, user = _verdict(service, ctx)
+            why, user = ((pair(service) if pair else None), None)
+            if why and why.endswith("; hardened there") and why.startswith("completed by"):
+                continue  # as before: a partial override service says nothing; its base file gets the user
+            if why is None:
+                why, user = _verdict(service, ctx)
             if why:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
             elif user:

@@ -8,6 +8,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
 from hardener.compose_anchors import per_service
+from hardener.compose_override import READ_ONLY_KEYS, why_not
 from hardener.compose_command import writes_nothing
 from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
@@ -59,7 +60,9 @@ class ReadOnlyRoot(Transform):
     (the base image's known paths, plus `/tmp` when it starts a known runtime: python,
     gunicorn/uvicorn, node, java; VOLUMEs are volumes already) and refused when the
     Dockerfile cannot be read, its base image is unknown, or it starts a script or an
-    unknown program (which may template configs or write anywhere).
+    unknown program (which may template configs or write anywhere). Beside
+    `compose.override.yaml`: a base service whose override sets `image`, `user`, `volumes`,
+    `tmpfs`, `command`, `entrypoint` or `read_only`, and an override service its base completes.
 
     ## References
     compose-lint CL-0007, CIS Docker 5.12
@@ -76,7 +79,7 @@ class ReadOnlyRoot(Transform):
             if mapping_get(service.node, "read_only") is None:
                 yield from self._one(doc, service, ctx)
 
-        yield from per_service(self, doc, one, self._why_not)
+        yield from per_service(self, doc, one, why_not(ctx, READ_ONLY_KEYS, self._why_not))
 
     @staticmethod
     def _why_not(service: Service) -> str | None:

@@ -1,0 +1,153 @@
+"""compose.yaml + compose.override.yaml: each transform edits the file that defines the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardener import judges
+from hardener.compose_override import pair_of
+from hardener.context import Context
+from hardener.engine import Options, process
+from hardener.model import Transform
+from hardener.transforms.cap_drop import CapDrop
+from hardener.transforms.compose_healthcheck import ComposeHealthcheck
+from hardener.transforms.compose_user import ComposeUser
+from hardener.transforms.no_new_privileges import NoNewPrivileges
+from hardener.transforms.read_only_root import ReadOnlyRoot
+
+
+def run_on(tmp_path: Path, files: dict[str, str], target: str,
+           transforms: list[Transform]) -> tuple[str, list[str]]:
+    """Write the pair, run the real engine on ``target``: (output, refusal reasons)."""
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    path = tmp_path / target
+    text = files[target]
+    result = process(str(path), "compose", text.encode(), transforms,
+                     Context(tmp_path).for_file(path), Options())
+    assert result.failure is None and result.error is None
+    out = result.output.decode() if result.output is not None else text
+    if out != text:
+        assert judges.compose_problems(out) == []
+        again = process(str(path), "compose", out.encode(), transforms,
+                        Context(tmp_path).for_file(path), Options())
+        assert again.output is None or again.output.decode() == out  # converges
+    return out, [r.reason for r in result.refusals]
+
+
+BASE = "services:\n  cache:\n    image: redis:7.2\n"
+ALL = [CapDrop(), ReadOnlyRoot(), ComposeHealthcheck(), ComposeUser(), NoNewPrivileges()]
+
+
+@pytest.mark.parametrize(("name", "role", "other"), [
+    pytest.param("compose.yaml", "override", "compose.override.yaml", id="compose-base"),
+    pytest.param("compose.override.yaml", "base", "compose.yaml", id="compose-override"),
+    pytest.param("docker-compose.yml", "override", "docker-compose.override.yml", id="docker-compose-base"),
+    pytest.param("docker-compose.override.yml", "base", "docker-compose.yml", id="docker-compose-override"),
+    pytest.param("compose.yml", "override", "compose.override.yaml", id="mixed-suffix"),
+])
+def test_pair_of_finds_the_default_partner(tmp_path: Path, name: str, role: str, other: str) -> None:
+    (tmp_path / name).write_text(BASE)
+    (tmp_path / other).write_text(BASE)
+    assert pair_of(tmp_path / name) == (role, tmp_path / other)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("compose.yaml", id="base-alone"),
+    pytest.param("compose.override.yaml", id="override-alone"),
+    pytest.param("compose.prod.yaml", id="not-a-default-name"),
+])
+def test_pair_of_leaves_unpaired_files_alone(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text(BASE)
+    assert pair_of(tmp_path / name) is None
+
+
+def test_override_sets_image_base_refuses_override_gets_change(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    image: redis:7.4\n"}
+    out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
+    assert out == BASE
+    assert why == ["service 'cache': compose.override.yaml sets `image:` for this service; hardened there"]
+    out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
+    assert "cap_drop:" in out and "SETUID" in out and why == []
+
+
+@pytest.mark.parametrize("override", [
+    pytest.param("services:\n  cache:\n    ports:\n      - 6379:6379\n", id="ports"),
+    pytest.param("services:\n  cache:\n    environment:\n      A: b\n", id="environment"),
+])
+def test_override_adds_only_ports_base_hardened_override_reports(tmp_path: Path, override: str) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": override}
+    out, why = run_on(tmp_path, files, "compose.yaml", ALL)
+    assert "cap_drop:" in out and "read_only: true" in out and "no-new-privileges:true" in out
+    out, why = run_on(tmp_path, files, "compose.override.yaml", ALL)
+    assert out == override  # no "neither image nor build", no duplicate keys
+    assert "service 'cache': completed by compose.yaml; hardened there" in why
+    assert not any("neither" in w for w in why)
+    # one per image-aware transform; no-new-privileges and compose-user stay silent as before
+    assert len(why) == 3
+
+
+def test_override_read_only_false_base_refuses_naming_it(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    read_only: false\n"}
+    out, why = run_on(tmp_path, files, "compose.yaml", [ReadOnlyRoot()])
+    assert out == BASE
+    assert why == ["service 'cache': compose.override.yaml sets `read_only:` for this service; change it there"]
+
+
+@pytest.mark.parametrize(("override", "changed"), [
+    pytest.param("services:\n  cache:\n    cap_add:\n      - NET_ADMIN\n", True, id="set-merged-add-is-fine"),
+    pytest.param("services:\n  cache:\n    cap_add:\n      - ALL\n", False, id="cap-add-all-contradicts"),
+])
+def test_set_merged_keys_conflict_only_when_contradicting(tmp_path: Path, override: str, changed: bool) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": override}
+    out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
+    # cap_add in the override still means the base's command facts may not hold: it is a key
+    # cap-drop edits, but merged as a set, so only `ALL` (which undoes cap_drop) conflicts.
+    assert ("cap_drop:" in out) is changed
+
+
+@pytest.mark.parametrize(("override", "changed"), [
+    pytest.param("services:\n  cache:\n    security_opt:\n      - label:disable\n", True, id="other-option-merged"),
+    pytest.param("services:\n  cache:\n    security_opt:\n      - no-new-privileges:false\n", False, id="nnp-false"),
+])
+def test_no_new_privileges_and_override_security_opt(tmp_path: Path, override: str, changed: bool) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": override}
+    out, why = run_on(tmp_path, files, "compose.yaml", [NoNewPrivileges()])
+    assert ("no-new-privileges:true" in out) is changed
+    if not changed:
+        assert why == ["service 'cache': compose.override.yaml overrides `security_opt:` for this service; change it there"]
+
+
+def test_no_override_file_unchanged_behaviour(tmp_path: Path) -> None:
+    out, why = run_on(tmp_path, {"compose.yaml": BASE}, "compose.yaml", [CapDrop(), ReadOnlyRoot()])
+    assert "cap_drop:" in out and "read_only: true" in out
+
+
+def test_docker_compose_names_pair(tmp_path: Path) -> None:
+    files = {"docker-compose.yml": BASE, "docker-compose.override.yml": "services:\n  cache:\n    image: redis:7.4\n"}
+    out, why = run_on(tmp_path, files, "docker-compose.yml", [ReadOnlyRoot()])
+    assert out == BASE
+    assert why == ["service 'cache': docker-compose.override.yml sets `image:` for this service; hardened there"]
+
+
+def test_override_without_base_is_treated_as_today(tmp_path: Path) -> None:
+    text = "services:\n  cache:\n    ports:\n      - 6379:6379\n"
+    out, why = run_on(tmp_path, {"compose.override.yaml": text}, "compose.override.yaml", [CapDrop()])
+    assert out == text and any("neither `image:` nor `build:`" in w for w in why)
+
+
+def test_override_service_absent_from_base_is_hardened_normally(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  web:\n    image: redis:7.2\n"}
+    out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
+    assert "cap_drop:" in out
+
+
+def test_override_sets_user_without_image_names_both(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    user: '999'\n"}
+    out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
+    assert out == files["compose.override.yaml"]
+    assert why == ["service 'cache': completed by compose.yaml, which defines its image, while this file sets "
+                   "a key the change depends on; set it in one file"]
+    out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
+    assert why == ["service 'cache': compose.override.yaml sets `user:` for this service; change it there"]
