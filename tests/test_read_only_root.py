@@ -186,3 +186,35 @@ def test_base_image_running_anything_else_is_refused(tmp_path, service, reason):
     text = "services:\n  s:\n" + service
     out, refusals = run(tmp_path, text)
     assert out == text and any(reason in r for r in refusals), refusals
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        pytest.param("services:\n  s:\n    image: acme/x:1\n", "not in the knowledge base", id="unknown-image"),
+        pytest.param("services:\n  s:\n    build: ./missing\n", "cannot be read", id="built-unreadable"),
+        pytest.param("services:\n  s:\n    image: alpine\n    command: /bin/ash /run.sh\n", "base image", id="base-script"),
+    ],
+)
+def test_unknown_writes_get_an_unsafe_guess(tmp_path, text, why):
+    """Default: nothing changes, the guess is shown as needing --unsafe with its reason."""
+    out, said = run(tmp_path, text)
+    assert out == text and len(said) == 1 and said[0].startswith("(unsafe)") and why in said[0], said
+    from hardener.engine import Options
+    from hardener.model import Applicability
+
+    out, said = run_compose(tmp_path, ReadOnlyRoot(), text, engine=Options(threshold=Applicability.UNSAFE))
+    assert out == text + "    read_only: true\n    tmpfs:\n      - /tmp\n      - /run\n" and said == []
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        pytest.param("services:\n  s:\n    environment: {A: b}\n", "neither", id="no-image"),
+        pytest.param("services:\n  s:\n    image: mcr.microsoft.com/windows/servercore:ltsc2022\n", "base image",
+                     id="windows"),
+    ],
+)
+def test_no_guess_without_an_image_or_for_windows(tmp_path, text, reason):
+    out, said = run(tmp_path, text)
+    assert out == text and any(reason in r and not r.startswith("(unsafe)") for r in said), said

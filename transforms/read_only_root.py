@@ -20,6 +20,8 @@ from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, map
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
 # writes is data and must already be on a volume.
 SCRATCH_PATHS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
+# Where most programs write scratch files: the unsafe guess for a service whose writes are unknown.
+GUESSED = ("/tmp", "/run")
 
 
 class ReadOnlyRoot(Transform):
@@ -49,7 +51,10 @@ class ReadOnlyRoot(Transform):
               - /tmp
 
     ## Applicability
-    review: plugins, custom commands or extra config can write elsewhere.
+    review: plugins, custom commands or extra config can write elsewhere. unsafe (opt-in
+    with `--unsafe`) for a service whose writes are not known (an unknown image, a
+    Dockerfile that cannot be read or starts a script): read-only with tmpfs for `/tmp`
+    and `/run` is then a guess to test, not knowledge.
 
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, its image is
@@ -92,28 +97,30 @@ class ReadOnlyRoot(Transform):
         build = mapping_get(service.node, "build")
         source = ""
         image_volumes: list[str] = []
+        guess: str | None = None  # why the writable paths are unknown: only an unsafe guess is offered
         if build is not None:
             found = built_writable(build, ctx)
             if isinstance(found, str):
-                yield self.refuse(f"service {service.name!r}: {found}", service.line)
-                return
+                guess, found = found, (list(GUESSED), "")
             writable, source = found
             name = "its app"
         else:
             why, info = image_info(service)
             idle = writes_nothing(service.node) if info is None and _base_image(service) else None
             if info is None and idle is None:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
-                return
-            if info is None:  # a base image whose command writes no file
+                if not _guessable(service):
+                    yield self.refuse(f"service {service.name!r}: {why}", service.line)
+                    return
+                guess, info = why, None
+            if guess is not None:
+                writable, name = list(GUESSED), "it"
+            elif info is None:  # a base image whose command writes no file
                 writable, name, source = [], "it", f"; it runs only `{idle}`, which writes no file"
             else:
                 writable, name = info.get("writable_paths"), info.name
                 image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
             if writable is None:
-                yield self.refuse(f"service {service.name!r}: the knowledge base does not list where {name} writes",
-                                  service.line)
-                return
+                guess, writable = f"the knowledge base does not list where {name} writes", list(GUESSED)
         mounted = mount_targets(service.node) + image_volumes
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
@@ -130,7 +137,19 @@ class ReadOnlyRoot(Transform):
             yield self.refuse(f"service {service.name!r}: {err}", service.line)
             return
         extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
+        if guess is not None:
+            yield self.change(edits, f"service {service.name!r}: {guess}; read-only with tmpfs for "
+                              f"{', '.join(GUESSED)} is a guess: start it and use every feature before keeping it",
+                              service.line, applicability=Applicability.UNSAFE)
+            return
         yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}{source}", service.line)
+
+
+def _guessable(service: Service) -> bool:
+    """An image that may be run read-only on a guess: named, and not a Windows one."""
+    image = scalar_value(mapping_get(service.node, "image"))
+    info = images.lookup(image) if image and "$" not in image else None
+    return bool(image) and not (info is not None and info.windows)
 
 
 def _base_image(service: Service) -> bool:
@@ -221,7 +240,7 @@ def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | str:
     program = words[0].rsplit("/", 1)[-1] if words else ""
     if not _RUNTIMES.fullmatch(program):
         return (f"its {start.keyword} runs `{program or start.args}`, not a known runtime; a script may write "
-                "anywhere (add read_only and tmpfs by hand)")
+                "anywhere")
     scratch = [p for p in known if any(path_under(p, s) for s in SCRATCH_PATHS)]
     return sorted({"/tmp", *scratch}), (f"; from {path.name}: {program} on {base.info.name} writes temporary files "
                                         "only — if the app writes into its own directory, put a volume there")
