@@ -29,8 +29,7 @@ def test_thirdparty_lookup(image: str, family: str, runs_as: str, cap_add: list[
 @pytest.mark.parametrize(
     "image",
     [
-        pytest.param("temporalio/server:1.25", id="temporal-server-not-ui"),
-        pytest.param("temporalio/admin-tools", id="temporal-admin-tools"),
+        pytest.param("temporalio/web:1.15", id="temporal-old-web-ui"),
         pytest.param("someone/mailpit", id="other-owner-mailpit"),
         pytest.param("ghcr.io/axllent/mailpit", id="other-registry-mailpit"),
     ],
@@ -56,3 +55,32 @@ def test_hello_world_writes_nothing() -> None:
     info = images.lookup("hello-world")
     assert info is not None and info.distro == "scratch"
     assert info.get("writable_paths") == [] and info.get("healthcheck") is None
+
+
+@pytest.mark.parametrize(
+    "image, name, caps",
+    [
+        pytest.param("temporalio/server:${TEMPORAL_VERSION}", "temporal-server", [], id="server-variable-tag"),
+        pytest.param("temporalio/auto-setup:1.22.4", "temporal-server", [], id="auto-setup"),
+        pytest.param("temporalio/admin-tools:1.22", "temporal-admin-tools", [], id="admin-tools"),
+        pytest.param("temporalio/admin-tools-tls:1.22", "temporal-admin-tools", [], id="admin-tools-tls"),
+    ],
+)
+def test_temporal_images(image, name, caps):
+    from hardener.transforms.cap_drop import literal_repository
+
+    info = images.lookup(literal_repository(image) or image)
+    assert info is not None and info.name == name and info.get("cap_add") == caps
+
+
+def test_temporal_server_cannot_be_read_only(tmp_path):
+    """It renders its config next to the template it reads: a tmpfs there would hide the
+    template, so read-only-root refuses instead of offering even the unsafe guess."""
+    from compose_helpers import run_compose
+
+    from hardener.transforms.read_only_root import ReadOnlyRoot
+
+    text = "services:\n  temporal:\n    image: temporalio/auto-setup:1.22.4\n"
+    out, said = run_compose(tmp_path, ReadOnlyRoot(), text)
+    assert out == text and said == ["service 'temporal': temporal-server: it renders its config into "
+                                    "/etc/temporal/config, next to the template it reads there"]

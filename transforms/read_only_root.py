@@ -117,6 +117,10 @@ class ReadOnlyRoot(Transform):
             elif info is None:  # a base image whose command writes no file
                 writable, name, source = [], "it", f"; it runs only `{idle}`, which writes no file"
             else:
+                if info.get("read_only_blocker"):
+                    yield self.refuse(f"service {service.name!r}: {info.name}: {info.get('read_only_blocker')}",
+                                      service.line)
+                    return
                 writable, name = info.get("writable_paths"), info.name
                 image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
             if writable is None:
