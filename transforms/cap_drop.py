@@ -175,10 +175,9 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
         return None, []
     why, info = image_info(service)
     if info is None:
-        image = scalar_value(mapping_get(service.node, "image"))
-        if image is None:
+        if mapping_get(service.node, "image") is None:
             return why, []
-        known = images.lookup(image) if "$" not in image else None
+        known = literal_image_info(service)
         if known is not None and known.windows:
             return "a Windows container has no Linux capabilities to drop", []
         return Unknown(why), []
@@ -203,6 +202,12 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     if info.get("tier") in (None, "base"):
         return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
     return None, info
+
+
+def literal_image_info(service: Service) -> images.ImageInfo | None:
+    """The KB entry of a literally named image, base images included (image_info skips them)."""
+    image = scalar_value(mapping_get(service.node, "image"))
+    return images.lookup(image) if image and "$" not in image else None
 
 
 def extends_note(node: Node | None) -> str | None:

@@ -14,7 +14,7 @@ from hardener.compose_doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import built_dockerfile, image_info, merge_inserts, own_sequence
+from hardener.transforms.cap_drop import built_dockerfile, image_info, literal_image_info, merge_inserts, own_sequence
 from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
@@ -151,15 +151,13 @@ class ReadOnlyRoot(Transform):
 
 def _guessable(service: Service) -> bool:
     """An image that may be run read-only on a guess: named, and not a Windows one."""
-    image = scalar_value(mapping_get(service.node, "image"))
-    info = images.lookup(image) if image and "$" not in image else None
-    return bool(image) and not (info is not None and info.windows)
+    info = literal_image_info(service)
+    return bool(scalar_value(mapping_get(service.node, "image"))) and not (info is not None and info.windows)
 
 
 def _base_image(service: Service) -> bool:
     """The service runs a known base image (alpine, debian …), not a Windows one."""
-    image = scalar_value(mapping_get(service.node, "image")) or ""
-    info = images.lookup(image) if image and "$" not in image else None
+    info = literal_image_info(service)
     return info is not None and info.get("tier") in (None, "base") and not info.windows
 
 
