@@ -84,3 +84,15 @@ def test_temporal_server_cannot_be_read_only(tmp_path):
     out, said = run_compose(tmp_path, ReadOnlyRoot(), text)
     assert out == text and said == ["service 'temporal': temporal-server: it renders its config into "
                                     "/etc/temporal/config, next to the template it reads there"]
+
+
+def test_pgadmin_keeps_the_file_capability_its_python_carries(tmp_path):
+    """python3 in dpage/pgadmin4 carries cap_net_bind_service as a file capability: without it
+    in the bounding set the binary cannot be executed at all."""
+    from compose_helpers import run_compose
+
+    from hardener.transforms.cap_drop import CapDrop
+
+    text = "services:\n  pgadmin:\n    image: dpage/pgadmin4:8.12\n"
+    out, said = run_compose(tmp_path, CapDrop(), text)
+    assert out == text + "    cap_drop:\n      - ALL\n    cap_add:\n      - NET_BIND_SERVICE\n" and said == []
