@@ -271,3 +271,15 @@ def test_knowledge_base_has_every_tier():
     limits = tier_limits()
     assert set(limits) == {"edge", "app", "data"}
     assert all(set(v) == {"memory", "cpus", "pids"} for v in limits.values())
+
+
+def test_a_service_others_merge_gets_its_limits_once_when_they_agree(tmp_path):
+    """Same tier and no per-service values: the limits go into the anchored service, which
+    the merging one inherits; a per-service value for the merging one makes them differ."""
+    text = ("services:\n  api: &api\n    image: acme/api:1\n  api-2:\n    <<: *api\n    command: serve --port 8081\n")
+    out, _kinds, refusals = run(tmp_path, text)
+    assert out.count("limits:") == 1 and "  api: &api\n    image: acme/api:1\n    deploy:" in out, out
+    assert not any("merged into" in r for r in refusals), refusals
+    out, _kinds, refusals = run(tmp_path, text, {"services": {"api-2": {"memory": "1G"}}})
+    assert any("its anchor is merged into api-2" in r and "api-2 would get a different change" in r
+               for r in refusals), refusals

@@ -17,8 +17,8 @@ from hardener.compose_graph import Graph, build_graph, image_family, tier_table
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose_anchors import LEGACY
-from hardener.transforms.cap_drop import merge_inserts, obstacle
+from hardener.compose_anchors import LEGACY, per_service
+from hardener.transforms.cap_drop import merge_inserts
 from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
 
 NAME = "resource-limits"
@@ -72,7 +72,8 @@ class ResourceLimits(Transform):
     ## Refuses when
     The file is a legacy v1 file or an override file, its `version:` is unknown, the
     service is an alias, not a mapping, uses `extends:` or has neither `image:` nor
-    `build:`, `deploy`/`resources`/`limits` come from an anchor or merge key, a
+    `build:`, other services merge it and would not all get the same limits,
+    `deploy`/`resources`/`limits` come from an anchor or merge key, a
     configured value is invalid, or a memory/CPU reservation or `memswap_limit` would
     conflict with the new limit. A version without a form for a limit is reported.
 
@@ -95,17 +96,20 @@ class ResourceLimits(Transform):
             return
         graph = build_graph(doc, ctx)
         unplaced: dict[tuple[int, str], int] = {}  # (document, why) -> line of `version:`
-        for service in doc.services():
+
+        def one(service: Service) -> Iterator[Finding]:
             form = _form(doc.documents[service.doc_index])
-            why = obstacle(doc, service) or (form if isinstance(form, str) else None) or _why_not(service)
+            why = (form if isinstance(form, str) else None) or _why_not(service)
             if why:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
-                continue
+                return
             assert isinstance(form, Form)
             missing = [k for k in KINDS if not any(_get(service.node, p) is not None for p in _SET_BY[k])]
             unplaced.update({(service.doc_index, form.missing[k]): form.line for k in missing if k in form.missing})
             if any(k in form.where for k in missing):
                 yield from self._one(doc, service, ctx, _tier(graph, service), form, missing)
+
+        yield from per_service(self, doc, one)  # a service others merge: once, when they all agree
         for (_index, why), line in unplaced.items():
             yield self.refuse(why, line)
 
