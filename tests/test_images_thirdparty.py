@@ -96,3 +96,9 @@ def test_pgadmin_keeps_the_file_capability_its_python_carries(tmp_path):
     text = "services:\n  pgadmin:\n    image: dpage/pgadmin4:8.12\n"
     out, said = run_compose(tmp_path, CapDrop(), text)
     assert out == text + "    cap_drop:\n      - ALL\n    cap_add:\n      - NET_BIND_SERVICE\n" and said == []
+
+
+def test_opensearch_runs_as_its_own_user_with_no_capability():
+    info = images.lookup("opensearchproject/opensearch:2.17.0")
+    assert info is not None and info.runs_as == "1000:1000" and info.get("cap_add") == []
+    assert "opensearch.yml" in info.get("read_only_blocker")
