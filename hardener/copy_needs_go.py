@@ -27,8 +27,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hardener.copy_needs_common import foreign_command_problem
-from hardener.copy_needs_node import expand
+from hardener.copy_needs_common import build_commands, foreign_command_problem
 from hardener.repo_facts import read_text
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ _COMPILE = ("build", "install", "run", "vet")
 _VALUE_FLAGS = frozenset({"-o", "-ldflags", "-gcflags", "-asmflags", "-tags", "-mod", "-p", "-pkgdir", "-buildmode",
                           "-compiler", "-installsuffix", "-modfile", "-overlay", "-pgo", "-toolexec", "-gccgoflags",
                           "-exec", "-covermode", "-coverpkg"})
-_WRAPPERS = frozenset({"env", "exec", "nice", "time", "sudo"})
 _SKIP_DIR = re.compile(r"(^|/)(testdata|[._][^/]*)(/|$)")
 
 
@@ -56,25 +54,14 @@ def go_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[s
     need |= {m.split("/")[0] for m in re.findall(r"=>\s*\./([^\s)]+)", text) if m.split("/")[0] in tops}
     cgo = next((v for s in steps for k, v in s.env.items() if k == "CGO_ENABLED"), None)
     targets: list[str] = []
-    for step in steps:
-        if step.argvs is None:
-            return f"the RUN at line {step.line} cannot be split into simple commands"
-        cwd = step.base
-        for argv in expand(step.argvs):
-            if argv is None:
-                return f"cannot split the command at line {step.line} into simple commands"
-            while argv and ("=" in argv[0] and re.match(r"[A-Za-z_]\w*=", argv[0]) or argv[0] in _WRAPPERS):
-                if argv[0].startswith("CGO_ENABLED="):
-                    cgo = argv[0].split("=", 1)[1]
-                argv = argv[1:]
-            if not argv:
-                continue
-            if argv[0] == "cd" and len(argv) > 1:
-                cwd, why = step.locate(argv[1], cwd), None
-            else:
-                why = _command(argv, step, cwd, targets, tops)
-            if why:
-                return why
+    for found in build_commands(steps):
+        if isinstance(found, str):
+            return found
+        step, cwd, argv, assigned = found
+        cgo = assigned.get("CGO_ENABLED", cgo)
+        why = _command(argv, step, cwd, targets, tops) if argv else None
+        if why:
+            return why
     if cgo == "1":
         return "cgo is enabled (CGO_ENABLED=1): its C flags and includes reach files by path"
     if not targets:

@@ -32,8 +32,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hardener.copy_needs_common import foreign_command_problem
-from hardener.copy_needs_node import expand
+from hardener.copy_needs_common import WRAPPERS, build_commands, foreign_command_problem
 from hardener.repo_facts import read_text
 
 if TYPE_CHECKING:
@@ -45,13 +44,12 @@ GRADLE_FILES = ("settings.gradle.kts", "settings.gradle", "build.gradle.kts", "b
 JAVA_MANIFESTS = MAVEN_MANIFESTS + GRADLE_FILES
 _TOOLS = frozenset({"mvn", "mvnw", "gradle", "gradlew"})
 _DEFAULT_TARGETS = frozenset({"pom.xml", "build.gradle", "build.gradle.kts", ".", ""})  # -f/-p naming the default
-_WRAPPERS = frozenset({"env", "exec", "nice", "time", "sudo"})
 _DYNAMIC = re.compile(r"\bfile\s*\(|listFiles|fileTree|\.forEach\b|\.each\b|projectDir\s*=|\brootDir\b|walk")
 
 
 def is_java_build(argv: list[str]) -> bool:
     """True when a command runs Maven or Gradle (directly or through its wrapper)."""
-    while argv and (re.match(r"[A-Za-z_]\w*=", argv[0]) or argv[0] in _WRAPPERS):
+    while argv and (re.match(r"[A-Za-z_]\w*=", argv[0]) or argv[0] in WRAPPERS):
         argv = argv[1:]
     return bool(argv) and argv[0].rsplit("/", 1)[-1] in _TOOLS
 
@@ -61,23 +59,13 @@ def java_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
     tops = {p for p in paths if "/" not in p}
     dirs = {p.split("/")[0] for p in paths if "/" in p}
     used: set[str] = set()
-    for step in steps:
-        if step.argvs is None:
-            return f"the RUN at line {step.line} cannot be split into simple commands"
-        cwd = step.base
-        for argv in expand(step.argvs):
-            if argv is None:
-                return f"cannot split the command at line {step.line} into simple commands"
-            while argv and (re.match(r"[A-Za-z_]\w*=", argv[0]) or argv[0] in _WRAPPERS):
-                argv = argv[1:]
-            if not argv:
-                continue
-            if argv[0] == "cd" and len(argv) > 1:
-                cwd = step.locate(argv[1], cwd)
-                continue
-            why = _command(argv, step, cwd, used, tops | dirs)
-            if why:
-                return why
+    for found in build_commands(steps):
+        if isinstance(found, str):
+            return found
+        step, cwd, argv, _assigned = found
+        why = _command(argv, step, cwd, used, tops | dirs) if argv else None
+        if why:
+            return why
     if not used & _TOOLS:
         return "no mvn/gradle build in this stage: what it compiles is unknown"
     maven = "pom.xml" in tops and used & {"mvn", "mvnw"}
