@@ -29,6 +29,14 @@ SET_MERGED = frozenset({"cap_add", "cap_drop", "security_opt"})
 WhyNot = Callable[[Service], "str | None"]
 
 
+class Completed(str):
+    """A reason meaning: the other file of the pair defines this partial service."""
+
+
+class HardenedThere(Completed):
+    """... and the other file gets the change, so there is nothing to say here."""
+
+
 def pair_of(path: Path) -> tuple[str, Path] | None:
     """(the partner's role "base"|"override", the partner) for a default-named Compose file whose partner
     exists next to it; None for any other file (an ``-f`` file Compose does not pair)."""
@@ -113,9 +121,9 @@ def completed_by(service: Service, partner: Service | None, keys: Iterable[str],
     if not any(mapping_get(partner.node, k) is not None for k in ("image", "build", "extends")):
         return None
     if any(mapping_get(service.node, k) is not None for k in keys if k not in ("image", "build")):
-        return (f"completed by {file_name}, which defines its image, while this file sets a key "
-                "the change depends on; set it in one file")
-    return f"completed by {file_name}; hardened there"
+        return Completed(f"completed by {file_name}, which defines its image, while this file sets a key "
+                         "the change depends on; set it in one file")
+    return HardenedThere(f"completed by {file_name}; hardened there")
 
 
 def why_not(ctx: Context, keys: Iterable[str], inner: WhyNot | None = None) -> WhyNot | None:

@@ -9,7 +9,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import images
 from hardener.compose_doc import ComposeDoc, Service
-from hardener.compose_override import USER_KEYS, why_not
+from hardener.compose_override import USER_KEYS, HardenedThere, why_not
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
 from hardener.transforms.cap_drop import built_dockerfile
@@ -64,7 +64,7 @@ class ComposeUser(Transform):
             if service.alias or not isinstance(service.node, MappingNode) or not service.node.value:
                 continue
             why, user = ((pair(service) if pair else None), None)
-            if why and why.endswith("; hardened there") and why.startswith("completed by"):
+            if isinstance(why, HardenedThere):
                 continue  # as before: a partial override service says nothing; its base file gets the user
             if why is None:
                 why, user = _verdict(service, ctx)

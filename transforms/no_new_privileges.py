@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose_doc import ComposeDoc, Service
-from hardener.compose_override import NO_NEW_PRIVILEGES_KEYS, why_not
+from hardener.compose_override import NO_NEW_PRIVILEGES_KEYS, Completed, why_not
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
 from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, mapping_own
@@ -61,7 +61,7 @@ class NoNewPrivileges(Transform):
         pair = why_not(ctx, NO_NEW_PRIVILEGES_KEYS)
         for service in doc.services():
             why = pair(service) if pair else None
-            if why and why.startswith("completed by"):
+            if isinstance(why, Completed):
                 continue  # a partial override service: its base file gets the option, merged as a set
             if why:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
