@@ -42,6 +42,16 @@ def wants_split(ref: ImageRef, steps: Steps, stage: Stage) -> bool:
     return _runtime_tag(ref.tag) != ref.tag or builds or isinstance(dropped, str) or bool(dropped[1])
 
 
+def npm_lock_problem(context: Path, pinned: str) -> str | None:
+    """Why the project's npm dependencies cannot be trusted to install the same way twice."""
+    locks = {p.name for p in context.iterdir() if p.is_file()} if context.is_dir() else set()
+    if locks & {"yarn.lock", "pnpm-lock.yaml"}:
+        return "yarn and pnpm projects are not split yet"
+    if not locks & {"package-lock.json", "npm-shrinkwrap.json"}:
+        return f"no package-lock.json: {pinned} are not pinned"
+    return None
+
+
 def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | str:
     if ref.digest or not ref.is_official:
         return "only the official node image, by tag, has a known -slim runtime"
@@ -50,11 +60,9 @@ def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context:
         return f"no -slim variant is known for node:{ref.tag or 'latest'} (pin a release tag such as 20)"
     if context is None:
         return "the build context is unknown: cannot read package.json"
-    locks = {p.name for p in context.iterdir() if p.is_file()} if context.is_dir() else set()
-    if locks & {"yarn.lock", "pnpm-lock.yaml"}:
-        return "yarn and pnpm projects are not split yet"
-    if not locks & {"package-lock.json", "npm-shrinkwrap.json"}:
-        return "no package-lock.json: the production dependencies are not pinned"
+    why = npm_lock_problem(context, "the production dependencies")
+    if why:
+        return why
     global_install = next((inst for inst, cmd in steps.build if _npm_sub(cmd) in ("install", "i")
                            and has_option(cmd.words, ("--global", "--location=global"), "g")), None)
     if global_install is not None:

@@ -20,7 +20,7 @@ from hardener.dockerfile_doc import DockerfileDoc, Stage
 from hardener.edits import Edit
 from hardener.repo_facts import read_text
 from hardener.stage_split import data, final_workdir, read_steps
-from hardener.stage_split_node import is_build
+from hardener.stage_split_node import is_build, npm_lock_problem
 from hardener.stage_split_render import relabel, builder_name, keyword_case
 from hardener.transforms.absolute_workdir import join_workdir
 
@@ -192,12 +192,11 @@ def _scripts(context: Path | None) -> dict[str, object]:
 
 
 def _project_problem(context: Path | None) -> str | None:
-    names = {p.name for p in context.iterdir() if p.is_file()} if context and context.is_dir() else set()
-    if names & {"yarn.lock", "pnpm-lock.yaml"}:
-        return "yarn and pnpm projects are not split yet"
-    if not names & {"package-lock.json", "npm-shrinkwrap.json"}:
+    if context is None:
         return "no package-lock.json: the build's dependencies are not pinned"
-    assert context is not None
+    why = npm_lock_problem(context, "the build's dependencies")
+    if why:
+        return why
     for top, subdirs, files in os.walk(context):
         subdirs[:] = [d for d in subdirs if d not in ("node_modules", ".git")]
         for config in sorted({"serve.json", "now.json"} & set(files)):
