@@ -55,7 +55,7 @@ def write_repo(repo: Path, refs: list[str], host: str) -> None:
 
 
 def run_once(repo: Path, offline: bool) -> tuple[float, dict[str, int], int, int]:
-    from hardener.digest_cache import active_resolvers, reset_resolvers
+    from hardener.oci.digest_cache import active_resolvers, reset_resolvers
     from hardener.report import Mode
     from hardener.runner import RunRequest, run
 

@@ -114,7 +114,7 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
 
 
 def _all_paths(paths: tuple[Path, ...], repos_file: Path | None) -> tuple[Path, ...]:
-    from hardener.campaign import read_repos_file
+    from hardener.pr.campaign import read_repos_file
     from hardener.errors import BadInput
 
     listed: list[Path] = []
@@ -128,7 +128,8 @@ def _all_paths(paths: tuple[Path, ...], repos_file: Path | None) -> tuple[Path, 
 
 def _runner(request: Any, jobs: int) -> Any:
     """``run(on_result, on_total) -> Report``: one repository directly, several as a campaign."""
-    from hardener import campaign, runner
+    from hardener import runner
+    from hardener.pr import campaign
 
     groups = campaign.group_by_repo(request.paths)
     if len(groups) <= 1:
@@ -147,14 +148,22 @@ def _runner(request: Any, jobs: int) -> Any:
     return run_campaign
 
 
+# The report formats and the module that renders each (imported on use: start-up stays fast).
+RENDERERS = {
+    "json": "hardener.output.json",
+    "sarif": "hardener.output.sarif",
+    "markdown": "hardener.output.markdown",
+}
+
+
 def _renderer(fmt: str) -> Any:
     import importlib
 
-    return importlib.import_module(f"hardener.output_{fmt}").render
+    return importlib.import_module(RENDERERS[fmt]).render
 
 
 def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool, run: Any) -> Any:
-    from hardener.output_text import Progress, TextOutput, finding_lines
+    from hardener.output.text import Progress, TextOutput, finding_lines
     from hardener.report import Mode
 
     out = TextOutput(no_color, quiet)
@@ -218,8 +227,8 @@ def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tupl
     """
     import os
 
-    from hardener import campaign
-    from hardener.pr import PrRequest, run_pr
+    from hardener.pr import campaign
+    from hardener.pr.bot import PrRequest, run_pr
 
     paths = _all_paths(repos, repos_file)
     requests = [PrRequest(p, _split(select), _split(ignore), token=os.environ.get("GITHUB_TOKEN") or None, **kwargs)
@@ -265,6 +274,6 @@ def list_() -> None:
         click.echo(f"{cls.id}  {cls.name:<28} {cls.applicability.label:<7} {'/'.join(cls.targets):<19} {summary}")
 
 
-from hardener.cli_verify import verify as _verify  # noqa: E402
+from hardener.lab.cli import verify as _verify  # noqa: E402
 
 main.add_command(_verify)

@@ -61,7 +61,7 @@ class Context:
     file: Path | None = None  # the file being transformed
     offline: bool = False  # no network: transforms that need it refuse
     files: FileView = field(default_factory=FileView, compare=False)
-    resolver: Any = None  # digest resolver shared by a run (hardener.digest_cache); None: per process
+    resolver: Any = None  # digest resolver shared by a run (hardener.oci.digest_cache); None: per process
 
     def for_file(self, path: Path) -> Context:
         return replace(self, file=path)

@@ -39,3 +39,17 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     for edit in reversed(ordered):
         out = out[: edit.start] + edit.replacement + out[edit.end :]
     return out
+
+
+def merge_inserts(edits: list[Edit]) -> list[Edit]:
+    """Join insertions at the same offset into one edit (in list order): one change may not
+    hold two edits at one point, and appending to the last list of a service lands exactly
+    where a new key of that service goes."""
+    out: list[Edit] = []
+    for edit in edits:
+        same = next((i for i, e in enumerate(out) if e.start == e.end == edit.start == edit.end), None)
+        if same is None:
+            out.append(edit)
+        else:
+            out[same] = Edit(edit.start, edit.end, out[same].replacement + edit.replacement)
+    return out

@@ -49,10 +49,10 @@ class FileResult:
 
 def load_document(kind: str, raw: bytes, path: str) -> Any:
     if kind == "dockerfile":
-        from hardener.dockerfile_doc import DockerfileDoc
+        from hardener.dockerfile.doc import DockerfileDoc
 
         return DockerfileDoc.load(raw, path)
-    from hardener.compose_doc import ComposeDoc
+    from hardener.compose.doc import ComposeDoc
 
     return ComposeDoc.load(raw, path)
 

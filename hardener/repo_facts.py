@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardener.dockerignore import BadPattern, Matcher
+from hardener.dockerfile.dockerignore import BadPattern, Matcher
 
 MAX_ENTRIES = 20000  # a context bigger than this is listed partially (``truncated``)
 # directories whose contents nobody copies one by one: listed, not descended into
@@ -228,7 +228,7 @@ def _source(word: str, inst: Any, escape: str, defaults: dict[str, str | None]) 
 
 
 def _clean(path: str) -> str:
-    from hardener.dockerignore import go_clean
+    from hardener.dockerfile.dockerignore import go_clean
 
     return go_clean(path).lstrip("/") or "."
 

@@ -47,7 +47,7 @@ class Report:
     errors: list[BadInput] = field(default_factory=list)  # problems outside any one file's content
     companions: list[CompanionResult] = field(default_factory=list)
     exit_on_change: bool = False
-    campaign: Any = None  # hardener.campaign.Campaign when the run covered several repositories
+    campaign: Any = None  # hardener.pr.campaign.Campaign when the run covered several repositories
 
     @property
     def changed(self) -> list[FileResult]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.model import Change, Refusal
 from hardener.transforms.ci_security_gate import CiSecurityGate
 

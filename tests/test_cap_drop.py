@@ -182,7 +182,7 @@ def test_sys_admin_reported_but_hardened(tmp_path):
     ],
 )
 def test_literal_repository(image, expected):
-    from hardener.transforms.cap_drop import literal_repository
+    from hardener.compose.service_image import literal_repository
 
     assert literal_repository(image) == expected
 

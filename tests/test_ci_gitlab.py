@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from hardener.ci_gitlab import COMPANION, GITLAB_CI, TOOL_IMAGES, add_include
-from hardener.ci_images import compose_builds, repo_images, split
-from hardener.compose_doc import ComposeDoc
+from hardener.ci.gitlab import COMPANION, GITLAB_CI, TOOL_IMAGES, add_include
+from hardener.ci.images import compose_builds, repo_images, split
+from hardener.compose.doc import ComposeDoc
 from ci_helpers import make_repo as _repo, run_gate as _run
 from hardener.context import Context
 from hardener.engine import Options, process

@@ -17,10 +17,10 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from conftest import corpus_cases
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.edits import Edit, apply_edits
 from hardener.errors import BadInput
-from hardener.yaml_splice import (
+from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
     is_flow,

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import ROOT, corpus_cases
 from hardener import judges
-from hardener.compose_doc import ComposeDoc
-from hardener.compose_graph import Graph, build_graph, env_hosts
-from hardener.graph_render import render_ascii, render_mermaid
+from hardener.compose.doc import ComposeDoc
+from hardener.compose.graph import Graph, build_graph, env_hosts
+from hardener.output.graph_render import render_ascii, render_mermaid
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Applicability

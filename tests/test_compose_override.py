@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hardener import judges
-from hardener.compose_override import pair_of
+from hardener.compose.override import pair_of
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Transform

@@ -11,7 +11,7 @@ from hardener import judges
 from hardener.cli import main
 from hardener.context import Context
 from hardener.engine import FileResult, Options, process
-from hardener.env_secrets import entries, is_credential_name, is_literal
+from hardener.compose.env_secrets import entries, is_credential_name, is_literal
 from hardener.model import Applicability
 from hardener.transforms.compose_secrets import ComposeSecrets
 
@@ -306,7 +306,7 @@ def test_literal_values(value, expected):
 
 
 def test_entries_of_both_forms():
-    from hardener.compose_doc import ComposeDoc
+    from hardener.compose.doc import ComposeDoc
 
     doc = ComposeDoc.load(b"services:\n  s:\n    environment:\n      - A=1\n      - B\n      - D=a$$b\n"
                           b"  t:\n    environment:\n      C: x=y\n      E: ${X}\n      F: pre$X\n      G: 'a$$b'\n")

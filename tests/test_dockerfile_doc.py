@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import corpus_cases
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.errors import BadInput
 
 dockerfile = pytest.importorskip("dockerfile")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardener.dockerignore import BadPattern, Matcher, go_clean, read_patterns
+from hardener.dockerfile.dockerignore import BadPattern, Matcher, go_clean, read_patterns
 
 # (pattern, path, matches) through MatchesOrParentMatches, as in patternmatcher_test.go TestMatches
 SINGLE = [

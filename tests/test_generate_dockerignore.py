@@ -9,8 +9,8 @@ import pytest
 from conftest import CORPUS, corpus_cases
 from hardener import repo_facts
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
-from hardener.dockerignore import Matcher
+from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.dockerignore import Matcher
 from hardener.engine import Options, process
 from hardener.model import Refusal
 from hardener.transforms.generate_dockerignore import GenerateDockerignore
@@ -176,7 +176,7 @@ def _run_once(root: Path, name: str, doc: DockerfileDoc) -> tuple[list[str], lis
 
 
 def before_patterns(root: Path) -> list[str]:
-    from hardener.dockerignore import read_patterns
+    from hardener.dockerfile.dockerignore import read_patterns
 
     path = root / ".dockerignore"
     return read_patterns(path.read_bytes()) if path.exists() else []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardener.imageref import BadReference, is_local_registry, parse
+from hardener.oci.imageref import BadReference, is_local_registry, parse
 
 DIGEST = "sha256:" + "a" * 64
 

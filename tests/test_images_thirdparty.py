@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardener import images
+from hardener.knowledge import images
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_hello_world_writes_nothing() -> None:
     ],
 )
 def test_temporal_images(image, name, caps):
-    from hardener.transforms.cap_drop import literal_repository
+    from hardener.compose.service_image import literal_repository
 
     info = images.lookup(literal_repository(image) or image)
     assert info is not None and info.name == name and info.get("cap_add") == caps

@@ -8,7 +8,8 @@ import pytest
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Transform
-from hardener.transforms.absolute_workdir import AbsoluteWorkdir, join_workdir
+from hardener.transforms.absolute_workdir import AbsoluteWorkdir
+from hardener.dockerfile.workdir import join_workdir
 from hardener.transforms.cd_to_workdir import CdToWorkdir
 from hardener.transforms.duplicate_instructions import DuplicateInstructions
 

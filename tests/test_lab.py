@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hardener.buildengine import Buildah
-from hardener.verify import Verdict, VerifyOptions, image_size, verify_path
+from hardener.lab.buildengine import Buildah
+from hardener.lab.verify import Verdict, VerifyOptions, image_size, verify_path
 from lab.plugin import APPS, Lab, app_dirs, lab  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.lab

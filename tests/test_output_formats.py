@@ -99,7 +99,7 @@ def test_json_validates_against_the_published_schema(tmp_path, monkeypatch, file
 
 
 def test_json_schema_is_shipped_and_versioned() -> None:
-    from hardener.output_json import SCHEMA_VERSION
+    from hardener.output.json import SCHEMA_VERSION
 
     schema = report_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -125,7 +125,7 @@ def test_markdown_pr_body(tmp_path, monkeypatch) -> None:
 
 
 def test_markdown_graph_hook_is_optional(tmp_path, monkeypatch) -> None:
-    from hardener import output_markdown
+    from hardener.output import markdown as output_markdown
     from hardener.report import Mode
     from hardener.runner import RunRequest
     from hardener.runner import run as run_engine
@@ -143,14 +143,14 @@ def test_markdown_graph_hook_is_optional(tmp_path, monkeypatch) -> None:
     assert "Service graph" not in output_markdown.render(report, graph=lambda r: None)
     # the default: no picture when the graph did not change, and never an error
     assert "Service graph" not in output_markdown.render(report)
-    monkeypatch.setattr("hardener.compose_doc.ComposeDoc.load", lambda *a: 1 / 0)
+    monkeypatch.setattr("hardener.compose.doc.ComposeDoc.load", lambda *a: 1 / 0)
     assert output_markdown.compose_graph(report.results[0]) is None
 
 
 def test_panel_on_a_terminal_plain_lines_when_piped(tmp_path, monkeypatch) -> None:
     from rich.console import Console
 
-    from hardener.output_text import TextOutput, findings_panel
+    from hardener.output.text import TextOutput, findings_panel
     from hardener.report import Mode
     from hardener.runner import RunRequest
     from hardener.runner import run as run_engine

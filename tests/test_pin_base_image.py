@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hardener.context import Context
-from hardener.digest_cache import reset_resolvers
+from hardener.oci.digest_cache import reset_resolvers
 from hardener.engine import Options, process
 from hardener.transforms.pin_base_image import PinBaseImage
 

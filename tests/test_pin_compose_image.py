@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hardener.context import Context
-from hardener.digest_cache import reset_resolvers
+from hardener.oci.digest_cache import reset_resolvers
 from hardener.engine import Options, process
 from hardener.transforms.pin_compose_image import PinComposeImage
 from test_pin_base_image import D, LOCK

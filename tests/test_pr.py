@@ -24,7 +24,7 @@ from conftest import ROOT
 from fake_github import FakeGitHub
 from hardener import __version__
 from hardener.cli import main
-from hardener.github import slug_from_remote
+from hardener.pr.github import slug_from_remote
 
 TOKEN = "ghp_test_secret_token_123"
 SELECT = "HD301,HD401,HD501,HD601"  # the transforms the goldens were written with

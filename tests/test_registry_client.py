@@ -244,14 +244,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 # -- helpers for the tests -----------------------------------------------------------
 def _client(**config: object):
-    from hardener.registry import ClientConfig, Credentials, RegistryClient
+    from hardener.oci.registry import ClientConfig, Credentials, RegistryClient
 
     creds = config.pop("credentials", None) or Credentials()
     return RegistryClient(ClientConfig(**config), creds)  # type: ignore[arg-type]
 
 
 def _budget(limit: int = 24):
-    from hardener.registry import Budget
+    from hardener.oci.registry import Budget
 
     return Budget(limit)
 
@@ -266,7 +266,7 @@ def _repo(tmp_path: Path, files: dict[str, str], options: str = "") -> Path:
 
 
 def _run(repo: Path, mode: str = "apply", offline: bool = False):
-    from hardener.digest_cache import active_resolvers, reset_resolvers
+    from hardener.oci.digest_cache import active_resolvers, reset_resolvers
     from hardener.report import Mode
     from hardener.runner import RunRequest, run
 
@@ -329,7 +329,7 @@ def test_tags_follow_link_pagination(lab: Lab, seeded: dict[str, str]) -> None:
 @pytest.mark.registry
 def test_not_found_is_an_error_with_the_reason(lab: Lab, seeded: dict[str, str], repository: str, tag: str,
                                               message: str) -> None:
-    from hardener.registry import RegistryError
+    from hardener.oci.registry import RegistryError
 
     with pytest.raises(RegistryError, match=re.escape(message)):
         _client().manifest(lab.host, repository, tag, _budget())
@@ -433,7 +433,7 @@ def test_lock_flag_writes_the_lock(lab: Lab, seeded: dict[str, str], tmp_path: P
     from click.testing import CliRunner
 
     from hardener.cli import main
-    from hardener.digest_cache import reset_resolvers
+    from hardener.oci.digest_cache import reset_resolvers
 
     repo = _repo(tmp_path, {"Dockerfile": "FROM node:22\n"}, f'mirrors = {{"docker.io" = "{lab.host}"}}\n')
     reset_resolvers()
@@ -485,7 +485,7 @@ def test_anonymous_bearer_token(token_lab: Lab) -> None:
 
 @pytest.mark.registry
 def test_basic_auth_from_docker_config_auths(basic_lab: Lab, tmp_path: Path) -> None:
-    from hardener.registry import Credentials
+    from hardener.oci.registry import Credentials
 
     auth = base64.b64encode(f"{basic_lab.user}:{basic_lab.password}".encode()).decode()
     _docker_config(tmp_path, {"auths": {basic_lab.host: {"auth": auth}}})
@@ -497,7 +497,7 @@ def test_basic_auth_from_docker_config_auths(basic_lab: Lab, tmp_path: Path) -> 
 
 @pytest.mark.registry
 def test_basic_auth_from_a_credential_helper(basic_lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hardener.registry import Credentials
+    from hardener.oci.registry import Credentials
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -579,7 +579,7 @@ class _Misbehaving:
     pytest.param(dict(status=500), "answered 500", id="server-error"),
 ])
 def test_registry_errors_become_reasons(server: dict, message: str) -> None:
-    from hardener.registry import RegistryError
+    from hardener.oci.registry import RegistryError
 
     fake = _Misbehaving(**server)
     try:
@@ -593,7 +593,7 @@ def test_registry_errors_become_reasons(server: dict, message: str) -> None:
 
 
 def test_short_retry_after_is_waited_for_once() -> None:
-    from hardener.registry import RegistryError
+    from hardener.oci.registry import RegistryError
 
     fake = _Misbehaving(status=429, headers={"Retry-After": "0"})
     client = _client()
@@ -654,7 +654,7 @@ def test_cli_exit_code_4_when_the_registry_fails(tmp_path: Path, monkeypatch: py
     from click.testing import CliRunner
 
     from hardener.cli import main
-    from hardener.digest_cache import reset_resolvers
+    from hardener.oci.digest_cache import reset_resolvers
 
     dead = f"127.0.0.1:{free_port()}"
     repo = _repo(tmp_path, {"Dockerfile": "FROM python:3.12\nUSER 1000\n"}, f'mirrors = {{"docker.io" = "{dead}"}}\n')
@@ -697,7 +697,7 @@ def test_offline_refuses_what_the_lock_does_not_know(tmp_path: Path) -> None:
     pytest.param("", ("", {}), id="none"),
 ])
 def test_parse_challenge(header: str, expected: tuple) -> None:
-    from hardener.registry import parse_challenge
+    from hardener.oci.registry import parse_challenge
 
     assert parse_challenge(header) == expected
 
@@ -708,7 +708,7 @@ def test_parse_challenge(header: str, expected: tuple) -> None:
     pytest.param("", None, id="last-page"),
 ])
 def test_next_link(link: str, expected: str | None) -> None:
-    from hardener.registry import _next_link
+    from hardener.oci.registry import _next_link
 
     assert _next_link(link) == expected
 
@@ -720,7 +720,7 @@ def test_next_link(link: str, expected: str | None) -> None:
     pytest.param(["v1.2.3", "v1.2", "edge"], "", ["v1.2.3", "v1.2"], id="v-prefix"),
 ])
 def test_candidate_order(tags: list[str], family: str, expected: list[str]) -> None:
-    from hardener.digest_cache import candidate_order
+    from hardener.oci.digest_cache import candidate_order
 
     assert candidate_order(tags, family) == expected
 
@@ -733,7 +733,7 @@ def test_candidate_order(tags: list[str], family: str, expected: list[str]) -> N
     pytest.param([], False, None, id="none"),
 ])
 def test_choose_tag(tags: list[str], most_specific: bool, expected: str | None) -> None:
-    from hardener.digest_cache import choose_tag
+    from hardener.oci.digest_cache import choose_tag
 
     assert choose_tag(tags, most_specific) == expected
 
@@ -743,7 +743,7 @@ def test_choose_tag(tags: list[str], most_specific: bool, expected: str | None) 
     pytest.param(60, 60, id="number"), pytest.param("7d", 604800, id="days"),
 ])
 def test_parse_duration(value: object, seconds: float) -> None:
-    from hardener.digest_cache import parse_duration
+    from hardener.oci.digest_cache import parse_duration
 
     assert parse_duration(value) == seconds
 

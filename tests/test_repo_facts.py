@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hardener import repo_facts as facts
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 
 
 def tree(root: Path, files: dict[str, str]) -> tuple[str, ...]:

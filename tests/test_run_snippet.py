@@ -65,7 +65,7 @@ def test_the_line(tmp_path, dockerfile, expect):
 
 def test_user_flag_matches_what_the_kb_says(tmp_path):
     """Sanity check on the KB the test above relies on (nginx-unprivileged runs as 101)."""
-    from hardener import images
+    from hardener.knowledge import images
 
     assert images.lookup("nginxinc/nginx-unprivileged:1.27").runs_as == "101:101"
 
@@ -157,7 +157,7 @@ def test_image_name_from_the_path(tmp_path, rel, tag):
 
 
 def test_markdown_shows_the_line_as_a_code_block(tmp_path):
-    from hardener import output_markdown
+    from hardener.output import markdown as output_markdown
 
     root = tmp_path
     (root / "Dockerfile").write_text(NODE)
@@ -168,7 +168,7 @@ def test_markdown_shows_the_line_as_a_code_block(tmp_path):
 
 
 def test_markdown_leaves_other_refusals_as_text():
-    from hardener.output_markdown import _with_command
+    from hardener.output.markdown import _with_command
 
     assert _with_command("the image 'x' is not in the knowledge base") == "the image 'x' is not in the knowledge base"
 

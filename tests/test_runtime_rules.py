@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from falco_condition import FalcoError, check_rules_file, parse_condition
-from hardener import images
+from hardener.knowledge import images
 from hardener.context import Context
 from hardener.engine import Options, process
-from hardener.falco_rules import HEADER, README_HEADER
+from hardener.compose.falco import HEADER, README_HEADER
 from hardener.model import Change, Refusal
 from hardener.transforms.read_only_root import ReadOnlyRoot
 from hardener.transforms.runtime_rules import AddRuntimeRules
@@ -57,7 +57,7 @@ def _repo(tmp_path: Path, compose: str, files: dict[str, str] | None = None, nam
 
 
 def _findings(path: Path, root: Path, options: dict | None = None) -> list[Change | Refusal]:
-    from hardener.compose_doc import ComposeDoc
+    from hardener.compose.doc import ComposeDoc
 
     ctx = Context(root, ON if options is None else options).for_file(path)
     return list(AddRuntimeRules().run(ComposeDoc.load(path.read_bytes(), str(path)), ctx))

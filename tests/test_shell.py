@@ -1,10 +1,10 @@
-"""hardener.shell: simple commands of a RUN with source spans."""
+"""hardener.dockerfile.shell: simple commands of a RUN with source spans."""
 from __future__ import annotations
 
 import pytest
 
-from hardener.dockerfile_doc import DockerfileDoc
-from hardener.shell import commands
+from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.shell import commands
 
 
 def _run(body: str) -> tuple[DockerfileDoc, list | None]:
@@ -176,9 +176,9 @@ def test_program_index(body: str, index: int) -> None:
     assert cmds[0].program_index() == index
 
 
-# --- hardener.shell_edit -------------------------------------------------------------
+# --- hardener.dockerfile.shell_edit -------------------------------------------------------------
 
-from hardener.shell_edit import append_command, cache_targets, has_option  # noqa: E402
+from hardener.dockerfile.shell_edit import append_command, cache_targets, has_option  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from hardener import judges
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.engine import Options, process
 from hardener.transforms.split_build_stage import SplitBuildStage
 

@@ -16,10 +16,10 @@ import pytest
 
 from hardener import judges
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.engine import Options, process
 from hardener.transforms.split_build_stage import SplitBuildStage  # first: stage_split and transforms import each other
-from hardener.stage_split_static import served  # noqa: I001
+from hardener.plans.split.static import served  # noqa: I001
 
 RUNTIME = "FROM nginxinc/nginx-unprivileged:1.28-alpine"
 HEAD = "FROM node:20\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npm run build\n"

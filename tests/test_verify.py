@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hardener import verify as V
-from hardener.buildengine import BuildResult, EngineMissing, ImageConfig, ImageFiles, RunResult, find_engine, list_tar, walk_tree
+from hardener.lab import verify as V
+from hardener.lab.buildengine import BuildResult, EngineMissing, ImageConfig, ImageFiles, RunResult, find_engine, list_tar, walk_tree
 from hardener.cli import main
 
 BUILDAH_LOG = """STEP 1/4: FROM docker.io/library/python:3.11-slim

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, \
+from hardener.dockerfile.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, \
     subcommand
 
 # global apk options that take their value as the next word

@@ -5,11 +5,11 @@ import re
 from collections.abc import Iterator, Sequence
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell import Command, Word
-from hardener.shell_edit import (append_command, ends_with_exit, has_cache_under, has_option,
+from hardener.dockerfile.shell import Command, Word
+from hardener.dockerfile.shell_edit import (append_command, ends_with_exit, has_cache_under, has_option,
                                   insert_after, program, shell_runs, subcommand)
 
 _APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",

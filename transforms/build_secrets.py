@@ -5,10 +5,10 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.duplicate_instructions import Pair, env_pairs, overlapping, remove_pairs
+from hardener.dockerfile.removal import Pair, env_pairs, overlapping, remove_pairs
 
 # BuildKit's SecretsUsedInArgOrEnv tokens, without the bare "key" (GPG_KEY is a public
 # fingerprint) but with the compound keys that are secrets

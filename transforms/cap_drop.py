@@ -1,31 +1,32 @@
 """HD603 cap-drop (and the small helpers the other image-aware Compose transforms share)."""
 from __future__ import annotations
+from hardener.edits import merge_inserts
+from hardener.compose.anchors import own_sequence
+from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
+from hardener.compose.service_image import image_info, literal_image_info, built_user
 
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
-from hardener import compose_override, images
-from hardener.compose_anchors import merge_users, per_service, shape_problem
-from hardener.compose_command import needs_no_capabilities, uses_raw_sockets
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose import override as compose_override
+from hardener.knowledge import images
+from hardener.compose.anchors import per_service
+from hardener.compose.command import needs_no_capabilities, uses_raw_sockets
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.yaml_splice import (
+from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
     mapping_get,
-    mapping_own,
     scalar_value,
 )
 
 if TYPE_CHECKING:
-    from hardener.dockerfile_doc import DockerfileDoc
-
+    pass
 
 
 class CapDrop(Transform):
@@ -148,13 +149,6 @@ def _edits(doc: ComposeDoc, node: Node | None, drop: Node | None, missing: list[
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
-# CRI-O's default set (cri-o/cri-o#3119, 2020; Podman's containers.conf is close): OpenShift
-# runs arbitrary public images with it, so a service whose needs are unknown keeps these.
-RUNTIME_DEFAULT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
-                   "SETGID", "SETPCAP", "SETUID")
-WITHHELD = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT")  # Docker grants them too
-
-
 class Unknown(str):
     """A refusal reason that only says what the service needs is not known (it may still
     get the runtime-default set), unlike a reason it must not be touched at all."""
@@ -185,119 +179,6 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
     if caps is None:
         return Unknown(f"the knowledge base does not list the capabilities {info.name} needs"), []
     return None, [str(c).upper() for c in caps]
-
-
-def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
-    """The KB entry of the service's image, or the reason there is none to rely on."""
-    image = scalar_value(mapping_get(service.node, "image"))
-    if not image:
-        return extends_note(service.node) or "it has neither `image:` nor `build:`", None
-    if "$" in image:
-        image = literal_repository(image) or ""
-        if not image:
-            return f"the image {scalar_value(mapping_get(service.node, 'image'))!r} comes from a variable", None
-    info = images.lookup(image)
-    if info is None:
-        return f"the image {image!r} is not in the knowledge base", None
-    if info.get("tier") in (None, "base"):
-        return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
-    return None, info
-
-
-def literal_image_info(service: Service) -> images.ImageInfo | None:
-    """The KB entry of a literally named image, base images included (image_info skips them)."""
-    image = scalar_value(mapping_get(service.node, "image"))
-    return images.lookup(image) if image and "$" not in image else None
-
-
-def extends_note(node: Node | None) -> str | None:
-    """Why a service that takes its image from ``extends:`` gets nothing here: Compose merges
-    the extended service into it, hardening included, so that service is the place to edit."""
-    ext = mapping_get(node, "extends")
-    if ext is None:
-        return None
-    name = scalar_value(ext) if isinstance(ext, ScalarNode) else scalar_value(mapping_get(ext, "service"))
-    where = None if isinstance(ext, ScalarNode) else scalar_value(mapping_get(ext, "file"))
-    base = f"{name!r}" + (f" in {where}" if where else "")
-    return f"it extends {base}, which defines its image; hardening that service also hardens this one"
-
-
-def literal_repository(image: str) -> str | None:
-    """``postgres:${PG_VERSION}`` -> ``postgres``: only the tag comes from a variable. The facts
-    image_info's callers read (capabilities, writable paths, health command, tier) belong to
-    the repository, not the tag; None when the name itself holds a variable."""
-    ref = image.split("@", 1)[0]
-    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group(0)), ref)  # a ':-' default is no tag separator
-    cut = masked.rfind(":")
-    name, tag = ref[:cut], masked[cut + 1:]
-    if cut <= 0 or "/" in tag or "$" in name or "$" not in tag:
-        return None
-    return name
-
-
-def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, DockerfileDoc] | None:
-    """The Dockerfile a ``build:`` uses, parsed; None when it cannot be read here (a variable,
-    a remote context, ``dockerfile_inline``, a missing or broken file)."""
-    from hardener.dockerfile_doc import DockerfileDoc
-
-    compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
-    if isinstance(build, ScalarNode):
-        context, name = scalar_value(build), None
-    else:
-        context = scalar_value(mapping_get(build, "context"))
-        name = scalar_value(mapping_get(build, "dockerfile"))
-    if mapping_get(build, "dockerfile_inline") is not None:
-        return None
-    path = Path(compose_dir) / (context or ".") / (name or "Dockerfile")
-    if "$" in str(path) or "://" in (context or "") or not path.is_file():
-        return None
-    try:
-        return path, DockerfileDoc.load(path.read_bytes(), str(path))
-    except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
-        return None
-
-
-def built_user(build: Node, ctx: Context) -> str | None:
-    """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
-    found = built_dockerfile(build, ctx)
-    stage = found[1].final_stage() if found else None
-    if stage is None:
-        return None
-    user, _line = images.effective_user(images.resolve_stage(found[1], stage))  # type: ignore[index]
-    return str(user)
-
-
-def obstacle(doc: ComposeDoc, service: Service) -> str | None:
-    """Why a service cannot be edited on its own: an alias, not a mapping, or merged into others."""
-    why = shape_problem(service)
-    if why is None and (users := merge_users(doc, service)):
-        return f"its anchor is merged into {', '.join(u.name for u in users)}; an edit would change them too"
-    return why
-
-
-def own_sequence(service: Node | None, key: str) -> Node:
-    """The list under ``key`` written in this service itself, else ValueError (anchor/merge)."""
-    value = mapping_own(service, key)
-    if not isinstance(value, SequenceNode) or not isinstance(service, MappingNode):
-        raise ValueError(f"`{key}` comes from a shared anchor or is not a list; change it there")
-    key_node = next(k for k, v in service.value if v is value)
-    if value.start_mark.index <= key_node.end_mark.index:  # ``key: *alias``
-        raise ValueError(f"`{key}` is an alias of a shared anchor; change it there")
-    return value
-
-
-def merge_inserts(edits: list[Edit]) -> list[Edit]:
-    """Join insertions at the same offset into one edit (in list order): one change may not
-    hold two edits at one point, and appending to the last list of a service lands exactly
-    where a new key of that service goes."""
-    out: list[Edit] = []
-    for edit in edits:
-        same = next((i for i, e in enumerate(out) if e.start == e.end == edit.start == edit.end), None)
-        if same is None:
-            out.append(edit)
-        else:
-            out[same] = Edit(edit.start, edit.end, out[same].replacement + edit.replacement)
-    return out
 
 
 def _caps(node: Node | None) -> set[str]:

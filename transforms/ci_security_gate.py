@@ -5,10 +5,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from hardener import ci_gitlab
-from hardener.ci_images import Image, repo_images, same, slugs, split
+from hardener.ci import gitlab as ci_gitlab
+from hardener.ci.images import Image, repo_images, same, slugs, split
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.model import Applicability, FileWrite, Finding, Transform
 
 TARGET = Path(".github/workflows/container-security.yml")

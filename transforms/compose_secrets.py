@@ -8,17 +8,18 @@ from typing import NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener import images
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.knowledge import images
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.env_secrets import (
+from hardener.compose.env_secrets import (
     EnvEntry, entries, has_url_password, ignore_writes, is_credential_name, is_literal, node_uses,
 )
 from hardener.model import Applicability, FileWrite, Finding, Transform
-from hardener.compose_anchors import LEGACY
-from hardener.transforms.cap_drop import merge_inserts, obstacle, own_sequence
-from hardener.yaml_splice import (
+from hardener.compose.anchors import LEGACY
+from hardener.edits import merge_inserts
+from hardener.compose.anchors import obstacle, own_sequence
+from hardener.compose.splice import (
     append_sequence_item, insert_mapping_entry, mapping_get, mapping_own, replace_scalar, scalar_value,
 )
 

@@ -1,25 +1,14 @@
 """HD304 context-secrets."""
 from __future__ import annotations
+from hardener.knowledge.secret_files import secret_kind
 
-import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.model import Applicability, Finding, Transform
 
-_TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
-_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\.env(\.[\w.-]+)?"), "dotenv file"),
-    (re.compile(r"id_(rsa|dsa|ecdsa|ed25519)(?!.*\.pub$).*"), "SSH private key"),
-    (re.compile(r".+\.(pem|key|p12|pfx|jks|keystore)"), "private key or certificate"),
-    (re.compile(r"\.pypirc|\.netrc|\.git-credentials|\.htpasswd"), "credentials file"),
-    (re.compile(r".+\.tfstate(\.backup)?"), "Terraform state (holds secrets in clear text)"),
-)
-_SECRET_DIRS = {".ssh": "SSH directory", ".aws": "AWS credentials", ".gnupg": "GnuPG keyring",
-                ".docker": "Docker client config"}
 MAX_LISTED = 5
 
 
@@ -74,35 +63,6 @@ class ContextSecrets(Transform):
             found = [(p, why) for p in copied if (why := secret_kind(directory, p))]
             if found:
                 yield self.refuse(_message(source, found), source.line)
-
-
-def secret_kind(directory: Path, path: str) -> str | None:
-    """Why the file at ``path`` looks like a secret, or None (directories are never reported)."""
-    name = path.rsplit("/", 1)[-1]
-    full = directory / path
-    if full.is_dir():
-        return None
-    for part in path.split("/")[:-1]:
-        if part in _SECRET_DIRS:
-            return _SECRET_DIRS[part]
-    if _TEMPLATE.search(name):
-        return None
-    for pattern, why in _BY_NAME:
-        if pattern.fullmatch(name):
-            return why
-    if name == ".npmrc" and b"_authToken" in _head(full):
-        return "npm registry token"
-    if name.endswith(".json") and b'"service_account"' in (head := _head(full)) and b"private_key" in head:
-        return "gcloud service-account key"
-    return None
-
-
-def _head(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(8192)
-    except OSError:
-        return b""
 
 
 def _message(source: facts.Source, found: list[tuple[str, str]]) -> str:

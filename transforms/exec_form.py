@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 

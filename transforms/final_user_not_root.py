@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hardener import images
+from hardener.knowledge import images
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
-from hardener.images import Base
+from hardener.knowledge.images import Base
 from hardener.model import Applicability, Finding, Transform
 
 _FS_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR", "VOLUME")

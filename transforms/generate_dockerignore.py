@@ -7,8 +7,8 @@ from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
-from hardener.dockerignore import Matcher, append_block, read_patterns
+from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.dockerignore import Matcher, append_block, read_patterns
 from hardener.model import Applicability, FileWrite, Finding, Transform
 
 

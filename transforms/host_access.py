@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
-from hardener.yaml_splice import mapping_get, scalar_value
+from hardener.compose.splice import mapping_get, scalar_value
 
 SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
            "/var/run/crio/crio.sock", "/run/podman/podman.sock")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 

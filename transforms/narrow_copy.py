@@ -1,54 +1,29 @@
 """HD305 narrow-copy."""
 from __future__ import annotations
+from hardener.plans.copy.step import Step
 
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
-from hardener.copy_needs_go import GO_MANIFESTS, go_needs
-from hardener.copy_needs_java import JAVA_MANIFESTS, is_java_build, java_needs
-from hardener.copy_needs_node import NODE_MANIFESTS, node_needs, split_code
-from hardener.copy_needs_python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
-from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.plans.copy.go import GO_MANIFESTS, go_needs
+from hardener.plans.copy.java import JAVA_MANIFESTS, is_java_build, java_needs
+from hardener.plans.copy.node import NODE_MANIFESTS, node_needs, split_code
+from hardener.plans.copy.python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell import commands as shell_commands
-from hardener.transforms.absolute_workdir import working_dirs
-from hardener.transforms.context_secrets import secret_kind
+from hardener.dockerfile.shell import commands as shell_commands
+from hardener.dockerfile.workdir import working_dirs
+from hardener.knowledge.secret_files import secret_kind
 
 # Every ecosystem narrow-copy knows; `[tool.hardener.narrow-copy] ecosystems = [...]` limits them.
 DEFAULT_ECOSYSTEMS = ("python", "node", "go", "java")
 _KNOWN = ("python", "node", "go", "java")
 _JAVA_TOPS = ("pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts")
-
-
-@dataclass
-class Step:
-    """A later instruction as the Node and Go needs read it: its simple commands and where it runs."""
-
-    line: int
-    keyword: str  # RUN, or CMD for the command a container of this stage (or a consumer) runs
-    argvs: list[list[str]] | None  # None: a RUN that cannot be split into commands
-    base: str | None  # the working directory inside the copied tree ("" its root), None: elsewhere
-    app_dir: str | None  # where the context's root lands in the image, if known
-    optional: bool = False  # a consumer stage's command: may not run the copied files at all
-    env: dict[str, str] = field(default_factory=dict)
-
-    def locate(self, word: str, cwd: str | None = "") -> str | None:
-        """The context-relative path of a path word used at ``cwd``; None when outside the copy."""
-        if word.startswith("/"):
-            if self.app_dir and (word == self.app_dir or word.startswith(self.app_dir.rstrip("/") + "/")):
-                rel = posixpath.relpath(word, self.app_dir)
-                return "" if rel == "." else rel
-            return None
-        if cwd is None:
-            return None
-        rel = posixpath.normpath(posixpath.join(cwd or ".", word))
-        return None if rel.startswith("..") else ("" if rel == "." else rel)
 
 
 class NarrowCopy(Transform):

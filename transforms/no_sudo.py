@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from hardener import images
+from hardener.knowledge import images
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
-from hardener.dockerfile_lex import GO_SPACE
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.lex import GO_SPACE
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell import Command, Word
-from hardener.shell_edit import program, shell_runs, subcommand
+from hardener.dockerfile.shell import Command, Word
+from hardener.dockerfile.shell_edit import program, shell_runs, subcommand
 
 _LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
 _NPM_VALUE_OPTS = ("--prefix", "--cache", "--registry", "--loglevel", "--userconfig", "-C")

@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.repo_metadata import git_remote_url, license_spdx, package_metadata

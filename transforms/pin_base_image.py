@@ -1,73 +1,20 @@
 """HD101 pin-base-image, and the pinning decision shared with HD103 pin-compose-image."""
 from __future__ import annotations
+from hardener.oci.pinning import Site, Plan, plan
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from hardener import imageref
+from hardener.oci import imageref
 from hardener.context import Context
-from hardener.digest_cache import Failure, RegistryFailure, Resolution, choose_tag, is_floating, key, resolver_for
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 
 _WHOLE_VAR = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _LABEL = re.compile(r"org\.opencontainers\.image\.base\.(digest|name)=(\"?)([^\"\s]*)\2")
 _MOUNT_FROM = re.compile(r"(?:^|[=,])from=([^,\s\"]+)")
-
-
-@dataclass(frozen=True)
-class Site:
-    """One place a reference is written: the text span to replace and what it serves."""
-
-    ref: imageref.ImageRef
-    start: int
-    end: int
-    line: int
-    platforms: tuple[str, ...]
-    stage: int | None = None  # the stage a FROM starts (for the base.* labels)
-
-
-@dataclass(frozen=True)
-class Plan:
-    new: str
-    applicability: Applicability
-    reason: str
-    digest: str
-
-
-def plan(ref: imageref.ImageRef, found: Resolution | Failure, platforms: tuple[str, ...],
-         most_specific: bool) -> Plan | str:
-    """What to write instead of ``ref``, or why not (the refusal reason; a RegistryFailure
-    when the registry failed, so the run reports itself as partial)."""
-    if isinstance(found, Failure):
-        return type(found)(f"{ref.written}: {found}")
-    missing = [p for p in platforms if found.platforms and not _has_platform(found.platforms, p)]
-    if missing:
-        return (f"{ref.written}: the image has no {', '.join(missing)} variant "
-                f"(it has {', '.join(found.platforms)}); the file builds for {', '.join(platforms)}")
-    short = found.digest[:19] + "…"
-    if not is_floating(ref.tag):
-        return Plan(ref.with_tag_and_digest(ref.tag, found.digest), Applicability.SAFE,
-                    f"{ref.written} pinned to the digest it resolves to now ({short})", found.digest)
-    chosen = choose_tag(found.tags, most_specific)
-    if chosen is None:
-        level = Applicability.SAFE if ref.tag not in (None, "latest") else Applicability.REVIEW
-        return Plan(ref.with_tag_and_digest(ref.tag, found.digest), level,
-                    f"{ref.written} pinned to {short}; no version tag of its family has that digest", found.digest)
-    return Plan(ref.with_tag_and_digest(chosen, found.digest), Applicability.REVIEW,
-                f"{ref.written} is a moving tag: pinned to version {chosen} with the same digest ({short})",
-                found.digest)
-
-
-def _has_platform(available: tuple[str, ...], wanted: str) -> bool:
-    want = wanted.split("/")
-    for have in (p.split("/") for p in available):
-        if have[:2] == want[:2] and (len(want) < 3 or have[2:3] == want[2:3] or
-                                     (want[1] == "arm64" and want[2] == "v8" and len(have) == 2)):
-            return True
-    return False
 
 
 class PinBaseImage(Transform):

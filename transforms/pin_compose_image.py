@@ -5,14 +5,14 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from hardener import imageref
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.oci import imageref
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.digest_cache import RegistryFailure, key, resolver_for
+from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.pin_base_image import plan
-from hardener.yaml_splice import mapping_get, replace_scalar, scalar_value
+from hardener.oci.pinning import plan
+from hardener.compose.splice import mapping_get, replace_scalar, scalar_value
 
 
 class PinComposeImage(Transform):

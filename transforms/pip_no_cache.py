@@ -5,10 +5,10 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell import Command
-from hardener.shell_edit import has_option, insert_after, shell_runs, subcommand, cache_targets
+from hardener.dockerfile.shell import Command
+from hardener.dockerfile.shell_edit import has_option, insert_after, shell_runs, subcommand, cache_targets
 
 _PIP = re.compile(r"^pip[0-9.]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")

@@ -1,25 +1,25 @@
 """HD604 read-only-root."""
 from __future__ import annotations
+from hardener.compose.mounts import SCRATCH_PATHS, path_under, mount_targets
 
 import re
 from collections.abc import Iterator
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import Node, SequenceNode
 
-from hardener import images
-from hardener.compose_anchors import per_service
-from hardener.compose_override import READ_ONLY_KEYS, why_not
-from hardener.compose_command import writes_nothing
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.knowledge import images
+from hardener.compose.anchors import per_service
+from hardener.compose.override import READ_ONLY_KEYS, why_not
+from hardener.compose.command import writes_nothing
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.transforms.cap_drop import built_dockerfile, image_info, literal_image_info, merge_inserts, own_sequence
-from hardener.yaml_splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
+from hardener.edits import merge_inserts
+from hardener.compose.anchors import own_sequence
+from hardener.compose.service_image import built_dockerfile, image_info, literal_image_info
+from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 
-# Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
-# writes is data and must already be on a volume.
-SCRATCH_PATHS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
 # Where most programs write scratch files: the unsafe guess for a service whose writes are unknown.
 GUESSED = ("/tmp", "/run")
 
@@ -176,42 +176,6 @@ def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
-def path_under(path: str, base: str) -> bool:
-    base = base.rstrip("/") or "/"
-    return path == base or path.startswith(base + "/") or base == "/"
-
-
-def mount_targets(node: Node | None) -> list[str]:
-    """Container paths already backed by a volume, bind mount or tmpfs."""
-    targets: list[str] = []
-    for key in ("volumes", "tmpfs"):
-        value = mapping_get(node, key)
-        items = value.value if isinstance(value, SequenceNode) else [value] if value is not None else []
-        for item in items:
-            target = _target(item, key)
-            if target:
-                targets.append(target)
-    return targets
-
-
-def _target(item: Node, key: str) -> str | None:
-    if isinstance(item, MappingNode):
-        return scalar_value(mapping_get(item, "target"))
-    if not isinstance(item, ScalarNode):
-        return None
-    text = str(item.value).strip()
-    if key == "tmpfs":
-        return text.split(":", 1)[0]
-    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group()), text)  # ${A:-x} holds ':'
-    parts = [text[i:j] for i, j in _spans(masked)]
-    if len(parts) == 1:
-        return parts[0]  # an anonymous volume
-    return parts[1] if len(parts) > 1 else None
-
-
-def _spans(masked: str) -> list[tuple[int, int]]:
-    cuts = [-1] + [i for i, ch in enumerate(masked) if ch == ":"] + [len(masked)]
-    return [(a + 1, b) for a, b in zip(cuts, cuts[1:])]
 
 
 # Start commands whose writes are known: the runtime itself writes only temporary files.

@@ -3,23 +3,21 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node
 
-from hardener import compose_graph
-from hardener.compose_doc import ComposeDoc, Service
-from hardener.compose_graph import Graph, build_graph, image_family, tier_table
+from hardener import knowledge
+from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.graph import Graph, build_graph, image_family, tier_table
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose_anchors import LEGACY, per_service
-from hardener.transforms.cap_drop import merge_inserts
-from hardener.yaml_splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
+from hardener.compose.anchors import LEGACY, per_service
+from hardener.edits import merge_inserts
+from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
 
 NAME = "resource-limits"
 KINDS = ("memory", "cpus", "pids")
@@ -222,8 +220,7 @@ def _tier(graph: Graph, service: Service) -> str:
 @functools.lru_cache(maxsize=1)
 def tier_limits() -> dict[str, dict[str, Any]]:
     """[limits] of the knowledge base: default limits per tier."""
-    path = Path(compose_graph.__file__).parent / "data" / "service_tiers.toml"
-    return dict(tomllib.loads(path.read_text(encoding="utf-8"))["limits"])
+    return dict(knowledge.load("service_tiers.toml")["limits"])
 
 
 def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | str:

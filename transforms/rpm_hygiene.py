@@ -5,10 +5,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.model import Applicability, Finding, Transform
-from hardener.shell import Command
-from hardener.shell_edit import append_command, ends_with_exit, has_cache_under, has_option, insert_after, program, \
+from hardener.dockerfile.shell import Command
+from hardener.dockerfile.shell_edit import append_command, ends_with_exit, has_cache_under, has_option, insert_after, program, \
     shell_runs, subcommand
 
 _VALUE_OPTS = ("-c", "--config", "-x", "--exclude", "--setopt", "--enablerepo", "--disablerepo",

@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from hardener import images
+from hardener.knowledge import images
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
-from hardener.images import Base, UserSpec
+from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
 
 _FS_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR", "USER", "VOLUME")

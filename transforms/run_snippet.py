@@ -6,15 +6,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from hardener import images
-from hardener.ci_images import builds_of, repo_images, slug_of
+from hardener.knowledge import images
+from hardener.ci.images import builds_of, repo_images, slug_of
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.model import Applicability, Finding, Transform
 
 # The Compose transforms' own knowledge, not a copy: scratch paths go on tmpfs (read-only-root).
-from hardener.transforms.cap_drop import RUNTIME_DEFAULT
-from hardener.transforms.read_only_root import SCRATCH_PATHS as SCRATCH, path_under as under
+from hardener.knowledge.capabilities import RUNTIME_DEFAULT
+from hardener.compose.mounts import SCRATCH_PATHS as SCRATCH, path_under as under
 
 NO_NEW_PRIVILEGES = "--security-opt no-new-privileges:true"
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from hardener import falco_rules as falco
-from hardener import images
-from hardener.compose_doc import ComposeDoc, Service
+from hardener.compose import falco
+from hardener.knowledge import images
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc
 from hardener.model import Applicability, FileWrite, Finding, Transform
-from hardener.transforms.cap_drop import image_info
-from hardener.transforms.read_only_root import mount_targets
-from hardener.yaml_splice import mapping_get, mapping_own, scalar_value
+from hardener.compose.service_image import image_info
+from hardener.compose.mounts import mount_targets
+from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 
 TARGET_DIR = Path("deploy/falco")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

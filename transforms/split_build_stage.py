@@ -4,16 +4,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from types import ModuleType
 
 from hardener.context import Context
-from hardener.dockerfile_doc import DockerfileDoc, Stage
-from hardener.images import is_root_user
-from hardener.imageref import BadReference, ImageRef, parse
+from hardener.dockerfile.doc import DockerfileDoc, Stage
+from hardener.knowledge.images import is_root_user
+from hardener.oci.imageref import BadReference, ImageRef, parse
 from hardener.model import Applicability, Finding, Transform
-from hardener import stage_split_static
-from hardener.stage_split import KNOWN, Plan, creates_user, read_steps, runtime_gap, runtime_packages, runtime_text
-from hardener.stage_split_render import render
+from hardener.plans.split import static as stage_split_static
+from hardener.plans.split.common import KNOWN, Plan, creates_user, read_steps, runtime_gap, runtime_packages, runtime_text
+from hardener.plans.split import planner
+from hardener.plans.split.render import render
 
 _JAVA = frozenset({"maven", "gradle", "openjdk", "eclipse-temurin", "amazoncorretto"})
 _FAMILIES = {"golang": "go", "python": "python", "node": "node", **{f: "java" for f in _JAVA}}
@@ -56,7 +56,7 @@ class SplitBuildStage(Transform):
     the jar the start command runs (`java -jar <file>`). A Node build served by `serve` or
     `http-server` on port 8080 (directly, by npx or an npm script): the builder keeps the
     stage and its CMD; `nginxinc/nginx-unprivileged` gets the served directory in
-    /usr/share/nginx/html and runs nginx as user 101 (hardener/stage_split_static.py).
+    /usr/share/nginx/html and runs nginx as user 101 (hardener/plans/split/static.py).
     LABEL, EXPOSE, VOLUME, HEALTHCHECK, CMD and ENTRYPOINT move to the runtime stage with
     the comments above them; ARG, ENV, WORKDIR, USER, SHELL and user-creating RUNs are in
     both stages (only in the runtime one when they follow the last build step). Build-only
@@ -131,7 +131,7 @@ class SplitBuildStage(Transform):
 
 def _plan(doc: DockerfileDoc, stage: Stage, eco: str, ctx: Context) -> tuple[Plan, list[str]] | str | None:
     """(plan, build-only packages dropped), a refusal reason, or None: nothing worth splitting."""
-    module = _module(eco)
+    module = planner(eco)
     ref = _ref(stage.base)
     why = _shape_problem(doc, stage) or (None if ref else f"cannot read the image reference {stage.base!r}")
     steps = read_steps(doc, stage, module.is_build) if why is None else why
@@ -152,12 +152,6 @@ def _plan(doc: DockerfileDoc, stage: Stage, eco: str, ctx: Context) -> tuple[Pla
                 "preinstalled; install it in the Dockerfile first")
     why = runtime_gap(stage, plan)
     return why if why else (plan, dropped)
-
-
-def _module(eco: str) -> ModuleType:
-    import importlib
-
-    return importlib.import_module(f"hardener.stage_split_{eco}")
 
 
 def _ref(base: str) -> ImageRef | None:

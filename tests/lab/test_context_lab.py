@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hardener.buildengine import Buildah
+from hardener.lab.buildengine import Buildah
 from lab.plugin import APPS, Lab, lab  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.lab

@@ -1,0 +1,198 @@
+"""The images a repository builds: its Dockerfiles, and the Compose ``build:`` entries using them.
+
+Shared by the CI gates (add-ci-security-gate writes one build per image, for GitHub and for
+GitLab) and by run-snippet (a Dockerfile no Compose file builds gets a ``docker run`` line).
+A Compose ``build:`` says which directory is the build context; without one, a Dockerfile is
+built from its own directory. Everything is read through the run's file view and walked once
+per run, not once per Dockerfile.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import Node
+
+    from hardener.compose.doc import ComposeDoc
+    from hardener.context import Context, FileView
+
+
+class Image(NamedTuple):
+    dockerfile: str  # relative to the repository root, posix
+    context: str  # the build context relative to the root ("." for the root)
+
+
+class ComposeBuild(NamedTuple):
+    """One service's ``build:``; ``dockerfile``/``context`` are None when they cannot be known."""
+
+    compose: Path
+    service: str
+    dockerfile: Path | None  # absolute, normalised
+    context: Path | None
+    unknown: str | None = None  # why the paths are not known (a variable)
+
+
+class RepoImages(NamedTuple):
+    dockerfiles: list[Path]  # absolute, in discovery order
+    builds: list[ComposeBuild]
+    by_dockerfile: dict[str, list[ComposeBuild]]  # realpath of the Dockerfile -> its builds
+
+
+# The last walk, keyed by the run's file view: a run asks once per Dockerfile of the same
+# root, and walking the repository each time made a 700-Dockerfile tree quadratic (60 s).
+# Holding the view keeps its id from being reused by a later run.
+_LAST: tuple[FileView, Path, RepoImages] | None = None
+
+
+def repo_images(ctx: Context) -> RepoImages:
+    """Dockerfiles and Compose builds of the repository at ``ctx.root`` (nested repos excluded)."""
+    global _LAST  # noqa: PLW0603 - a one-entry cache
+    from hardener.discover import discover  # noqa: PLC0415 - a walk, only for these transforms
+
+    view = ctx.files.run_view()
+    last = _LAST
+    if last is not None and last[0] is view and last[1] == ctx.root:
+        return last[2]
+    found, _ = discover([ctx.root])
+    root = os.path.abspath(ctx.root)
+    mine = [f for f in found if os.path.abspath(f.root) == root]
+    dockerfiles = [Path(os.path.abspath(f.path)) for f in mine if f.kind == "dockerfile"]
+    builds = [b for f in mine if f.kind == "compose" for b in compose_builds(Path(os.path.abspath(f.path)), ctx)]
+    by_dockerfile: dict[str, list[ComposeBuild]] = {}
+    for build in builds:  # realpath once per build, not once per (Dockerfile, build) pair
+        if build.dockerfile is not None:
+            by_dockerfile.setdefault(os.path.realpath(build.dockerfile), []).append(build)
+    result = RepoImages(dockerfiles, builds, by_dockerfile)
+    _LAST = (view, ctx.root, result)
+    return result
+
+
+def compose_builds(path: Path, ctx: Context) -> list[ComposeBuild]:
+    """Every ``build:`` of one Compose file (a file that does not parse has none)."""
+    from hardener.compose.doc import ComposeDoc  # noqa: PLC0415
+    from hardener.errors import BadInput  # noqa: PLC0415
+
+    try:
+        doc = ComposeDoc.load(ctx.files.read(path) or b"", str(path))
+    except BadInput:
+        return []
+    out = []
+    for name, node in _service_nodes(doc):
+        build = _build(path, name, node)
+        if build is not None:
+            out.append(build)
+    return out
+
+
+def _service_nodes(doc: ComposeDoc) -> list[tuple[str, Node]]:
+    """(name, definition) of every service; a legacy v1 file has them at the top level."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode  # noqa: PLC0415
+
+    if not doc.is_legacy_v1:
+        return [(s.name, s.node) for s in doc.services() if s.node is not None]
+    return [(str(k.value), v) for root in doc.documents if isinstance(root, MappingNode)
+            for k, v in root.value if isinstance(k, ScalarNode)]
+
+
+def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
+    from ruamel.yaml.nodes import MappingNode, ScalarNode  # noqa: PLC0415
+
+    from hardener.compose.splice import mapping_get, scalar_value  # noqa: PLC0415
+
+    build = mapping_get(node, "build")
+    if isinstance(build, ScalarNode):
+        context, name = scalar_value(build) or ".", None
+    elif isinstance(build, MappingNode) and mapping_get(build, "dockerfile_inline") is None:
+        context = scalar_value(mapping_get(build, "context")) or "."
+        name = scalar_value(mapping_get(build, "dockerfile"))
+    else:
+        return None
+    if re.match(r"[a-z][a-z0-9+.-]*://|git@", context):
+        return None  # a remote context: no file of this repository
+    if "$" in context or "$" in (name or ""):
+        return ComposeBuild(compose, service, None, None, "its build context or dockerfile comes from a variable")
+    directory = Path(os.path.normpath(compose.parent / context))
+    return ComposeBuild(compose, service, Path(os.path.normpath(directory / (name or "Dockerfile"))), directory)
+
+
+def builds_of(ctx: Context, dockerfile: Path) -> list[ComposeBuild]:
+    """The Compose builds that use ``dockerfile``."""
+    return repo_images(ctx).by_dockerfile.get(os.path.realpath(dockerfile), [])
+
+
+def split(ctx: Context, dockerfiles: list[Path]) -> tuple[list[Image], list[str]]:
+    """The images a Linux runner can build (one per Compose context, else the Dockerfile's
+    directory), and the Dockerfiles left out with the reason."""
+    images: list[Image] = []
+    left_out: list[str] = []
+    root = Path(os.path.abspath(ctx.root))
+    for path in dockerfiles:
+        why = unbuildable(ctx, path)
+        rel = path.relative_to(root).as_posix()
+        if why:
+            left_out.append(f"{rel} ({why})")
+            continue
+        contexts = [b.context for b in builds_of(ctx, path) if b.context is not None] or [path.parent]
+        for directory in dict.fromkeys(contexts):
+            image = _image(root, rel, directory)
+            if image is None:
+                left_out.append(f"{rel} (its Compose build context is outside the repository)")
+            elif image not in images:
+                images.append(image)
+    return images, left_out
+
+
+def _image(root: Path, rel: str, context: Path) -> Image | None:
+    try:
+        ctx_rel = Path(os.path.abspath(context)).relative_to(root).as_posix()
+    except ValueError:
+        return None
+    return Image(dockerfile=rel, context=ctx_rel or ".")
+
+
+_WINDOWS = re.compile(r"(?i)nanoserver|servercore|mcr\.microsoft\.com/windows|dotnet/framework"
+                      r"|^microsoft/(aspnet|iis|dotnet-framework)\b")
+
+
+def unbuildable(ctx: Context, path: Path) -> str | None:
+    """Why a Linux runner cannot build this Dockerfile (a Windows image, no parse), or None."""
+    from hardener.knowledge import images  # noqa: PLC0415
+    from hardener.dockerfile.doc import DockerfileDoc  # noqa: PLC0415
+
+    try:
+        doc = DockerfileDoc.load(ctx.files.read(path) or b"", path.name)
+    except Exception:  # noqa: BLE001 - any parse failure: the build would fail too
+        return "does not parse"
+    if not doc.stages:
+        return "no FROM"
+    if doc.escape == "`" or any(_WINDOWS.search(st.base) for st in doc.stages):
+        return "Windows image: needs a Windows runner"
+    info = images.lookup(doc.stages[-1].base)
+    return "Windows image: needs a Windows runner" if info and info.windows else None
+
+
+def same(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def slugs(images: list[Image]) -> list[str]:
+    """Image names Docker accepts, unique: the directory, plus the suffix of ``Dockerfile.<x>``."""
+    out: list[str] = []
+    for image in images:
+        slug = slug_of(image.dockerfile)
+        candidate, n = slug, 2
+        while candidate in out:
+            candidate, n = f"{slug}-{n}", n + 1
+        out.append(candidate)
+    return out
+
+
+def slug_of(dockerfile: str) -> str:
+    """``api/Dockerfile.prod`` → ``api-prod``; a Dockerfile at the root → ``app``."""
+    directory, _, filename = dockerfile.rpartition("/")
+    extra = re.sub(r"(?i)^(docker|container)file[.-]?|[.-]?(docker|container)file$", "", filename)
+    raw = "-".join(p for p in (directory.replace("/", "-"), extra) if p) or "app"
+    return re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or "app"

@@ -1,0 +1,292 @@
+"""ComposeDoc: a lossless view of a Docker Compose file.
+
+The YAML is never dumped back. ruamel.yaml's composer gives the node graph with
+character offsets (``mark.index``) into ``text``, and its scanner gives the token
+spans; transforms splice text at those positions (see ``hardener.compose.splice``), so
+every byte outside an edit stays as it was, comments, quoting and ``${VAR}`` included.
+
+The token spans matter because node end marks are not where content ends: a block
+node's end mark lies at the next token (after trailing blank lines and comments), and
+an empty value's marks point at the *next* key. The last token before an end mark is
+where the content really stops. Gaps between tokens hold only whitespace and
+comments, which is how comments are found without mistaking a ``#`` inside a scalar.
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple, NoReturn, TypeVar
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+
+from hardener.errors import BadInput
+from hardener.source import SourceText, line_starts
+from hardener.suppress import ALL, Suppressions
+from hardener.compose.splice import is_merge_key, mapping_own
+
+_COMMENT = re.compile(r"#[^\r\n]*")
+_BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")
+T = TypeVar("T")
+
+
+class Token(NamedTuple):
+    """A scanner token that covers text (zero-width structure tokens are dropped)."""
+
+    start: int
+    end: int
+    kind: str  # ruamel token class name, e.g. "ScalarToken", "FlowEntryToken"
+    style: str | None  # scalar style: None plain, "'", '"', "|", ">"
+
+
+class Comment(NamedTuple):
+    line: int  # 1-based
+    start: int
+    end: int
+    own_line: bool  # nothing but whitespace before it on its line
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    key: ScalarNode
+    node: Node | None  # the value; a ScalarNode for ``svc:`` with nothing after it
+    line: int  # 1-based line of the key
+    doc_index: int
+    alias: bool = False  # value is ``*anchor``: editing it would edit the anchor's text
+
+
+class ComposeDoc:
+    kind: ClassVar[str] = "compose"
+
+    def __init__(self, source: SourceText, path: str) -> None:
+        self.source = source
+        self.text = source.text
+        self.path = path
+        self.newline = source.newline
+        self.line_starts = line_starts(self.text)
+        self.documents, self.tokens = self._parse()
+        self._token_ends = [t.end for t in self.tokens]
+        self.comments: list[Comment] = list(self._find_comments())
+        self._above = Suppressions.from_lines(
+            [(c.line, self.text[c.start : c.end]) for c in self.comments if c.own_line], set()
+        )
+        self._trailing = Suppressions.from_lines(
+            [(c.line, self.text[c.start : c.end]) for c in self.comments if not c.own_line], set()
+        )
+        self.indent = _most_common((n for n in self._indent_samples() if n > 0), 2)
+        self.sequence_offset = _most_common(
+            (n for n in self._sequence_samples() if n >= 0), self.indent
+        )
+        self.quote = _most_common(self._quote_samples(), '"')
+
+    @classmethod
+    def load(cls, raw: bytes, path: str = "compose.yaml") -> ComposeDoc:
+        try:
+            return cls(SourceText.decode(raw), path)
+        except BadInput as exc:
+            raise exc.with_path(path) from None
+
+    def render(self) -> bytes:
+        return self.source.encode(self.text)
+
+    # positions -----------------------------------------------------------------
+
+    def line_of(self, index: int) -> int:
+        """1-based line of a character offset (only ``\\n`` ends a line, as in the diff)."""
+        return bisect_right(self.line_starts, index)
+
+    def column_of(self, index: int) -> int:
+        return index - self.line_starts[self.line_of(index) - 1]
+
+    def last_token_before(self, index: int) -> Token | None:
+        """The last token ending at or before ``index``: where content before it stops."""
+        pos = bisect_right(self._token_ends, index)
+        return self.tokens[pos - 1] if pos else None
+
+    def first_token_from(self, index: int, kind: str) -> Token | None:
+        """The first token of ``kind`` starting at or after ``index``."""
+        pos = bisect_right(self._token_ends, index)
+        for token in self.tokens[pos:]:
+            if token.kind == kind and token.start >= index:
+                return token
+        return None
+
+    # structure -------------------------------------------------------------------
+
+    def services(self) -> list[Service]:
+        found = []
+        for doc_index, root in enumerate(self.documents):
+            block = mapping_own(root, "services")
+            if not isinstance(block, MappingNode):
+                continue
+            for key, value in block.value:
+                if not isinstance(key, ScalarNode) or is_merge_key(key):
+                    continue
+                alias = value.start_mark.index < key.end_mark.index
+                found.append(Service(
+                    str(key.value), key, value, self.line_of(key.start_mark.index), doc_index, alias,
+                ))
+        return found
+
+    @property
+    def is_legacy_v1(self) -> bool:
+        """Compose v1: services at the top level, no ``services:`` key."""
+        for root in self.documents:
+            if not isinstance(root, MappingNode) or mapping_own(root, "services") is not None:
+                continue
+            for _key, value in root.value:
+                if isinstance(value, MappingNode) and any(
+                    mapping_own(value, k) is not None for k in ("image", "build")
+                ):
+                    return True
+        return False
+
+    def suppressed(self, line: int, name: str) -> bool:
+        """``# hardener: ignore[=NAME,…]`` above ``line`` (comment block) or trailing on it."""
+        if self._above.applies(line, name):
+            return True
+        names = self._trailing.by_line.get(line, frozenset())
+        return ALL in names or name.lower() in names
+
+    # loading -------------------------------------------------------------------
+
+    def _parse(self) -> tuple[list[Node], list[Token]]:
+        """Compose and scan; a tab ruamel rejects but go-yaml (Compose) skips is retried.
+
+        After a scalar in block context go-yaml accepts a tab as separation
+        (``image: x<TAB># c``); ruamel does not. Such tabs become spaces in a private copy
+        used only for parsing, so every offset still points into ``text``.
+        """
+        shadow = self.text
+        for _attempt in range(1000):
+            try:
+                return _compose_and_scan(shadow)
+            except MarkedYAMLError as exc:
+                tab = _separator_tab(shadow, exc)
+                if tab is None:
+                    self._raise_invalid(exc)
+                run = len(shadow) - len(shadow[tab:].lstrip("\t"))
+                shadow = shadow[:tab] + " " * (run - tab) + shadow[run:]
+            except YAMLError as exc:
+                self._raise_invalid(exc)
+        raise BadInput("invalid YAML: too many tabs", None)
+
+    def _raise_invalid(self, exc: YAMLError) -> NoReturn:
+        if isinstance(exc, MarkedYAMLError):
+            mark = exc.problem_mark or exc.context_mark
+            problem = exc.problem or exc.context or "unreadable"
+            raise BadInput(f"invalid YAML: {problem}", self._mark_line(mark)) from None
+        if isinstance(exc, ReaderError):
+            raise BadInput(f"invalid YAML: {exc.reason}", self.line_of(exc.position)) from None
+        raise BadInput(f"invalid YAML: {exc}", None) from None
+
+    def _mark_line(self, mark: object) -> int | None:
+        index = getattr(mark, "index", None)
+        return None if index is None else self.line_of(min(index, len(self.text)))
+
+    def _find_comments(self) -> Iterator[Comment]:
+        """Comments are the ``#…`` runs in the gaps between tokens."""
+        for start, end in self._gaps():
+            for match in _COMMENT.finditer(self.text, start, end):
+                line = self.line_of(match.start())
+                before = self.text[self.line_starts[line - 1] : match.start()]
+                yield Comment(line, match.start(), match.end(), not before.strip())
+
+    def _gaps(self) -> Iterator[tuple[int, int]]:
+        """Text outside tokens, plus the rest of a block scalar's header line (``| # x``)."""
+        pos = 0
+        for token in [*self.tokens, Token(len(self.text), len(self.text), "", None)]:
+            yield pos, max(pos, token.start)
+            pos = max(pos, token.end)
+            if token.style in ("|", ">"):
+                header = _BLOCK_HEADER.match(self.text, token.start)
+                line_end = self.text.find("\n", token.start)
+                if header is not None and line_end != -1:
+                    yield header.end(), line_end
+
+    # style detection ------------------------------------------------------------
+
+    def _indent_samples(self) -> Iterator[int]:
+        """Spaces per level: service key → its first child, or (v1) top key → its child."""
+        services = self.services()
+        if services:
+            pairs = [(s.key, s.node) for s in services if not s.alias]
+        else:
+            pairs = [p for root in self.documents if isinstance(root, MappingNode) for p in root.value]
+        for key, value in pairs:
+            if isinstance(value, MappingNode) and not value.flow_style and value.value:
+                child = value.value[0][0].start_mark.index
+                yield self.column_of(child) - self.column_of(key.start_mark.index)
+
+    def _sequence_samples(self) -> Iterator[int]:
+        """Dash column minus key column for block sequences under block mapping keys."""
+        for key, value in _pairs(self.documents):
+            if value.start_mark.index < key.end_mark.index:
+                continue  # an alias: its text is elsewhere
+            if isinstance(value, SequenceNode) and not value.flow_style and value.value:
+                dash = self.first_token_from(value.start_mark.index, "BlockEntryToken")
+                if dash is not None and self.line_of(dash.start) > self.line_of(key.start_mark.index):
+                    yield self.column_of(dash.start) - self.column_of(key.start_mark.index)
+
+    def _quote_samples(self) -> Iterator[str]:
+        for _key, value in _pairs(self.documents):
+            if isinstance(value, ScalarNode) and value.style in ("'", '"'):
+                yield value.style
+
+
+def _separator_tab(text: str, exc: MarkedYAMLError) -> int | None:
+    """Offset of a tab that go-yaml would skip: after a token, not after ``:``/``-``/``?``."""
+    index = getattr(exc.problem_mark, "index", None)
+    if index is None or index >= len(text) or text[index] != "\t":
+        return None
+    before = text[text.rfind("\n", 0, index) + 1 : index].rstrip(" \t")
+    return index if before and before[-1] not in ":-?" else None
+
+
+def _compose_and_scan(text: str) -> tuple[list[Node], list[Token]]:
+    """Nodes and the scanner's tokens from one pass (a second scan cost 40% more time)."""
+    from ruamel.yaml.scanner import Scanner
+
+    tokens: list[Token] = []
+
+    class RecordingScanner(Scanner):
+        def get_token(self) -> object:
+            tok = super().get_token()
+            if tok is not None and tok.end_mark.index > tok.start_mark.index:
+                tokens.append(
+                    Token(tok.start_mark.index, tok.end_mark.index, type(tok).__name__, getattr(tok, "style", None))
+                )
+            return tok
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = RecordingScanner
+    documents = [d for d in yaml.compose_all(text) if d is not None]
+    return documents, tokens
+
+
+def _pairs(documents: list[Node]) -> Iterator[tuple[Node, Node]]:
+    """Every (key, value) of every mapping, each node visited once (aliases are not re-walked)."""
+    seen: set[int] = set()
+    stack = list(reversed(documents))
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                yield key, value
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+
+
+def _most_common(samples: Iterator[T], default: T) -> T:
+    counts = Counter(samples)
+    return counts.most_common(1)[0][0] if counts else default

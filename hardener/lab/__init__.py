@@ -1,0 +1,1 @@
+"""Proof by building: the container engine on this machine and ``hardener verify``."""
