@@ -39,13 +39,17 @@ def run_options(func: Any) -> Any:
         click.option("--ignore", multiple=True, metavar="IDS", help="Skip these transforms."),
         click.option("--unsafe", is_flag=True, help="Also apply changes marked unsafe."),
         click.option("--safe-only", is_flag=True, help="Apply only changes marked safe."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="text: patch + reasons; json (schema: hardener/data/report.schema.json), sarif (2.1.0), markdown (a PR body)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="text: patch + reasons; json (schema: hardener/data/report.schema.json), sarif (2.1.0), "
+                          "markdown (a PR body)."),
         click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .hardener.toml or pyproject.toml)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Config file (default: nearest .hardener.toml or pyproject.toml)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code."),
         click.option("--offline", is_flag=True, help="Never use the network; transforms that need it refuse."),
         click.option("--lock", is_flag=True, help="Record resolved image digests in hardener.lock (for reproducible and --offline runs)."),
-        click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A file listing repositories, one per line (relative to the file)."),
+        click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     help="A file listing repositories, one per line (relative to the file)."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel."),
     ]
     for option in reversed(options):
@@ -114,8 +118,8 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
 
 
 def _all_paths(paths: tuple[Path, ...], repos_file: Path | None) -> tuple[Path, ...]:
-    from hardener.pr.campaign import read_repos_file
     from hardener.errors import BadInput
+    from hardener.pr.campaign import read_repos_file
 
     listed: list[Path] = []
     if repos_file is not None:
@@ -203,7 +207,8 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool, run: 
 
 @main.command()
 @click.argument("repos", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A file listing repositories, one per line (relative to the file).")
+@click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A file listing repositories, one per line (relative to the file).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel.")
 @click.option("--combined", is_flag=True, help="One branch and PR (hardener/all) instead of one per applicability level.")
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed and opened; push nothing, call no API.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hygiene_helpers import fix
+
 from hardener.transforms.apk_hygiene import ApkNoCache
 
 F = "FROM alpine:3.20\n"

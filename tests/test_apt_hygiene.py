@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hygiene_helpers import fix
+
 from hardener.transforms.apt_hygiene import AptHygiene
 
 F = "FROM debian:12\n"

@@ -11,12 +11,13 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from ci_helpers import make_repo as _repo
+from ci_helpers import run_gate as _run
 from ruamel.yaml import YAML
 
 from hardener.ci.gitlab import COMPANION, GITLAB_CI, TOOL_IMAGES, add_include
 from hardener.ci.images import compose_builds, repo_images, split
 from hardener.compose.doc import ComposeDoc
-from ci_helpers import make_repo as _repo, run_gate as _run
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Change, Refusal

@@ -15,9 +15,10 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from ci_helpers import make_repo as _repo
+from ci_helpers import run_gate as _run
 from ruamel.yaml import YAML
 
-from ci_helpers import make_repo as _repo, run_gate as _run
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Change, Refusal

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from hardener.cli import main
 
 LEGACY = b"FROM python:3.12-slim\nMAINTAINER ops@example.com\nADD app.py /app/\nCMD python /app/app.py\n"
@@ -98,7 +98,7 @@ def test_bad_input_reported_other_files_go_on(tmp_path, monkeypatch, name, conte
     monkeypatch.chdir(tmp_path)
     result = invoke("apply", "bad", "good")
     assert result.exit_code == 2
-    line = next(l for l in result.stderr.splitlines() if l.startswith(f"bad/{name}:"))
+    line = next(ln for ln in result.stderr.splitlines() if ln.startswith(f"bad/{name}:"))
     assert message in line and line.split(":")[1].isdigit()
     assert (bad / name).read_bytes() == content
     assert (good / "Dockerfile").read_bytes() != LEGACY
@@ -200,7 +200,7 @@ def test_failed_judge_leaves_file_untouched(repo: Path, monkeypatch) -> None:
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    command = next(l.strip() for l in readme.splitlines() if "pytest" in l and "pip install" in l)
+    command = next(ln.strip() for ln in readme.splitlines() if "pytest" in ln and "pip install" in ln)
     assert command in ci
 
 

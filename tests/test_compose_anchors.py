@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from compose_helpers import run_compose
 
 from hardener.transforms.cap_drop import CapDrop

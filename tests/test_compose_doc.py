@@ -12,14 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import corpus_cases
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-from conftest import corpus_cases
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.edits import Edit, apply_edits
-from hardener.errors import BadInput
 from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
@@ -31,6 +29,8 @@ from hardener.compose.splice import (
     replace_scalar,
     scalar_value,
 )
+from hardener.edits import Edit, apply_edits
+from hardener.errors import BadInput
 
 NNP = "no-new-privileges:true"
 CORPUS = corpus_cases("compose")

@@ -9,15 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, corpus_cases
+
 from hardener import judges
 from hardener.compose.doc import ComposeDoc
 from hardener.compose.graph import Graph, build_graph, env_hosts
-from hardener.output.graph_render import render_ascii, render_mermaid
 from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.model import Applicability
+from hardener.output.graph_render import render_ascii, render_mermaid
 from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
 from hardener.transforms.segment_networks import SegmentNetworks
 
@@ -149,7 +149,7 @@ def test_render_ascii_and_mermaid(tmp_path: Path) -> None:
 def assert_segmentation_keeps_edges(before: Graph, after: Graph) -> None:
     """Every connection that worked still shares a network; edge and data are apart."""
     moved = {n for n, s in before.services.items() if s.declared is None and s.network_mode is None}
-    for pair, edges in before.pairs().items():
+    for _pair, edges in before.pairs().items():
         a, b = edges[0].client, edges[0].server
         if not before.networks(a) & before.networks(b):
             continue  # not a working connection today
@@ -157,7 +157,7 @@ def assert_segmentation_keeps_edges(before: Graph, after: Graph) -> None:
         if tiers == {"edge", "data"} and all(e.source == "depends_on" for e in edges):
             continue  # start-up order only, documented
         assert after.networks(a) & after.networks(b), f"{a}->{b} lost its network"
-    kept = {p for p in before.pairs()}
+    kept = set(before.pairs())
     for e in after.services:
         for d in after.services:
             if after.tier(e) != "edge" or after.tier(d) != "data" or not {e, d} & moved:

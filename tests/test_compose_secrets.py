@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from hardener import judges
 from hardener.cli import main
+from hardener.compose.env_secrets import entries, is_credential_name, is_literal
 from hardener.context import Context
 from hardener.engine import FileResult, Options, process
-from hardener.compose.env_secrets import entries, is_credential_name, is_literal
 from hardener.model import Applicability
 from hardener.transforms.compose_secrets import ComposeSecrets
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from compose_helpers import run_compose
 
 from hardener.transforms.compose_user import ComposeUser

@@ -7,8 +7,8 @@ import pytest
 
 from hardener.context import Context
 from hardener.engine import Options, process
-from hardener.transforms.context_secrets import ContextSecrets
 from hardener.knowledge.secret_files import secret_kind
+from hardener.transforms.context_secrets import ContextSecrets
 
 COPY_ALL = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
 

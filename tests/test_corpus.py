@@ -59,8 +59,8 @@ def test_comments_survive(corpus_copy: Path) -> None:
         if original.name in ("case.json", "context_listing.txt") or not original.is_file():
             continue
         after = corpus_copy / original.relative_to(CORPUS)
-        old = Counter(l.strip() for l in original.read_text(errors="replace").splitlines() if l.strip().startswith("#"))
-        new = Counter(l.strip() for l in after.read_text(errors="replace").splitlines() if l.strip().startswith("#"))
+        old = Counter(ln.strip() for ln in original.read_text(errors="replace").splitlines() if ln.strip().startswith("#"))
+        new = Counter(ln.strip() for ln in after.read_text(errors="replace").splitlines() if ln.strip().startswith("#"))
         if old - new:
             lost.append(str(original))
     assert lost == []

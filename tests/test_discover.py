@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS
+
 from hardener.discover import Found, classify, discover
 
 

@@ -6,8 +6,8 @@ start and end, their flags, exec form and heredoc bodies.
 from __future__ import annotations
 
 import pytest
-
 from conftest import corpus_cases
+
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.errors import BadInput
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
+
+from hardener import judges
 from hardener.cli import main
 from hardener.discover import discover
 from hardener.engine import load_document
-from hardener import judges
 
 FIXTURES = ROOT / "fixtures"
 UPDATE = os.environ.get("HARDENER_UPDATE_GOLDENS") == "1"

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import corpus_cases
 
-from conftest import CORPUS, corpus_cases
 from hardener import repo_facts
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
@@ -113,7 +113,7 @@ def test_existing_bytes_survive(tmp_path: Path) -> None:
 
 
 def _corpus_dockerfiles() -> list[tuple[str, Path]]:
-    return [c for c in corpus_cases("dockerfile")]
+    return list(corpus_cases("dockerfile"))
 
 
 JUNK = (".git/HEAD", ".env", ".env.local", "node_modules/x/index.js", "server.key", "certs/a.pem",
@@ -145,7 +145,7 @@ def test_corpus_never_excludes_a_copy_source(tmp_path: Path, junk: bool) -> None
         repo_facts._CACHE.clear()  # the tree was written within one mtime tick
         try:
             doc = DockerfileDoc.load(dockerfile.read_bytes(), name)
-        except Exception:  # noqa: BLE001 - deliberately broken corpus inputs
+        except Exception:
             continue
         counts["cases"] += 1
         before = Matcher.from_file((root / ".dockerignore").read_bytes() if (root / ".dockerignore").exists() else b"")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from hardener.knowledge import images
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.knowledge import images
 
 
 def doc(text: str) -> DockerfileDoc:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from hardener.context import Context
+from hardener.dockerfile.workdir import join_workdir
 from hardener.engine import Options, process
 from hardener.model import Transform
 from hardener.transforms.absolute_workdir import AbsoluteWorkdir
-from hardener.dockerfile.workdir import join_workdir
 from hardener.transforms.cd_to_workdir import CdToWorkdir
 from hardener.transforms.duplicate_instructions import DuplicateInstructions
 

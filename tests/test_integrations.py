@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from hardener.discover import classify
 
 ACTION = ROOT / "action.yml"

@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lab.plugin import APPS, Lab, app_dirs, lab  # noqa: F401  (the session fixture)
 
 from hardener.lab.buildengine import Buildah
 from hardener.lab.verify import Verdict, VerifyOptions, image_size, verify_path
-from lab.plugin import APPS, Lab, app_dirs, lab  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.lab
 APP_NAMES = [p.name for p in app_dirs()]

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hygiene_helpers import fix
+
 from hardener.transforms.npm_ci import NpmCi
 
 F = "FROM node:20-slim\nWORKDIR /app\n"

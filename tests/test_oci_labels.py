@@ -10,7 +10,7 @@ from hardener.context import Context
 from hardener.engine import Options, process
 from hardener.transforms.oci_labels import AddOciLabels
 
-O = "org.opencontainers.image."
+OCI = "org.opencontainers.image."
 
 
 def _fix(text: str, root: Path, files: dict[str, str] | None = None) -> str:
@@ -34,12 +34,12 @@ def _git(root: Path, url: str) -> None:
 
 
 @pytest.mark.parametrize(("before", "after"), [
-    pytest.param("FROM node:20\nRUN x\n", f'FROM node:20\nLABEL {O}base.name="node:20"\nRUN x\n', id="base-only"),
-    pytest.param("from node:20\narg A=1\nrun x\n", f'from node:20\narg A=1\nlabel {O}base.name="node:20"\nrun x\n',
+    pytest.param("FROM node:20\nRUN x\n", f'FROM node:20\nLABEL {OCI}base.name="node:20"\nRUN x\n', id="base-only"),
+    pytest.param("from node:20\narg A=1\nrun x\n", f'from node:20\narg A=1\nlabel {OCI}base.name="node:20"\nrun x\n',
                  id="after-args-lowercase"),
-    pytest.param("FROM a AS b\nFROM b\nCMD x\n", f'FROM a AS b\nFROM b\nLABEL {O}base.name="a"\nCMD x\n',
+    pytest.param("FROM a AS b\nFROM b\nCMD x\n", f'FROM a AS b\nFROM b\nLABEL {OCI}base.name="a"\nCMD x\n',
                  id="alias-chain-to-root-base"),
-    pytest.param('FROM n\nLABEL a=b\nRUN x\n', f'FROM n\nLABEL a=b\nLABEL {O}base.name="n"\nRUN x\n',
+    pytest.param('FROM n\nLABEL a=b\nRUN x\n', f'FROM n\nLABEL a=b\nLABEL {OCI}base.name="n"\nRUN x\n',
                  id="after-last-label"),
 ])
 def test_base_name(before: str, after: str, tmp_path: Path) -> None:
@@ -52,14 +52,14 @@ def test_everything_from_git_and_manifest(tmp_path: Path) -> None:
     out = _fix("FROM node:20\nRUN npm ci\nCMD x\n", tmp_path, {"package.json": json.dumps(pkg)})
     assert out == (
         "FROM node:20\nRUN npm ci\nARG VCS_REF=\nARG BUILD_DATE=\n"
-        f'LABEL {O}source="https://github.com/o/web" \\\n'
-        f"      {O}revision=$VCS_REF \\\n"
-        f"      {O}created=$BUILD_DATE \\\n"
-        f'      {O}title="web" \\\n'
-        f'      {O}description="say \\"hi\\" for \\$5 \\\\ more" \\\n'
-        f'      {O}version="2.0.0" \\\n'
-        f'      {O}licenses="MIT" \\\n'
-        f'      {O}base.name="node:20"\nCMD x\n')
+        f'LABEL {OCI}source="https://github.com/o/web" \\\n'
+        f"      {OCI}revision=$VCS_REF \\\n"
+        f"      {OCI}created=$BUILD_DATE \\\n"
+        f'      {OCI}title="web" \\\n'
+        f'      {OCI}description="say \\"hi\\" for \\$5 \\\\ more" \\\n'
+        f'      {OCI}version="2.0.0" \\\n'
+        f'      {OCI}licenses="MIT" \\\n'
+        f'      {OCI}base.name="node:20"\nCMD x\n')
     assert "tok" not in out
 
 
@@ -68,28 +68,28 @@ def test_build_args_reuse_declarations(tmp_path: Path) -> None:
     text = "ARG BUILD_DATE=now\nFROM scratch\nARG VCS_REF\nCOPY a /a\n"
     out = _fix(text, tmp_path)
     assert out == ("ARG BUILD_DATE=now\nFROM scratch\nARG VCS_REF\nARG BUILD_DATE\n"
-                   f'LABEL {O}source="https://github.com/o/r" \\\n      {O}revision=$VCS_REF \\\n'
-                   f"      {O}created=$BUILD_DATE\nCOPY a /a\n")
+                   f'LABEL {OCI}source="https://github.com/o/r" \\\n      {OCI}revision=$VCS_REF \\\n'
+                   f"      {OCI}created=$BUILD_DATE\nCOPY a /a\n")
 
 
 def test_windows_escape_and_crlf(tmp_path: Path) -> None:
     text = "# escape=`\r\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\r\nRUN dir\r\n"
     out = _fix(text, tmp_path, {"go.mod": "module example.com/tool\n"})
     assert out == ("# escape=`\r\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\r\n"
-                   f'LABEL {O}title="tool" `\r\n'
-                   f'      {O}base.name="mcr.microsoft.com/windows/servercore:ltsc2022"\r\nRUN dir\r\n')
+                   f'LABEL {OCI}title="tool" `\r\n'
+                   f'      {OCI}base.name="mcr.microsoft.com/windows/servercore:ltsc2022"\r\nRUN dir\r\n')
 
 
 def test_keys_already_set_are_not_repeated(tmp_path: Path) -> None:
-    text = (f'FROM a AS base\nLABEL "{O}base.name"="a"\nFROM base\n'
-            f"LABEL {O}title=x {O}licenses=MIT\n")
+    text = (f'FROM a AS base\nLABEL "{OCI}base.name"="a"\nFROM base\n'
+            f"LABEL {OCI}title=x {OCI}licenses=MIT\n")
     assert _fix(text, tmp_path, {"package.json": '{"name": "y", "license": "MIT"}'}) == text
 
 
 @pytest.mark.parametrize("text", [
     pytest.param("FROM scratch\nCOPY a /a\n", id="scratch"),
     pytest.param("ARG B=alpine\nFROM ${B}\n", id="variable-base"),
-    pytest.param(f"FROM a\nLABEL {O}base.name=a\n", id="already-labelled"),
+    pytest.param(f"FROM a\nLABEL {OCI}base.name=a\n", id="already-labelled"),
 ])
 def test_nothing_known(text: str, tmp_path: Path) -> None:
     assert _fix(text, tmp_path) == text

@@ -16,8 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from hardener.cli import main
 
 LEGACY = b"FROM python:3.12-slim\nMAINTAINER ops@example.com\nADD app.py /app/\nCMD python /app/app.py\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hardener.context import Context
-from hardener.oci.digest_cache import reset_resolvers
 from hardener.engine import Options, process
+from hardener.oci.digest_cache import reset_resolvers
 from hardener.transforms.pin_base_image import PinBaseImage
 
 D = {n: f"sha256:{c * 64}" for n, c in zip("123456789", "123456789")}

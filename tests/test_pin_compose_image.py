@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 import pytest
+from test_pin_base_image import LOCK, D
 
 from hardener.context import Context
-from hardener.oci.digest_cache import reset_resolvers
 from hardener.engine import Options, process
+from hardener.oci.digest_cache import reset_resolvers
 from hardener.transforms.pin_compose_image import PinComposeImage
-from test_pin_base_image import D, LOCK
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hygiene_helpers import fix
+
 from hardener.transforms.pip_no_cache import PipNoCacheDir
 
 F = "FROM python:3.12-slim\n"

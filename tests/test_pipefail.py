@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hygiene_helpers import fix
+
 from hardener.transforms.pipefail import Pipefail
 
 BASH = 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\n'
@@ -20,7 +20,7 @@ ASH = 'SHELL ["/bin/ash", "-o", "pipefail", "-c"]\n'
         pytest.param("FROM python:3.12-slim\nRUN x\nRUN a | b\n", f"FROM python:3.12-slim\nRUN x\n{BASH}RUN a | b\n",
                      id="before-first-pipe"),
         pytest.param("FROM node:20-alpine\nRUN a | b\n", f"FROM node:20-alpine\n{ASH}RUN a | b\n", id="alpine-ash"),
-        pytest.param("FROM alpine:3.20\n  run a | b\n", f'FROM alpine:3.20\n  shell ["/bin/ash", "-o", "pipefail", "-c"]\n  run a | b\n',
+        pytest.param("FROM alpine:3.20\n  run a | b\n", 'FROM alpine:3.20\n  shell ["/bin/ash", "-o", "pipefail", "-c"]\n  run a | b\n',
                      id="indent-and-case-kept"),
         pytest.param("ARG V=12\nFROM debian:${V}\nRUN a | b\n", f"ARG V=12\nFROM debian:${{V}}\n{BASH}RUN a | b\n",
                      id="global-arg-resolved"),

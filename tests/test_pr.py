@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
 from fake_github import FakeGitHub
+
 from hardener import __version__
 from hardener.cli import main
 from hardener.pr.github import slug_from_remote

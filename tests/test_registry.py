@@ -7,9 +7,9 @@ import pkgutil
 import re
 
 import pytest
+from conftest import ROOT
 
 import hardener.transforms as package
-from conftest import ROOT
 from hardener.model import Applicability, Transform
 from hardener.transforms import REGISTRY
 

@@ -102,7 +102,7 @@ class TokenIssuer:
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 issuer.requests += 1
                 query = parse_qs(urlparse(self.path).query)
                 body = json.dumps({"token": issuer.token(query.get("scope", [])), "expires_in": 600}).encode()
@@ -529,7 +529,7 @@ class _Misbehaving:
         spec = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path == "/v2/":
                     self._answer(200, {}, b"{}")
                     return
@@ -566,17 +566,17 @@ class _Misbehaving:
 
 
 @pytest.mark.parametrize("server, message", [
-    pytest.param(dict(status=429, headers={"Retry-After": "120"}), "rate limited the requests (429, retry after 120 s)",
+    pytest.param({"status": 429, "headers": {"Retry-After": "120"}}, "rate limited the requests (429, retry after 120 s)",
                  id="rate-limited"),
-    pytest.param(dict(status=401, headers={"WWW-Authenticate": 'Basic realm="x"'}), "requires a login (401)",
+    pytest.param({"status": 401, "headers": {"WWW-Authenticate": 'Basic realm="x"'}}, "requires a login (401)",
                  id="401"),
-    pytest.param(dict(status=403, body=b'{"errors":[{"code":"DENIED"}]}'), "denied access (403 DENIED)", id="403"),
-    pytest.param(dict(body=b"<html>not json"), "malformed manifest: not JSON", id="malformed"),
-    pytest.param(dict(body=b'{"schemaVersion":1,"fsLayers":[]}'), "unsupported manifest type", id="schema1"),
-    pytest.param(dict(headers={"Docker-Content-Digest": "sha256:" + "0" * 64}, body=b'{"manifests":[]}'),
+    pytest.param({"status": 403, "body": b'{"errors":[{"code":"DENIED"}]}'}, "denied access (403 DENIED)", id="403"),
+    pytest.param({"body": b"<html>not json"}, "malformed manifest: not JSON", id="malformed"),
+    pytest.param({"body": b'{"schemaVersion":1,"fsLayers":[]}'}, "unsupported manifest type", id="schema1"),
+    pytest.param({"headers": {"Docker-Content-Digest": "sha256:" + "0" * 64}, "body": b'{"manifests":[]}'},
                  "body does not match Docker-Content-Digest", id="digest-mismatch"),
-    pytest.param(dict(hang=3.0), "timed out", id="timeout"),
-    pytest.param(dict(status=500), "answered 500", id="server-error"),
+    pytest.param({"hang": 3.0}, "timed out", id="timeout"),
+    pytest.param({"status": 500}, "answered 500", id="server-error"),
 ])
 def test_registry_errors_become_reasons(server: dict, message: str) -> None:
     from hardener.oci.registry import RegistryError

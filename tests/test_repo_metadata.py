@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from hardener.repo_metadata import (
-    git_head, git_remote_url, license_spdx, normalise_remote, package_metadata, spdx_or_none,
+    git_head,
+    git_remote_url,
+    license_spdx,
+    normalise_remote,
+    package_metadata,
+    spdx_or_none,
 )
 
 MIT = """MIT License

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from falco_condition import FalcoError, check_rules_file, parse_condition
-from hardener.knowledge import images
+
+from hardener.compose.falco import HEADER, README_HEADER
 from hardener.context import Context
 from hardener.engine import Options, process
-from hardener.compose.falco import HEADER, README_HEADER
+from hardener.knowledge import images
 from hardener.model import Change, Refusal
 from hardener.transforms.read_only_root import ReadOnlyRoot
 from hardener.transforms.runtime_rules import AddRuntimeRules

@@ -18,8 +18,8 @@ from hardener import judges
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.engine import Options, process
+from hardener.plans.split.static import served
 from hardener.transforms.split_build_stage import SplitBuildStage  # first: stage_split and transforms import each other
-from hardener.plans.split.static import served  # noqa: I001
 
 RUNTIME = "FROM nginxinc/nginx-unprivileged:1.28-alpine"
 HEAD = "FROM node:20\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npm run build\n"

@@ -11,9 +11,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hardener.lab import verify as V
-from hardener.lab.buildengine import BuildResult, EngineMissing, ImageConfig, ImageFiles, RunResult, find_engine, list_tar, walk_tree
 from hardener.cli import main
+from hardener.lab import verify as V
+from hardener.lab.buildengine import (
+    BuildResult,
+    EngineMissing,
+    ImageConfig,
+    ImageFiles,
+    RunResult,
+    find_engine,
+    list_tar,
+    walk_tree,
+)
 
 BUILDAH_LOG = """STEP 1/4: FROM docker.io/library/python:3.11-slim
 STEP 2/4: WORKDIR /app
@@ -223,7 +232,6 @@ def test_cli_nothing_to_verify(tmp_path: Path) -> None:
 
 # -- the lab: a deliberately broken rewrite is caught -------------------------------------
 from lab.plugin import APPS, lab  # noqa: E402,F401  (the session fixture)
-
 
 from hardener.model import Transform  # noqa: E402
 

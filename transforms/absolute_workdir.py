@@ -1,6 +1,5 @@
 """HD409 absolute-workdir, and the working-directory tracking HD410 shares."""
 from __future__ import annotations
-from hardener.dockerfile.workdir import is_literal_path, join_workdir, working_dirs
 
 import posixpath
 import re
@@ -8,6 +7,7 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.workdir import is_literal_path, join_workdir, working_dirs
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 

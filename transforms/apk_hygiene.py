@@ -5,9 +5,8 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, subcommand
 from hardener.model import Applicability, Finding, Transform
-from hardener.dockerfile.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, \
-    subcommand
 
 # global apk options that take their value as the next word
 _APK_VALUE_OPTS = ("-X", "--repository", "-p", "--root", "--arch", "--cache-dir", "--keys-dir",

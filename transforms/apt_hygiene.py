@@ -6,11 +6,19 @@ from collections.abc import Iterator, Sequence
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.shell import Command, Word
+from hardener.dockerfile.shell_edit import (
+    append_command,
+    ends_with_exit,
+    has_cache_under,
+    has_option,
+    insert_after,
+    program,
+    shell_runs,
+    subcommand,
+)
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.dockerfile.shell import Command, Word
-from hardener.dockerfile.shell_edit import (append_command, ends_with_exit, has_cache_under, has_option,
-                                  insert_after, program, shell_runs, subcommand)
 
 _APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",
                    "--default-release")

@@ -8,10 +8,10 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
+from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
 
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::?-(\d+(?:-\d+)?))?\}|\$([A-Za-z_]\w*)")

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.removal import Pair, env_pairs, overlapping, remove_pairs
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.dockerfile.removal import Pair, env_pairs, overlapping, remove_pairs
 
 # BuildKit's SecretsUsedInArgOrEnv tokens, without the bare "key" (GPG_KEY is a public
 # fingerprint) but with the compound keys that are secrets

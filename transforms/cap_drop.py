@@ -1,9 +1,5 @@
 """HD603 cap-drop (and the small helpers the other image-aware Compose transforms share)."""
 from __future__ import annotations
-from hardener.edits import merge_inserts
-from hardener.compose.anchors import own_sequence
-from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
-from hardener.compose.service_image import image_info, literal_image_info, built_user
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -11,19 +7,21 @@ from typing import TYPE_CHECKING
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from hardener.compose import override as compose_override
-from hardener.knowledge import images
-from hardener.compose.anchors import per_service
+from hardener.compose.anchors import own_sequence, per_service
 from hardener.compose.command import needs_no_capabilities, uses_raw_sockets
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.context import Context
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.compose.service_image import built_user, image_info, literal_image_info
 from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
     mapping_get,
     scalar_value,
 )
+from hardener.context import Context
+from hardener.edits import Edit, merge_inserts
+from hardener.knowledge import images
+from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
+from hardener.model import Applicability, Finding, Transform
 
 if TYPE_CHECKING:
     pass
@@ -94,12 +92,14 @@ class CapDrop(Transform):
         node = service.node
         have = _caps(mapping_get(node, "cap_add"))
         if "SYS_ADMIN" in have:  # reported even once hardened: cap_drop does not tame it
-            yield self.refuse(f"service {service.name!r}: `cap_add: [SYS_ADMIN]` is nearly root; find the narrower capability it needs", service.line)
+            yield self.refuse(f"service {service.name!r}: `cap_add: [SYS_ADMIN]` is nearly root; "
+                              "find the narrower capability it needs", service.line)
         drop = mapping_get(node, "cap_drop")
         if drop is not None and "ALL" in _caps(drop):
             return
         if "ALL" in have:
-            yield self.refuse(f"service {service.name!r}: `cap_add: [ALL]` undoes any cap_drop; list the capabilities it needs", service.line)
+            yield self.refuse(f"service {service.name!r}: `cap_add: [ALL]` undoes any cap_drop; "
+                              "list the capabilities it needs", service.line)
             return
         why, needed = needed_caps(service, ctx)
         fallback = isinstance(why, Unknown) and ctx.option(self.name, "unknown", "runtime-default") != "refuse"

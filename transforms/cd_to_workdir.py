@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
 from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.workdir import is_literal_path, join_workdir, working_dirs
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
 
 _POSIX_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"}
 _DIR_CHANGERS = {"cd", "pushd", "popd"}

@@ -150,7 +150,7 @@ def _options(ctx: Context) -> dict[str, object]:
 
 def _default_branches(root: Path) -> list[str]:
     """The remote's default branch as git recorded it at clone time; ``main`` when unknown."""
-    from hardener.repo_metadata import git_dir  # noqa: PLC0415
+    from hardener.repo_metadata import git_dir
 
     gdir = git_dir(root)
     if gdir is not None:
@@ -271,9 +271,9 @@ _MATRIX_ENTRY = """\
 
 def render(header: str, images: list[Image], options: dict[str, object]) -> str:
     """The workflow; strings from the repository are JSON-quoted (valid YAML double-quoted)."""
-    import json  # noqa: PLC0415
+    import json
 
-    from hardener import __version__  # noqa: PLC0415
+    from hardener import __version__
 
     matrix = "\n".join(
         _MATRIX_ENTRY.format(name=json.dumps(name), dockerfile=json.dumps(i.dockerfile), context=json.dumps(i.context))
@@ -289,8 +289,8 @@ def render(header: str, images: list[Image], options: dict[str, object]) -> str:
 
 
 def _actions() -> dict[str, dict[str, str]]:
-    import tomllib  # noqa: PLC0415
-    from importlib.resources import files  # noqa: PLC0415
+    import tomllib
+    from importlib.resources import files
 
     return tomllib.loads(files("hardener").joinpath("data/actions.toml").read_text("utf-8"))["actions"]
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hardener.compose.doc import ComposeDoc, Service
-from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
 from hardener.compose.anchors import per_service
+from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.override import HEALTHCHECK_KEYS, why_not
 from hardener.compose.service_image import image_info
 from hardener.compose.splice import insert_mapping_entry, mapping_get
+from hardener.context import Context
+from hardener.model import Applicability, Finding, Transform
 
 
 class ComposeHealthcheck(Transform):

@@ -8,20 +8,29 @@ from typing import NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener.knowledge import images
+from hardener.compose.anchors import LEGACY, obstacle, own_sequence
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.context import Context
-from hardener.edits import Edit
 from hardener.compose.env_secrets import (
-    EnvEntry, entries, has_url_password, ignore_writes, is_credential_name, is_literal, node_uses,
+    EnvEntry,
+    entries,
+    has_url_password,
+    ignore_writes,
+    is_credential_name,
+    is_literal,
+    node_uses,
 )
-from hardener.model import Applicability, FileWrite, Finding, Transform
-from hardener.compose.anchors import LEGACY
-from hardener.edits import merge_inserts
-from hardener.compose.anchors import obstacle, own_sequence
 from hardener.compose.splice import (
-    append_sequence_item, insert_mapping_entry, mapping_get, mapping_own, replace_scalar, scalar_value,
+    append_sequence_item,
+    insert_mapping_entry,
+    mapping_get,
+    mapping_own,
+    replace_scalar,
+    scalar_value,
 )
+from hardener.context import Context
+from hardener.edits import Edit, merge_inserts
+from hardener.knowledge import images
+from hardener.model import Applicability, FileWrite, Finding, Transform
 
 ROTATE = "rotate it and move it to a secret/env file"
 # the entrypoint reads *_FILE only when it starts the server (first argument, or a flag for it)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener.knowledge import images
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.override import USER_KEYS, HardenedThere, why_not
-from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
 from hardener.compose.service_image import built_dockerfile
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
+from hardener.context import Context
+from hardener.knowledge import images
+from hardener.model import Applicability, Finding, Transform
 
 
 class ComposeUser(Transform):

@@ -1,12 +1,12 @@
 """HD304 context-secrets."""
 from __future__ import annotations
-from hardener.knowledge.secret_files import secret_kind
 
 from collections.abc import Iterator
 
 from hardener import repo_facts as facts
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.knowledge.secret_files import secret_kind
 from hardener.model import Applicability, Finding, Transform
 
 MAX_LISTED = 5

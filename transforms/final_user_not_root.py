@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hardener.knowledge import images
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
+from hardener.knowledge import images
 from hardener.knowledge.images import Base
 from hardener.model import Applicability, Finding, Transform
 

@@ -112,7 +112,7 @@ def _docs_using(doc: DockerfileDoc, ctx: Context, target: Path) -> dict[str, Doc
             continue  # an empty Dockerfile builds nothing and reads nothing
         try:
             docs[path.name] = DockerfileDoc.load(raw, path.name)
-        except Exception:  # noqa: BLE001 - any parse failure means "unknown needs"
+        except Exception:
             return None
     return docs
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.splice import mapping_get, scalar_value
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose.splice import mapping_get, scalar_value
 
 SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
            "/var/run/crio/crio.sock", "/run/podman/podman.sock")

@@ -1,6 +1,5 @@
 """HD305 narrow-copy."""
 from __future__ import annotations
-from hardener.plans.copy.step import Step
 
 import posixpath
 import re
@@ -9,16 +8,17 @@ from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
+from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.shell import commands as shell_commands
+from hardener.dockerfile.workdir import working_dirs
+from hardener.edits import Edit
+from hardener.knowledge.secret_files import secret_kind
+from hardener.model import Applicability, Finding, Transform
 from hardener.plans.copy.go import GO_MANIFESTS, go_needs
 from hardener.plans.copy.java import JAVA_MANIFESTS, is_java_build, java_needs
 from hardener.plans.copy.node import NODE_MANIFESTS, node_needs, split_code
 from hardener.plans.copy.python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
-from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
-from hardener.dockerfile.shell import commands as shell_commands
-from hardener.dockerfile.workdir import working_dirs
-from hardener.knowledge.secret_files import secret_kind
+from hardener.plans.copy.step import Step
 
 # Every ecosystem narrow-copy knows; `[tool.hardener.narrow-copy] ecosystems = [...]` limits them.
 DEFAULT_ECOSYSTEMS = ("python", "node", "go", "java")

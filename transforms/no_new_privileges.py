@@ -8,9 +8,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.override import NO_NEW_PRIVILEGES_KEYS, Completed, why_not
+from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, mapping_own
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, mapping_own
 
 OPTION = "no-new-privileges:true"
 _NNP = re.compile(r"^no-new-privileges(?:[:=](true|false))?$", re.IGNORECASE)

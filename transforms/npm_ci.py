@@ -7,10 +7,10 @@ from pathlib import Path
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
 from hardener.dockerfile.shell import Command, Word
 from hardener.dockerfile.shell_edit import program, shell_runs, subcommand
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
 
 _LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
 _NPM_VALUE_OPTS = ("--prefix", "--cache", "--registry", "--loglevel", "--userconfig", "-C")

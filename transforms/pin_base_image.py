@@ -1,16 +1,16 @@
 """HD101 pin-base-image, and the pinning decision shared with HD103 pin-compose-image."""
 from __future__ import annotations
-from hardener.oci.pinning import Site, Plan, plan
 
 import re
 from collections.abc import Iterator
 
-from hardener.oci import imageref
 from hardener.context import Context
-from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.oci import imageref
+from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
+from hardener.oci.pinning import Plan, Site, plan
 
 _WHOLE_VAR = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _LABEL = re.compile(r"org\.opencontainers\.image\.base\.(digest|name)=(\"?)([^\"\s]*)\2")

@@ -5,14 +5,14 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from hardener.oci import imageref
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.splice import mapping_get, replace_scalar, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
 from hardener.model import Applicability, Finding, Transform
+from hardener.oci import imageref
+from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
 from hardener.oci.pinning import plan
-from hardener.compose.splice import mapping_get, replace_scalar, scalar_value
 
 
 class PinComposeImage(Transform):

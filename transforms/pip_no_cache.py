@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.model import Applicability, Finding, Transform
 from hardener.dockerfile.shell import Command
-from hardener.dockerfile.shell_edit import has_option, insert_after, shell_runs, subcommand, cache_targets
+from hardener.dockerfile.shell_edit import cache_targets, has_option, insert_after, shell_runs, subcommand
+from hardener.model import Applicability, Finding, Transform
 
 _PIP = re.compile(r"^pip[0-9.]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")

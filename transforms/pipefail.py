@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
 from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import has_option, program
+from hardener.edits import Edit
+from hardener.model import Applicability, Finding, Transform
 
 _BASH = '["/bin/bash", "-o", "pipefail", "-c"]'
 _ASH = '["/bin/ash", "-o", "pipefail", "-c"]'

@@ -1,24 +1,22 @@
 """HD604 read-only-root."""
 from __future__ import annotations
-from hardener.compose.mounts import SCRATCH_PATHS, path_under, mount_targets
 
 import re
 from collections.abc import Iterator
 
 from ruamel.yaml.nodes import Node, SequenceNode
 
-from hardener.knowledge import images
-from hardener.compose.anchors import per_service
-from hardener.compose.override import READ_ONLY_KEYS, why_not
+from hardener.compose.anchors import own_sequence, per_service
 from hardener.compose.command import writes_nothing
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.context import Context
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
-from hardener.edits import merge_inserts
-from hardener.compose.anchors import own_sequence
+from hardener.compose.mounts import SCRATCH_PATHS, mount_targets, path_under
+from hardener.compose.override import READ_ONLY_KEYS, why_not
 from hardener.compose.service_image import built_dockerfile, image_info, literal_image_info
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
+from hardener.context import Context
+from hardener.edits import Edit, merge_inserts
+from hardener.knowledge import images
+from hardener.model import Applicability, Finding, Transform
 
 # Where most programs write scratch files: the unsafe guess for a service whose writes are unknown.
 GUESSED = ("/tmp", "/run")

@@ -10,14 +10,13 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, Node
 
 from hardener import knowledge
+from hardener.compose.anchors import LEGACY, per_service
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph, image_family, tier_table
-from hardener.context import Context
-from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
-from hardener.compose.anchors import LEGACY, per_service
-from hardener.edits import merge_inserts
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
+from hardener.context import Context
+from hardener.edits import Edit, merge_inserts
+from hardener.model import Applicability, Finding, Transform
 
 NAME = "resource-limits"
 KINDS = ("memory", "cpus", "pids")

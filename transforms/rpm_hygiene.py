@@ -6,10 +6,18 @@ from dataclasses import dataclass
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.model import Applicability, Finding, Transform
 from hardener.dockerfile.shell import Command
-from hardener.dockerfile.shell_edit import append_command, ends_with_exit, has_cache_under, has_option, insert_after, program, \
-    shell_runs, subcommand
+from hardener.dockerfile.shell_edit import (
+    append_command,
+    ends_with_exit,
+    has_cache_under,
+    has_option,
+    insert_after,
+    program,
+    shell_runs,
+    subcommand,
+)
+from hardener.model import Applicability, Finding, Transform
 
 _VALUE_OPTS = ("-c", "--config", "-x", "--exclude", "--setopt", "--enablerepo", "--disablerepo",
                "--releasever", "--installroot", "--repo", "--repoid", "-R", "-d", "-e",

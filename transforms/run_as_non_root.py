@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from hardener.knowledge import images
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
+from hardener.knowledge import images
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
 

@@ -6,15 +6,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from hardener.knowledge import images
 from hardener.ci.images import builds_of, repo_images, slug_of
+from hardener.compose.mounts import SCRATCH_PATHS as SCRATCH
+from hardener.compose.mounts import path_under as under
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.model import Applicability, Finding, Transform
+from hardener.knowledge import images
 
 # The Compose transforms' own knowledge, not a copy: scratch paths go on tmpfs (read-only-root).
 from hardener.knowledge.capabilities import RUNTIME_DEFAULT
-from hardener.compose.mounts import SCRATCH_PATHS as SCRATCH, path_under as under
+from hardener.model import Applicability, Finding, Transform
 
 NO_NEW_PRIVILEGES = "--security-opt no-new-privileges:true"
 

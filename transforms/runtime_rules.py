@@ -9,14 +9,14 @@ from pathlib import Path
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from hardener.compose import falco
-from hardener.knowledge import images
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.mounts import mount_targets
+from hardener.compose.service_image import image_info
+from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.knowledge import images
 from hardener.model import Applicability, FileWrite, Finding, Transform
-from hardener.compose.service_image import image_info
-from hardener.compose.mounts import mount_targets
-from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 
 TARGET_DIR = Path("deploy/falco")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -194,7 +194,7 @@ def _dockerfile(service: Service, here: Path) -> DockerfileDoc | None:
         return None
     try:
         return DockerfileDoc.load(path.read_bytes(), str(path))
-    except Exception:  # noqa: BLE001 - reported when the Dockerfile itself is processed
+    except Exception:
         return None
 
 

@@ -8,10 +8,10 @@ from ruamel.yaml.nodes import MappingNode
 from hardener.compose.doc import ComposeDoc
 from hardener.compose.graph import Graph, build_graph
 from hardener.compose.network_plan import Plan, plan_segments
+from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 
 
 class SegmentNetworks(Transform):

@@ -8,15 +8,23 @@ from collections.abc import Iterator
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Stage
 from hardener.knowledge.images import is_root_user
-from hardener.oci.imageref import BadReference, ImageRef, parse
 from hardener.model import Applicability, Finding, Transform
-from hardener.plans.split import static as stage_split_static
-from hardener.plans.split.common import KNOWN, Plan, creates_user, read_steps, runtime_gap, runtime_packages, runtime_text
+from hardener.oci.imageref import BadReference, ImageRef, parse
 from hardener.plans.split import planner
+from hardener.plans.split import static as stage_split_static
+from hardener.plans.split.common import (
+    KNOWN,
+    Plan,
+    creates_user,
+    read_steps,
+    runtime_gap,
+    runtime_packages,
+    runtime_text,
+)
 from hardener.plans.split.render import render
 
 _JAVA = frozenset({"maven", "gradle", "openjdk", "eclipse-temurin", "amazoncorretto"})
-_FAMILIES = {"golang": "go", "python": "python", "node": "node", **{f: "java" for f in _JAVA}}
+_FAMILIES = {"golang": "go", "python": "python", "node": "node", **dict.fromkeys(_JAVA, "java")}
 _SHELLS = frozenset({"sh", "bash", "ash", "dash"})
 _JAVA_BUILD = re.compile(r"(^|[\s;&|/])(mvn|mvnw|gradle|gradlew|javac)(\s|$)")
 

@@ -5,11 +5,11 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
+from hardener.dockerfile import removal as rm
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.shell import Command, Word, commands
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
-from hardener.dockerfile.shell import Command, Word, commands
-from hardener.dockerfile import removal as rm
 
 PROXY = "builds behind a TLS-intercepting proxy need its CA installed instead"
 # variable -> the values that switch verification off (None: any non-empty value)

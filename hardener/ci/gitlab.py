@@ -57,8 +57,8 @@ def usable(images: list[Image]) -> tuple[list[Image], list[str]]:
 
 def plan(ctx: Context, images: list[Image], options: dict[str, object], header: str) -> Plan:
     """What to write: the companion (unless ours is there) and the include (unless present)."""
-    from hardener.compose.doc import ComposeDoc  # noqa: PLC0415 - ruamel, only for GitLab repos
-    from hardener.errors import BadInput  # noqa: PLC0415
+    from hardener.compose.doc import ComposeDoc
+    from hardener.errors import BadInput
 
     main_path, companion_path = ctx.root / GITLAB_CI, ctx.root / COMPANION
     raw = ctx.files.read(main_path) or b""
@@ -95,9 +95,9 @@ def _root(doc: ComposeDoc) -> Node | None:
 
 def _local_includes(doc: ComposeDoc) -> list[str]:
     """The include entries that may name a file of this repository: strings and ``local:``."""
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    from hardener.compose.splice import mapping_own  # noqa: PLC0415
+    from hardener.compose.splice import mapping_own
 
     node = mapping_own(_root(doc), "include")
     items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
@@ -129,7 +129,7 @@ def _already_scanned(ctx: Context, doc: ComposeDoc) -> str | None:
 
 
 def _clash(doc: ComposeDoc) -> str | None:
-    from ruamel.yaml.nodes import MappingNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import MappingNode
 
     root = _root(doc)
     keys = [str(k.value) for k, _v in root.value] if isinstance(root, MappingNode) else []
@@ -139,9 +139,9 @@ def _clash(doc: ComposeDoc) -> str | None:
 
 def _stage(doc: ComposeDoc) -> str:
     """``test`` when the pipeline has it (GitLab's default stages do), else its first stage."""
-    from ruamel.yaml.nodes import ScalarNode, SequenceNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
-    from hardener.compose.splice import mapping_own  # noqa: PLC0415
+    from hardener.compose.splice import mapping_own
 
     stages = mapping_own(_root(doc), "stages")
     names = [str(s.value) for s in stages.value if isinstance(s, ScalarNode)] if isinstance(stages, SequenceNode) else []
@@ -157,10 +157,10 @@ def add_include(doc: ComposeDoc) -> str:
 
     Raises ValueError (the refusal's reason) for layouts it will not rewrite.
     """
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    from hardener.edits import apply_edits  # noqa: PLC0415
-    from hardener.compose.splice import is_flow, mapping_own  # noqa: PLC0415
+    from hardener.compose.splice import is_flow, mapping_own
+    from hardener.edits import apply_edits
 
     root = _root(doc)
     if not isinstance(root, MappingNode) or is_flow(root) or not root.value:
@@ -184,7 +184,7 @@ def add_include(doc: ComposeDoc) -> str:
 
 def _lines_at(doc: ComposeDoc, pos: int, lines: list[str]) -> Edit:
     """Whole lines inserted at a line start; a missing final newline stays missing."""
-    from hardener.edits import Edit  # noqa: PLC0415
+    from hardener.edits import Edit
 
     body = "".join(line + doc.newline for line in lines)
     if pos == len(doc.text) and doc.text and not doc.text.endswith("\n"):
@@ -194,7 +194,7 @@ def _lines_at(doc: ComposeDoc, pos: int, lines: list[str]) -> Edit:
 
 def _append_top_level(doc: ComposeDoc, root: Node, key: str, entry: str) -> Edit:
     """``key:`` with one list item, after everything else in the file (a blank line before)."""
-    from hardener.compose.splice import content_end  # noqa: PLC0415
+    from hardener.compose.splice import content_end
 
     if doc.column_of(root.value[0][0].start_mark.index) != 0:
         raise ValueError("its top-level keys are indented")
@@ -209,8 +209,8 @@ def _append_top_level(doc: ComposeDoc, root: Node, key: str, entry: str) -> Edit
 
 def _append_item(doc: ComposeDoc, seq: Node, entry: str) -> Edit:
     """``entry`` as the last item of a block list, or ``{entry}`` of a flow list."""
-    from hardener.edits import Edit  # noqa: PLC0415
-    from hardener.compose.splice import block_insertion_point, is_flow  # noqa: PLC0415
+    from hardener.compose.splice import block_insertion_point, is_flow
+    from hardener.edits import Edit
 
     if is_flow(seq):
         close = seq.end_mark.index - 1
@@ -228,7 +228,7 @@ def _append_item(doc: ComposeDoc, seq: Node, entry: str) -> Edit:
 
 def _scalar_to_list(doc: ComposeDoc, root: Node, node: Node, entry: str) -> Edit:
     """``include: a.yml`` → a block list holding ``a.yml`` (its text as written) and ``entry``."""
-    from hardener.edits import Edit  # noqa: PLC0415
+    from hardener.edits import Edit
 
     key = next(k for k, _v in root.value if k.value == "include")
     last = doc.last_token_before(node.end_mark.index)
@@ -246,8 +246,8 @@ def _scalar_to_list(doc: ComposeDoc, root: Node, node: Node, entry: str) -> Edit
 def _mapping_to_list(doc: ComposeDoc, node: Node, entry: str) -> list[Edit]:
     """``include: {local: a}`` / a block mapping → a list of it and ``entry``; the block
     mapping's lines move two columns right under a new dash (only whitespace is added)."""
-    from hardener.edits import Edit  # noqa: PLC0415
-    from hardener.compose.splice import block_insertion_point, content_end, is_flow  # noqa: PLC0415
+    from hardener.compose.splice import block_insertion_point, content_end, is_flow
+    from hardener.edits import Edit
 
     start, end = node.start_mark.index, content_end(doc, node)
     if is_flow(node):
@@ -366,7 +366,7 @@ hardener-scan-{name}:
 
 def render(header: str, images: list[Image], options: dict[str, object], stage: str) -> str:
     """The companion; repository paths are JSON-quoted (valid YAML double-quoted scalars)."""
-    from hardener import __version__  # noqa: PLC0415
+    from hardener import __version__
 
     jobs = "".join(
         _IMAGE_JOBS.format(name=name, dockerfile=json.dumps(i.dockerfile), context=json.dumps(i.context))

@@ -49,8 +49,8 @@ _LAST: tuple[FileView, Path, RepoImages] | None = None
 
 def repo_images(ctx: Context) -> RepoImages:
     """Dockerfiles and Compose builds of the repository at ``ctx.root`` (nested repos excluded)."""
-    global _LAST  # noqa: PLW0603 - a one-entry cache
-    from hardener.discover import discover  # noqa: PLC0415 - a walk, only for these transforms
+    global _LAST
+    from hardener.discover import discover
 
     view = ctx.files.run_view()
     last = _LAST
@@ -72,8 +72,8 @@ def repo_images(ctx: Context) -> RepoImages:
 
 def compose_builds(path: Path, ctx: Context) -> list[ComposeBuild]:
     """Every ``build:`` of one Compose file (a file that does not parse has none)."""
-    from hardener.compose.doc import ComposeDoc  # noqa: PLC0415
-    from hardener.errors import BadInput  # noqa: PLC0415
+    from hardener.compose.doc import ComposeDoc
+    from hardener.errors import BadInput
 
     try:
         doc = ComposeDoc.load(ctx.files.read(path) or b"", str(path))
@@ -89,7 +89,7 @@ def compose_builds(path: Path, ctx: Context) -> list[ComposeBuild]:
 
 def _service_nodes(doc: ComposeDoc) -> list[tuple[str, Node]]:
     """(name, definition) of every service; a legacy v1 file has them at the top level."""
-    from ruamel.yaml.nodes import MappingNode, ScalarNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
 
     if not doc.is_legacy_v1:
         return [(s.name, s.node) for s in doc.services() if s.node is not None]
@@ -98,9 +98,9 @@ def _service_nodes(doc: ComposeDoc) -> list[tuple[str, Node]]:
 
 
 def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
-    from ruamel.yaml.nodes import MappingNode, ScalarNode  # noqa: PLC0415
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-    from hardener.compose.splice import mapping_get, scalar_value  # noqa: PLC0415
+    from hardener.compose.splice import mapping_get, scalar_value
 
     build = mapping_get(node, "build")
     if isinstance(build, ScalarNode):
@@ -159,12 +159,12 @@ _WINDOWS = re.compile(r"(?i)nanoserver|servercore|mcr\.microsoft\.com/windows|do
 
 def unbuildable(ctx: Context, path: Path) -> str | None:
     """Why a Linux runner cannot build this Dockerfile (a Windows image, no parse), or None."""
-    from hardener.knowledge import images  # noqa: PLC0415
-    from hardener.dockerfile.doc import DockerfileDoc  # noqa: PLC0415
+    from hardener.dockerfile.doc import DockerfileDoc
+    from hardener.knowledge import images
 
     try:
         doc = DockerfileDoc.load(ctx.files.read(path) or b"", path.name)
-    except Exception:  # noqa: BLE001 - any parse failure: the build would fail too
+    except Exception:
         return "does not parse"
     if not doc.stages:
         return "no FROM"

@@ -14,8 +14,8 @@ from dataclasses import replace
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.model import Change, Finding, Refusal, Transform
 from hardener.compose.splice import mapping_own, merge_sources
+from hardener.model import Change, Finding, Refusal, Transform
 
 LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
 

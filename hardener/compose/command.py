@@ -13,8 +13,8 @@ import shlex
 
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
-from hardener.plans.copy.node import expand, split_code
 from hardener.compose.splice import mapping_get
+from hardener.plans.copy.node import expand, split_code
 
 # Programs that write no file (stdout/stderr are the container's log, not its filesystem).
 # `tail` and `cat` only read; `ip` only with a show/list verb (setting needs NET_ADMIN anyway).

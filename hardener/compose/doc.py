@@ -25,10 +25,10 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from hardener.compose.splice import is_merge_key, mapping_own
 from hardener.errors import BadInput
 from hardener.source import SourceText, line_starts
 from hardener.suppress import ALL, Suppressions
-from hardener.compose.splice import is_merge_key, mapping_own
 
 _COMMENT = re.compile(r"#[^\r\n]*")
 _BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from hardener.compose.splice import is_merge_key, mapping_get, scalar_value
 from hardener.dockerfile.dockerignore import append_block
 from hardener.model import FileWrite
-from hardener.compose.splice import is_merge_key, mapping_get, scalar_value
 
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc

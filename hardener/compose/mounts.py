@@ -1,9 +1,11 @@
 """Where a Compose service's mounts put writable storage."""
 from __future__ import annotations
-import re
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from hardener.compose.splice import mapping_get, scalar_value
 
+import re
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hardener.compose.splice import mapping_get, scalar_value
 
 # Paths whose content may vanish on restart: these go on tmpfs. Anything else the image
 # writes is data and must already be on a volume.

@@ -16,9 +16,9 @@ from pathlib import Path
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.splice import mapping_get, scalar_value
 from hardener.context import Context
 from hardener.source import SourceText
-from hardener.compose.splice import mapping_get, scalar_value
 
 # The file names `docker compose` loads without -f, and the override it pairs with each.
 BASE_STEMS = ("compose", "docker-compose")
@@ -65,7 +65,7 @@ def _services(path: Path, mtime: float) -> dict[str, Service] | None:
     try:
         doc = ComposeDoc(SourceText.decode(path.read_bytes()), str(path))
         return {s.name: s for s in doc.services() if isinstance(s.node, MappingNode)}
-    except Exception:  # noqa: BLE001 - a broken partner file is the user's problem, not ours
+    except Exception:
         return None
 
 

@@ -1,16 +1,19 @@
 """What a Compose service runs: its image's knowledge-base entry, or the Dockerfile its build: uses."""
 from __future__ import annotations
+
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
 from ruamel.yaml.nodes import Node, ScalarNode
-from hardener.knowledge import images
+
 from hardener.compose.doc import Service
-from hardener.context import Context
 from hardener.compose.splice import (
     mapping_get,
     scalar_value,
 )
+from hardener.context import Context
+from hardener.knowledge import images
 
 if TYPE_CHECKING:
     from hardener.dockerfile.doc import DockerfileDoc

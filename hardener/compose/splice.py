@@ -22,8 +22,8 @@ from hardener.edits import Edit
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc
 
-Scalar = Union[str, bool, int]
-Value = Union[Scalar, list[Scalar], dict[str, "Value"]]
+Scalar = str | bool | int
+Value = Union[Scalar, list[Scalar], dict[str, "Value"]]  # noqa: UP007 - a recursive alias needs the string form
 
 _STR = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))

@@ -1,1 +1,2 @@
-"""Dockerfiles: the lossless document, BuildKit's line lexers, the RUN shell splitter and edits inside instructions, .dockerignore matching."""
+"""Dockerfiles: the lossless document, BuildKit's line lexers, the RUN shell splitter, edits inside
+instructions and .dockerignore matching."""

@@ -1,10 +1,12 @@
 """Edits that delete from a Dockerfile: whole instructions, ENV pairs, words and shell commands of a RUN."""
 from __future__ import annotations
+
 import re
 from dataclasses import dataclass
+
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.edits import Edit
 from hardener.dockerfile.shell import Command, args_logical_start
+from hardener.edits import Edit
 
 
 @dataclass(frozen=True)

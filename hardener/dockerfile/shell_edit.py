@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
-from hardener.edits import Edit
 from hardener.dockerfile.shell import Command, Word, commands
+from hardener.edits import Edit
 
 _MOUNT_TARGET = re.compile(r"(?:^|,)(?:target|dst|destination)=([^,]+)")
 

@@ -1,9 +1,10 @@
 """The working directory in effect before each Dockerfile instruction, as far as it can be known."""
 from __future__ import annotations
+
 import posixpath
 import re
-from hardener.dockerfile.doc import DockerfileDoc, Stage
 
+from hardener.dockerfile.doc import DockerfileDoc, Stage
 
 # a path we can reason about without the builder's variable and quote processing
 _LITERAL = re.compile(r"^[A-Za-z0-9._/@+=,~-]+$")

@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Any
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(name: str) -> dict[str, Any]:
     """One data file of the knowledge base (``hardener/data/<name>``), parsed once."""
     return tomllib.loads(resources.files("hardener").joinpath("data", name).read_text(encoding="utf-8"))

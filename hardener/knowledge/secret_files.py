@@ -1,8 +1,8 @@
 """Which files of a build context hold secrets (by name, directory or content)."""
 from __future__ import annotations
+
 import re
 from pathlib import Path
-
 
 _TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
 

@@ -86,7 +86,7 @@ _PLAIN_STEP = re.compile(r"^STEP \d+(?:/\d+)?: (?P<step>.+)$", re.MULTILINE)
 def failing_step(log: str) -> tuple[str, str] | None:
     """(step, why) of the build step that failed, from buildah's, podman's or BuildKit's log."""
     match = None
-    for match in _BUILDAH_STEP.finditer(log):
+    for match in _BUILDAH_STEP.finditer(log):  # noqa: B007 - the last match is the failing step
         pass
     if match is not None:
         return match["step"], match["why"].strip()

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hardener.oci.imageref import ImageRef
 from hardener.model import FileWrite
+from hardener.oci.imageref import ImageRef
 
 LOCK_VERSION = 1
 DEFAULT_TTL = 24 * 3600.0
@@ -84,7 +84,7 @@ def version_tags(tags: Iterable[str], family: str) -> list[tuple[tuple[int, ...]
 def candidate_order(tags: Iterable[str], family: str) -> list[str]:
     """Likely matches first: the newest version and its shorter aliases (3.13.1, 3.13, 3)."""
     ranked = version_tags(tags, family)
-    by_version = {v: t for v, t in ranked}
+    by_version = dict(ranked)
     order: list[str] = []
     for version, _tag in ranked:
         for cut in range(len(version), 0, -1):

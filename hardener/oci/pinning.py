@@ -1,9 +1,11 @@
 """What to write instead of an image reference once its digest is known (pin-base-image, pin-compose-image)."""
 from __future__ import annotations
+
 from dataclasses import dataclass
+
+from hardener.model import Applicability
 from hardener.oci import imageref
 from hardener.oci.digest_cache import Failure, Resolution, choose_tag, is_floating
-from hardener.model import Applicability
 
 
 @dataclass(frozen=True)

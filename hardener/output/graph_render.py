@@ -16,7 +16,7 @@ def render_ascii(graph_before: Graph, graph_after: Graph) -> str:
         lines.append(f"  {name:<{width}}  {graph_before.tier(name):<4}  "
                      f"{_nets(graph_before, name)} => {_nets(graph_after, name) if after else '(gone)'}")
     lines.append("edges (shared networks before => after)")
-    for pair, edges in graph_before.pairs().items():
+    for edges in graph_before.pairs().values():
         a, b = edges[0].client, edges[0].server
         sources = ",".join(sorted({e.source for e in edges}))
         lines.append(f"  {a:>{width}} --> {b:<{width}}  {sources:<12} "

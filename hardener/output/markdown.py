@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from hardener.engine import FileResult
-from hardener.output.hunks import Hunk, change_lines, hunks
 from hardener.model import Change
+from hardener.output.hunks import Hunk, change_lines, hunks
 from hardener.report import Report
 
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body

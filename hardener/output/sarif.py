@@ -14,8 +14,8 @@ from typing import Any
 
 from hardener import __version__
 from hardener.engine import FileResult
-from hardener.output.hunks import Replacement, change_lines, hunks
 from hardener.model import Applicability, Change, Refusal
+from hardener.output.hunks import Replacement, change_lines, hunks
 from hardener.report import Report
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -136,7 +136,8 @@ class Progress:
         if not self.enabled or total <= self.THRESHOLD:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+        from rich.progress import Progress as Bar
 
         self._bar = Bar(TextColumn("hardening"), BarColumn(), MofNCompleteColumn(),
                         console=Console(file=sys.stderr), transient=True)

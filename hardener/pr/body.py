@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from hardener.engine import FileResult
-from hardener.output.hunks import change_lines, line_map
 from hardener.model import Applicability, Change
+from hardener.output.hunks import change_lines, line_map
 from hardener.report import Mode, Report
 
 FOOTER = (

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hardener import __version__
-from hardener.pr.gitcmd import Git, GitError
 from hardener.model import Applicability
 from hardener.pr.body import Level, commit_message, level_reports, pr_title
+from hardener.pr.gitcmd import Git, GitError
 from hardener.report import Mode, Report
 
 BOT_NAME = "hardener"

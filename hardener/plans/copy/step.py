@@ -1,5 +1,6 @@
 """A later Dockerfile instruction as the narrow-copy planners read it (the input every planner shares)."""
 from __future__ import annotations
+
 import posixpath
 from dataclasses import dataclass, field
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from hardener.knowledge import images
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
-from hardener.edits import Edit
 from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import program, subcommand
 from hardener.dockerfile.workdir import join_workdir
+from hardener.edits import Edit
+from hardener.knowledge import images
 
 BUILDER = "build"
 RUNTIME_ONLY = frozenset({"LABEL", "EXPOSE", "VOLUME", "HEALTHCHECK", "CMD", "ENTRYPOINT", "STOPSIGNAL"})

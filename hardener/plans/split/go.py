@@ -15,12 +15,12 @@ from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.dockerfile.doc import DockerfileDoc, Stage
-from hardener.edits import Edit
-from hardener.oci.imageref import ImageRef
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import program, subcommand
-from hardener.plans.split.common import Plan, Steps, data, literal_words, write_outside
 from hardener.dockerfile.workdir import join_workdir, working_dirs
+from hardener.edits import Edit
+from hardener.oci.imageref import ImageRef
+from hardener.plans.split.common import Plan, Steps, data, literal_words, write_outside
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 _GO_SUBS = frozenset({"build", "mod", "get", "vet", "test", "generate", "version", "env", "list", "run"})

@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 
 from hardener.dockerfile.doc import DockerfileDoc, Stage
-from hardener.oci.imageref import ImageRef
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import program
-from hardener.plans.split.common import Plan, Steps, literal_words, write_outside
 from hardener.dockerfile.workdir import join_workdir, working_dirs
+from hardener.oci.imageref import ImageRef
+from hardener.plans.split.common import Plan, Steps, literal_words, write_outside
 
 _TOOLS = ("mvn", "mvnw", "gradle", "gradlew")
 _FLAVOUR = r"(?:-(alpine|jammy|focal|noble))?"

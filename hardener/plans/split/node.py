@@ -1,9 +1,10 @@
 """The Node plan of split-build-stage: build with every dependency, ship production ones.
 
 The builder runs the original steps (``npm ci``, ``npm run build``) and then
-``npm prune --omit=dev`` (appended to the last RUN when the build ends with one): prune removes the devDependencies in place, with no network and
-no lifecycle scripts, where a second ``npm ci --omit=dev`` would download everything
-again and run ``prepare`` scripts without their devDependencies. The runtime image is the
+``npm prune --omit=dev`` (appended to the last RUN when the build ends with one):
+prune removes the devDependencies in place, with no network and no lifecycle scripts,
+where a second ``npm ci --omit=dev`` would download everything again and run
+``prepare`` scripts without their devDependencies. The runtime image is the
 ``-slim`` variant of the same tag; it gets the app directory (sources, build output and
 production node_modules) and already has the ``node`` user (1000).
 """
@@ -14,13 +15,20 @@ import re
 from pathlib import Path
 
 from hardener.dockerfile.doc import DockerfileDoc, Stage
-from hardener.oci.imageref import ImageRef
-from hardener.dockerfile.shell import Command
-from hardener.dockerfile.shell import commands
+from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import append_command, ends_with_exit, has_option, program, subcommand
-from hardener.plans.split.common import (Plan, Steps, copy_outside, creates_user, final_workdir, literal_words,
-                                  runtime_packages, write_outside)
 from hardener.dockerfile.workdir import working_dirs
+from hardener.oci.imageref import ImageRef
+from hardener.plans.split.common import (
+    Plan,
+    Steps,
+    copy_outside,
+    creates_user,
+    final_workdir,
+    literal_words,
+    runtime_packages,
+    write_outside,
+)
 
 _NPM_SUBS = frozenset({"ci", "install", "i", "run", "run-script", "prune", "cache", "config", "set", "audit", "rebuild"})
 _CODENAMES = ("bookworm", "bullseye", "buster", "trixie")

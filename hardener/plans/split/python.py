@@ -13,12 +13,20 @@ import re
 from pathlib import Path
 
 from hardener.dockerfile.doc import DockerfileDoc, Stage
-from hardener.oci.imageref import ImageRef
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import has_option, subcommand
-from hardener.plans.split.common import (Plan, Steps, copy_outside, data, final_workdir, literal_words,
-                                  runtime_packages, write_outside)
 from hardener.dockerfile.workdir import working_dirs
+from hardener.oci.imageref import ImageRef
+from hardener.plans.split.common import (
+    Plan,
+    Steps,
+    copy_outside,
+    data,
+    final_workdir,
+    literal_words,
+    runtime_packages,
+    write_outside,
+)
 
 VENV = "/opt/venv"
 _PY = re.compile(r"^python[\d.]*$")

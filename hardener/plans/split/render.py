@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
-from hardener.edits import Edit, apply_edits
 from hardener.dockerfile.shell import commands
 from hardener.dockerfile.shell_edit import program
+from hardener.edits import Edit, apply_edits
 from hardener.plans.split.common import BOTH, BUILDER, RUNTIME_ONLY, USER_TOOLS, Plan, install_line
 
 

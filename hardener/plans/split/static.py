@@ -17,12 +17,12 @@ from pathlib import Path
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Stage
+from hardener.dockerfile.workdir import join_workdir
 from hardener.edits import Edit
-from hardener.repo_facts import read_text
 from hardener.plans.split.common import data, final_workdir, read_steps
 from hardener.plans.split.node import is_build, npm_lock_problem
-from hardener.plans.split.render import relabel, builder_name, keyword_case
-from hardener.dockerfile.workdir import join_workdir
+from hardener.plans.split.render import builder_name, keyword_case, relabel
+from hardener.repo_facts import read_text
 
 PORT = "8080"  # nginx-unprivileged's default listen port
 MOVED = frozenset({"LABEL", "EXPOSE", "HEALTHCHECK"})  # describe the running container: to the runtime
