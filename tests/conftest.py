@@ -1,5 +1,7 @@
+"""Shared test helpers, and a check that the tests import the hardener you think they do."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -8,6 +10,33 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("HARDENER_CORPUS", ROOT.parent / "shared" / "corpus"))
+EDITABLE = "pip install -e '.[test]'"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # transforms/ becomes hardener.transforms only through an install. `python -m pytest` puts
+    # the checkout first on sys.path, so without an editable install its hardener/ shadows the
+    # installed one and every transform import fails: say so once instead of 40 collection errors.
+    if importlib.util.find_spec("hardener.transforms") is None:
+        raise pytest.UsageError(f"hardener.transforms cannot be imported: hardener comes from {hardener_dir()}, "
+                                f"and only an install maps transforms/ onto it. Install the checkout editable: {EDITABLE}")
+
+
+def pytest_report_header() -> str:
+    return describe(hardener_dir())
+
+
+def hardener_dir() -> Path:
+    spec = importlib.util.find_spec("hardener")
+    assert spec is not None and spec.origin is not None, "hardener is not installed"
+    return Path(spec.origin).resolve().parent
+
+
+def describe(where: Path) -> str:
+    """The header line: which hardener these tests exercise."""
+    if where == ROOT / "hardener":
+        return f"hardener: this checkout ({where})"
+    return f"hardener: an installed copy at {where}; edits to this checkout are not tested ({EDITABLE})"
 
 
 def corpus_cases(kind: str | None = None) -> list[tuple[str, Path]]:
