@@ -274,3 +274,10 @@ def test_version_does_not_load_the_registry() -> None:
     code = "import sys; from hardener.cli import main; print(any('hardener.transforms' in m for m in sys.modules))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "False"
+
+
+def test_readme_lists_every_transform_that_has_options() -> None:
+    readme = (ROOT / "README.md").read_text()
+    where = readme[readme.index("Where the options are documented"):]
+    where = where[: where.index("\n\n")]
+    assert [c.name for c in REGISTRY if c.options and c.name not in where] == []
