@@ -32,6 +32,18 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
+def checked_codes(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    """``--select``/``--ignore`` codes, split; one matching no transform is a usage error (exit 2)."""
+    codes = _split(values)
+    if codes:
+        from hardener.config_check import code_problem
+
+        found = code_problem(codes)
+        if found is not None:
+            raise click.BadParameter(found, param_hint=flag)
+    return codes
+
+
 def run_options(func: Any) -> Any:
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
@@ -98,7 +110,8 @@ def _execute(mode_name: str, exit_on_change: bool, *, paths: tuple[Path, ...], s
         raise click.UsageError("--unsafe and --safe-only exclude each other")
     mode = Mode(mode_name)
     request = RunRequest(
-        _all_paths(paths, repos_file), mode, _split(select), _split(ignore), unsafe, safe_only,
+        _all_paths(paths, repos_file), mode, checked_codes(select, "--select"), checked_codes(ignore, "--ignore"),
+        unsafe, safe_only,
         config_path, exit_on_change, offline, lock,
     )
     try:
@@ -236,8 +249,8 @@ def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tupl
     from hardener.pr.bot import PrRequest, run_pr
 
     paths = _all_paths(repos, repos_file)
-    requests = [PrRequest(p, _split(select), _split(ignore), token=os.environ.get("GITHUB_TOKEN") or None, **kwargs)
-                for p in paths]
+    codes = checked_codes(select, "--select"), checked_codes(ignore, "--ignore")
+    requests = [PrRequest(p, *codes, token=os.environ.get("GITHUB_TOKEN") or None, **kwargs) for p in paths]
     worst = 0
     outcomes = []
     for outcome in campaign.parallel_map(run_pr, requests, jobs):
@@ -256,17 +269,25 @@ def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tupl
 @main.command()
 @click.argument("rule")
 def explain(rule: str) -> None:
-    """Print the documentation of a transform (by id or name)."""
+    """Print the documentation of a transform (by id or name) and its options; `pr` and
+    `verify` print the options of those commands' config sections."""
     import inspect
 
+    from hardener.options import ENGINE_SECTIONS, did_you_mean, explain_lines
     from hardener.transforms import REGISTRY
 
     for cls in REGISTRY:
         if rule.upper() == cls.id or rule.lower() == cls.name:
             click.echo(f"{cls.id} {cls.name}\n")
             click.echo(inspect.cleandoc(cls.__doc__ or ""))
+            if cls.options:
+                click.echo("\n" + "\n".join(explain_lines(cls.name, cls.options)))
             return
-    raise click.UsageError(f"unknown transform {rule!r}; see `hardener list`")
+    if rule.lower() in ENGINE_SECTIONS:
+        click.echo("\n".join(explain_lines(rule.lower(), ENGINE_SECTIONS[rule.lower()])))
+        return
+    hint = did_you_mean(rule, [*(c.name for c in REGISTRY), *(c.id for c in REGISTRY), *ENGINE_SECTIONS])
+    raise click.UsageError(f"unknown transform {rule!r}{hint or '; see `hardener list`'}")
 
 
 @main.command(name="list")

@@ -1,7 +1,8 @@
 """Configuration: ``[tool.hardener]`` in pyproject.toml or a whole ``.hardener.toml``.
 
 Keys are kebab-case like ruff's (snake_case accepted). Every sub-table that is not a
-known key is a transform's options (``[tool.hardener.run-as-non-root] uid = 10001``).
+known key is a transform's options (``[tool.hardener.run-as-non-root] uid = 10001``), or
+those of ``hardener pr``/``verify``, checked against their declarations (config_check).
 A mistake in the file is bad input with the file and, where we can find it, the line:
 a config silently half-applied would harden differently from what the user wrote.
 """
@@ -16,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hardener import config_check
+from hardener.config_check import Where, line_of
 from hardener.errors import BadInput
 from hardener.model import Applicability
+from hardener.options import did_you_mean
 
 DEDICATED = ".hardener.toml"
 PYPROJECT = "pyproject.toml"
@@ -115,8 +119,8 @@ def _load_file(path: Path, *, required: bool) -> Config | None:
         return None
     prefix = ("tool", "hardener") if is_pyproject else ()
     if not isinstance(table, dict):
-        raise BadInput("[tool.hardener] must be a table", _key_line(text, ("tool",), "hardener"), str(path))
-    return _ConfigReader(text, path, prefix).read(table)
+        raise BadInput("[tool.hardener] must be a table", line_of(text, ("tool", "hardener")), str(path))
+    return _ConfigReader(Where(text, path, prefix)).read(table)
 
 
 def _read(path: Path) -> str:
@@ -146,12 +150,10 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
 class _ConfigReader:
     """Validates one table, keeping the text so errors can point at a line."""
 
-    text: str
-    path: Path
-    prefix: tuple[str, ...]
+    where: Where
 
     def read(self, table: dict[str, Any]) -> Config:
-        values: dict[str, Any] = {"source": self.path, "options": {}}
+        values: dict[str, Any] = {"source": self.where.path, "options": {}}
         for raw_key, value in table.items():
             key = raw_key.replace("_", "-")
             if key in _LISTS:
@@ -161,12 +163,19 @@ class _ConfigReader:
             elif key == "applicability":
                 values[key] = self._applicability(raw_key, value)
             elif isinstance(value, dict):
-                values["options"][key] = value
+                values["options"][key] = self._section(raw_key, key, value, values["options"])
             else:
-                raise self._error(f"unknown key {raw_key!r}", raw_key)
+                raise self._error(f"unknown key {raw_key!r}{did_you_mean(key, KNOWN_KEYS)}", raw_key)
         if values.get("unsafe") and values.get("safe_only"):
             raise self._error("'unsafe' and 'safe-only' exclude each other", "safe-only")
+        for key in ("select", "ignore"):
+            config_check.check_codes(self.where, key, values.get(key, ()))
         return Config(**values)
+
+    def _section(self, raw_key: str, key: str, value: dict[str, Any], seen: Mapping[str, Any]) -> dict[str, Any]:
+        if key in seen:
+            raise self._error(f"{self.where.header(raw_key)}: given twice (as {key!r} too)", raw_key)
+        return config_check.check_section(self.where, raw_key, value)
 
     def _strings(self, key: str, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -186,29 +195,10 @@ class _ConfigReader:
             try:
                 out[transform.replace("_", "-")] = Applicability.parse(level if isinstance(level, str) else "")
             except ValueError:
-                line = _key_line(self.text, (*self.prefix, key), transform) or self._line(key)
                 message = f"{key}.{transform}: level must be safe, review or unsafe, not {level!r}"
-                raise BadInput(message, line, str(self.path)) from None
+                raise self.where.error(message, key, transform) from None
+        config_check.check_applicability_keys(self.where, key, value)
         return out
 
     def _error(self, message: str, key: str) -> BadInput:
-        return BadInput(message, self._line(key), str(self.path))
-
-    def _line(self, key: str) -> int | None:
-        return _key_line(self.text, self.prefix, key)
-
-
-_HEADER = re.compile(r"\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?")  # [t] and [[t]]
-
-
-def _key_line(text: str, table: tuple[str, ...], key: str) -> int | None:
-    """Best effort: the line where ``key = …`` sits inside ``[table]`` (tomllib gives none)."""
-    assignment = re.compile(rf"\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
-    current: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), 1):
-        header = _HEADER.fullmatch(line)
-        if header:
-            current = tuple(part.strip().strip("\"'") for part in header.group(1).split("."))
-        elif current == table and assignment.match(line):
-            return number
-    return None
+        return self.where.error(message, key)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hardener.edits import Edit
+from hardener.options import Option, named
 
 if TYPE_CHECKING:
     from hardener.context import Context
@@ -102,6 +103,12 @@ class Transform:
     references: ClassVar[tuple[str, ...]] = ()
     applicability: ClassVar[Applicability] = Applicability.SAFE
     report_only: ClassVar[bool] = False  # only refusals: a finding a human must act on
+    options: ClassVar[tuple[Option, ...]] = ()  # [tool.hardener.<name>]: checked on load, shown by explain
+
+    @classmethod
+    def option(cls, ctx: Context, key: str) -> Any:
+        """``[tool.hardener.<name>] key`` from the config, else its declared default."""
+        return ctx.option(cls.name, key, named(cls.options, key).default)
 
     def run(self, doc: Any, ctx: Context) -> Iterator[Finding]:
         raise NotImplementedError

@@ -111,7 +111,7 @@ add_to_copy = "Review"
 
 [run-as-non-root]
 uid = 10001
-user = "app"
+name = "app"
 """
     if style == "snake":
         text = text.replace("safe-only", "safe_only").replace("[run-as-non-root]", "[run_as_non_root]")
@@ -123,7 +123,7 @@ user = "app"
     assert config.applicability == {
         "pin-base-image": Applicability.SAFE, "HD401": Applicability.UNSAFE, "add-to-copy": Applicability.REVIEW,
     }
-    assert config.options == {"run-as-non-root": {"uid": 10001, "user": "app"}}
+    assert config.options == {"run-as-non-root": {"uid": 10001, "name": "app"}}
 
 
 def test_options_in_pyproject_sub_tables(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_invalid_toml_in_pyproject_with_our_table_is_reported(tmp_path: Path) ->
                  "applicability.HD101: level must be safe, review or unsafe, not 'risky'", 3, id="bad-level"),
     pytest.param("[applicability]\nHD101 = 2\n",
                  "applicability.HD101: level must be safe, review or unsafe, not 2", 2, id="level-int"),
-    pytest.param("selct = []\n", "unknown key 'selct'", 1, id="typo"),
+    pytest.param("selct = []\n", "unknown key 'selct'; did you mean select?", 1, id="typo"),
     pytest.param("unsafe = true\nsafe-only = true\n", "'unsafe' and 'safe-only' exclude each other", 2,
                  id="both-levels"),
 ])

@@ -19,6 +19,7 @@ from hardener.dockerfile.shell_edit import (
 )
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 _APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",
                    "--default-release")
@@ -76,9 +77,13 @@ class AptHygiene(Transform):
     targets = ("dockerfile",)
     references = ("hadolint:DL3009", "hadolint:DL3014", "hadolint:DL3015", "hadolint:DL3027")
     applicability = Applicability.SAFE
+    options = (
+        Option("rename-unpinned", "bool", False, "Also rename `apt install` of unpinned packages to apt-get "
+               "(trading hadolint DL3027 for DL3008)."),
+    )
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
-        rename_unpinned = bool(ctx.option(self.name, "rename-unpinned"))
+        rename_unpinned = bool(self.option(ctx, "rename-unpinned"))
         for inst, cmds, exact in shell_runs(doc, loose=True):
             if not has_cache_under(inst, _CACHE_PATHS):
                 yield from self._one(doc, inst, cmds, exact, rename_unpinned)

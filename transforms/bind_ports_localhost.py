@@ -12,6 +12,7 @@ from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_o
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::?-(\d+(?:-\d+)?))?\}|\$([A-Za-z_]\w*)")
@@ -66,14 +67,19 @@ class BindPortsLocalhost(Transform):
     targets = ("compose",)
     references = ("compose-lint:CL-0005", "cis-docker:5.14")
     applicability = Applicability.REVIEW
+    options = (
+        Option("public", "list[string]", (), "Services whose ports stay public (users reach them directly)."),
+        Option("user-ports", "list[int|string]", USER_PORTS, "Host ports an app service publishes to users; "
+               "they stay public."),
+    )
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         if doc.is_legacy_v1:
             yield self.refuse("legacy v1 Compose file (no `services:`)", 1)
             return
         graph = build_graph(doc, ctx)
-        public = set(ctx.option(self.name, "public", []) or [])
-        user_ports = frozenset(str(p) for p in ctx.option(self.name, "user-ports", USER_PORTS))
+        public = set(self.option(ctx, "public") or [])
+        user_ports = frozenset(str(p) for p in self.option(ctx, "user-ports"))
         ipv6 = _uses_ipv6(doc)
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
         for service in doc.services():

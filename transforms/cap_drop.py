@@ -22,6 +22,7 @@ from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
 from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 if TYPE_CHECKING:
     pass
@@ -83,6 +84,10 @@ class CapDrop(Transform):
     targets = ("compose",)
     references = ("compose-lint:CL-0006", "cis-docker:5.3")
     applicability = Applicability.REVIEW
+    options = (
+        Option("unknown", "string", "runtime-default", "A service whose image's needs are unknown: keep CRI-O's "
+               "default capability set, or refuse it.", choices=("runtime-default", "refuse")),
+    )
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         pair = compose_override.why_not(ctx, compose_override.CAP_DROP_KEYS)
@@ -102,7 +107,7 @@ class CapDrop(Transform):
                               "list the capabilities it needs", service.line)
             return
         why, needed = needed_caps(service, ctx)
-        fallback = isinstance(why, Unknown) and ctx.option(self.name, "unknown", "runtime-default") != "refuse"
+        fallback = isinstance(why, Unknown) and self.option(ctx, "unknown") != "refuse"
         if why and not fallback:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return

@@ -14,6 +14,7 @@ from hardener.dockerfile.workdir import working_dirs
 from hardener.edits import Edit
 from hardener.knowledge.secret_files import secret_kind
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 from hardener.plans.copy.go import GO_MANIFESTS, go_needs
 from hardener.plans.copy.java import JAVA_MANIFESTS, is_java_build, java_needs
 from hardener.plans.copy.node import NODE_MANIFESTS, node_needs, split_code
@@ -75,6 +76,10 @@ class NarrowCopy(Transform):
     targets = ("dockerfile",)
     references = ("docs.docker.com:build-best-practices",)
     applicability = Applicability.REVIEW
+    options = (
+        Option("ecosystems", "list[string]", DEFAULT_ECOSYSTEMS, "The ecosystems whose `COPY .` is narrowed "
+               "(empty: all).", choices=_KNOWN),
+    )
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         if ctx.build_context is None:
@@ -90,7 +95,7 @@ class NarrowCopy(Transform):
         ignore = ctx.files.read(directory / ignore_name) or ctx.files.read(directory / ".dockerignore")
         paths = facts.included(listing.paths, ignore)
         tops = {p for p in paths if "/" not in p}
-        wanted = ctx.option(self.name, "ecosystems", DEFAULT_ECOSYSTEMS)
+        wanted = self.option(ctx, "ecosystems")
         enabled = [e for e in _KNOWN if isinstance(wanted, (list, tuple)) and e in wanted] or list(DEFAULT_ECOSYSTEMS)
         needs, first = _needs(doc, inst, directory, paths, tops, later, enabled)
         if isinstance(needs, str):

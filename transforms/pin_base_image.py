@@ -9,7 +9,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.oci import imageref
-from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
+from hardener.oci.digest_cache import OPTIONS, RegistryFailure, key, resolver_for
 from hardener.oci.pinning import Plan, Site, plan
 
 _WHOLE_VAR = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
@@ -59,6 +59,7 @@ class PinBaseImage(Transform):
     targets = ("dockerfile",)
     references = ("hadolint:DL3006", "hadolint:DL3007", "checkov:CKV_DOCKER_7")
     applicability = Applicability.REVIEW
+    options = OPTIONS
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         yield from sorted(self._findings(doc, ctx), key=lambda finding: finding.line)  # in file order
@@ -90,8 +91,8 @@ class PinBaseImage(Transform):
 
 
 def _default_platforms(ctx: Context) -> tuple[str, ...]:
-    value = ctx.option("pin-base-image", "platforms", ["linux/amd64"])
-    return tuple(map(str, value)) if isinstance(value, list) else ("linux/amd64",)
+    value = PinBaseImage.option(ctx, "platforms")
+    return tuple(map(str, value)) if isinstance(value, (list, tuple)) else ("linux/amd64",)
 
 
 def _merged(sites: list[Site]) -> list[Site]:

@@ -11,8 +11,9 @@ from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.oci import imageref
-from hardener.oci.digest_cache import RegistryFailure, key, resolver_for
+from hardener.oci.digest_cache import OPTIONS, RegistryFailure, key, resolver_for
 from hardener.oci.pinning import plan
+from hardener.options import named
 
 
 class PinComposeImage(Transform):
@@ -112,8 +113,8 @@ class PinComposeImage(Transform):
         platform = scalar_value(mapping_get(node, "platform"))
         if platform and "$" not in platform:
             return image, ref, (platform,)
-        default = ctx.option("pin-base-image", "platforms", ["linux/amd64"])
-        return image, ref, tuple(map(str, default)) if isinstance(default, list) else ("linux/amd64",)
+        default = ctx.option("pin-base-image", "platforms", named(OPTIONS, "platforms").default)
+        return image, ref, tuple(map(str, default)) if isinstance(default, (list, tuple)) else ("linux/amd64",)
 
 
 def _keep_quotes(edit: Edit, style: str | None) -> Edit:

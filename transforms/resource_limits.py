@@ -12,11 +12,12 @@ from ruamel.yaml.nodes import MappingNode, Node
 from hardener import knowledge
 from hardener.compose.anchors import LEGACY, per_service
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.graph import Graph, build_graph, image_family, tier_table
+from hardener.compose.graph import TIERS, Graph, build_graph, image_family, tier_table
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 NAME = "resource-limits"
 KINDS = ("memory", "cpus", "pids")
@@ -28,6 +29,11 @@ _SET_BY: dict[str, tuple[tuple[str, ...], ...]] = {
     "cpus": (("cpus",), ("cpu_quota",), ("cpu_period",), ("cpu_count",), ("cpu_percent",), (*_DEPLOY, "cpus")),
     "pids": (("pids_limit",), (*_DEPLOY, "pids")),
 }
+_LIMITS = (
+    Option("memory", "string|number|false", None, "Memory limit, like 512M; false: add none; unset: the tier default."),
+    Option("cpus", "string|number|false", None, "CPU limit in cores, like 1.5; false: add none; unset: the tier default."),
+    Option("pids", "string|number|false", None, "Process limit; false: add none; unset: the tier default."),
+)
 _SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp]?)(?:i?b)?", re.I)  # go-units RAMInBytes
 _CORES = re.compile(r"\d+(?:\.\d+)?")
 _WINDOWS = re.compile(r"windows|nanoserver|servercore", re.I)
@@ -83,6 +89,13 @@ class ResourceLimits(Transform):
     targets = ("compose",)
     references = ("compose-lint:CL-0026", "cis-docker:5.10", "cis-docker:5.11", "cis-docker:5.28")
     applicability = Applicability.UNSAFE
+    options = (
+        *_LIMITS,
+        Option("tiers", "table[table]", {}, "Limits per tier: [resource-limits.tiers.<tier>] memory, cpus, pids.",
+               keys=TIERS, fields=_LIMITS),
+        Option("services", "table[table]", {}, "Limits per service: [resource-limits.services.<name>] memory, "
+               "cpus, pids.", fields=_LIMITS),
+    )
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         if doc.is_legacy_v1:
@@ -226,9 +239,9 @@ def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | str:
     """Per limit: the service's table, the tier's, the global keys, else the tier default."""
     base = f"[tool.hardener.{NAME}"
     layers = [
-        (_table(ctx.option(NAME, "services", {}), service), f"{base}.services.{service}]"),
-        (_table(ctx.option(NAME, "tiers", {}), tier), f"{base}.tiers.{tier}]"),
-        ({k: ctx.option(NAME, k) for k in KINDS if ctx.option(NAME, k) is not None}, f"{base}]"),
+        (_table(ResourceLimits.option(ctx, "services"), service), f"{base}.services.{service}]"),
+        (_table(ResourceLimits.option(ctx, "tiers"), tier), f"{base}.tiers.{tier}]"),
+        ({k: ResourceLimits.option(ctx, k) for k in KINDS if ResourceLimits.option(ctx, k) is not None}, f"{base}]"),
     ]
     default = (tier_limits()[tier], f"{tier}-tier default", False)
     out: dict[str, Value] = {}

@@ -10,6 +10,7 @@ from hardener.edits import Edit
 from hardener.knowledge import images
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 _FS_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR", "USER", "VOLUME")
 _CREATES_USER = re.compile(r"(?:^|[;&|(]\s*)((?:useradd|adduser)\s[^;&|]*)")
@@ -67,6 +68,11 @@ class RunAsNonRoot(Transform):
     targets = ("dockerfile",)
     references = ("hadolint:DL3002", "hadolint:DL3066", "checkov:CKV_DOCKER_3", "checkov:CKV_DOCKER_8")
     applicability = Applicability.REVIEW
+    options = (
+        Option("name", "string", "app", "Name of the user (and group) created when the image has none."),
+        Option("uid", "int", 10001, "Its uid."),
+        Option("gid", "int", None, "Its gid; unset: the uid."),
+    )
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         stage = doc.final_stage()
@@ -191,11 +197,8 @@ def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, 
         return own
     if info is not None and info.nonroot_user is not None:
         return info.nonroot_user, None, f"the image's own user {info.nonroot_user.name}"
-    spec = UserSpec(
-        str(ctx.option("run-as-non-root", "name", "app")),
-        int(ctx.option("run-as-non-root", "uid", 10001)),
-        int(ctx.option("run-as-non-root", "gid", ctx.option("run-as-non-root", "uid", 10001))),
-    )
+    uid, gid = RunAsNonRoot.option(ctx, "uid"), RunAsNonRoot.option(ctx, "gid")
+    spec = UserSpec(str(RunAsNonRoot.option(ctx, "name")), int(uid), int(uid if gid is None else gid))
     if info is not None and not info.shell:
         return _NO_SHELL_UID, None, f"{info.name} has no shell; the nonroot uid needs no passwd entry"
     distro = info.distro if info else images.distro_from_runs(base.instructions())

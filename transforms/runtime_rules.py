@@ -17,6 +17,7 @@ from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.knowledge import images
 from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.options import Option
 
 TARGET_DIR = Path("deploy/falco")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -72,9 +73,13 @@ class AddRuntimeRules(Transform):
     targets = ("compose",)
     references = ("falco:rules", "nist:sp800-190-4.4")
     applicability = Applicability.REVIEW
+    options = (
+        Option("enabled", "bool", False, "Generate the rules (the transform is opt-in)."),
+        Option("no-shell", "list[string]", (), "Services that never start a shell, though their image has one."),
+    )
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if not ctx.option(self.name, "enabled", False) or ctx.file is None:
+        if not self.option(ctx, "enabled") or ctx.file is None:
             return
         compose = Path(os.path.abspath(ctx.file))
         problem = _file_problem(doc, compose)
@@ -104,7 +109,7 @@ class AddRuntimeRules(Transform):
 
     def _facts(self, doc: ComposeDoc, ctx: Context, project: str, here: Path
                ) -> tuple[list[falco.ServiceRules], list[tuple[Service, str]]]:
-        no_shell = set(_strings(ctx.option(self.name, "no-shell", [])))
+        no_shell = set(_strings(list(self.option(ctx, "no-shell"))))
         internal = _internal_networks(doc)
         by_name = {s.name: s for s in doc.services()}
         found, skipped = [], []

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from ruamel.yaml.nodes import MappingNode
 
 from hardener.compose.doc import ComposeDoc
-from hardener.compose.graph import Graph, build_graph
+from hardener.compose.graph import TIERS_OPTION, Graph, build_graph
 from hardener.compose.network_plan import Plan, plan_segments
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.options import Option
 
 
 class SegmentNetworks(Transform):
@@ -67,6 +68,11 @@ class SegmentNetworks(Transform):
     targets = ("compose",)
     references = ("cis-docker:5.30", "owasp-docker:rule-5")
     applicability = Applicability.REVIEW
+    options = (
+        Option("egress", "list[string]", (), "Data services that must reach the internet: they join an "
+               "`egress` network too."),
+        TIERS_OPTION,
+    )
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         obstacle = file_obstacle(doc)
@@ -79,7 +85,7 @@ class SegmentNetworks(Transform):
         if obstacle or graph is None:
             yield self.refuse(f"cannot segment networks: {obstacle}", 1)
             return
-        result = plan_segments(graph, list(ctx.option(self.name, "egress", []) or []), _taken(doc, graph))
+        result = plan_segments(graph, list(self.option(ctx, "egress") or []), _taken(doc, graph))
         if isinstance(result, str):
             yield self.refuse(f"cannot segment networks: {result}", 1)
         elif result is not None:

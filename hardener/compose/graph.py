@@ -21,12 +21,16 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener import knowledge
 from hardener.compose.splice import mapping_get, scalar_value
+from hardener.options import Option
 
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc, Service
     from hardener.context import Context
 
 TIERS = ("edge", "app", "data")
+# [tool.hardener.segment-networks] tiers: read here, as every transform using the graph obeys it.
+TIERS_OPTION = Option("tiers", "table[string]", {}, "Service -> tier (edge, app or data) where the inferred "
+                      "one is wrong.", choices=TIERS)
 _HOSTISH_KEY = re.compile(
     r"HOST|SERVER|ADDR|URL|URI|DSN|ENDPOINT|BROKER|NODES|SEEDS|PEERS|UPSTREAM|BACKEND", re.I
 )
@@ -121,7 +125,7 @@ def build_graph(doc: ComposeDoc, ctx: Context | None = None) -> Graph:
         graph.external_links.extend((service.name, v) for v in _strings(mapping_get(service.node, "external_links")))
     proxies = _nginx_edges(services, names, here)
     graph.edges.extend(proxies)
-    overrides = ctx.option("segment-networks", "tiers", {}) if ctx is not None else {}
+    overrides = ctx.option("segment-networks", "tiers", TIERS_OPTION.default) if ctx is not None else {}
     proxied = {e.client for e in proxies}
     for service in services:
         graph.services[service.name] = _node(service, overrides, service.name in proxied)

@@ -45,11 +45,12 @@ def verify(path: Path | None, engine: str, smoke: str | None, timeout: float | N
     config, else each image's own ENTRYPOINT + CMD (still running at the timeout in
     both counts as the same).
     """
+    from hardener.cli import checked_codes
     from hardener.lab.buildengine import EngineMissing
     from hardener.lab.verify import VerifyOptions, exit_code, to_dict, verify_path
 
-    split = lambda values: tuple(v.strip() for item in values for v in item.split(",") if v.strip())  # noqa: E731
-    options = VerifyOptions(engine, smoke, timeout, logs, split(select), split(ignore), unsafe, config_path, rm_images)
+    codes = checked_codes(select, "--select"), checked_codes(ignore, "--ignore")
+    options = VerifyOptions(engine, smoke, timeout, logs, *codes, unsafe, config_path, rm_images)
     console = _console(no_color)
     try:
         with _progress(console, fmt == "text") as say:

@@ -23,6 +23,7 @@ from typing import Any
 
 from hardener.model import FileWrite
 from hardener.oci.imageref import ImageRef
+from hardener.options import Option
 
 LOCK_VERSION = 1
 DEFAULT_TTL = 24 * 3600.0
@@ -185,9 +186,27 @@ def _atomic_write(path: Path, content: bytes) -> None:
         pass  # a cache that cannot be written only costs time
 
 
+# [tool.hardener.pin-base-image], declared here because pin-compose-image reads it too.
+OPTIONS = (
+    Option("mirrors", "table[string]", {}, 'Registry -> host to ask instead, e.g. {"docker.io" = "127.0.0.1:5000"}.'),
+    Option("insecure", "list[string]", (), "Registries (host[:port]) reached over plain HTTP."),
+    Option("lock", "string|false", "hardener.lock", "The lock file of pinned digests, relative to the repository "
+           "root; false: none."),
+    Option("write-lock", "bool", False, "Record the digests a run pins in the lock file (like --lock)."),
+    Option("ttl", "number|string", "24h", "How long a cached digest is trusted: seconds, or like 30m, 24h, 7d."),
+    Option("most-specific-tag", "bool", False, "Pin to the longest version tag (3.13.1) instead of major.minor."),
+    Option("cache", "bool", True, "Keep digests in the user's cache ($XDG_CACHE_HOME/hardener)."),
+    Option("platforms", "list[string]", ("linux/amd64",), "Platforms an image must offer when the file names "
+           "none (FROM --platform, Compose platform:)."),
+    Option("connect-timeout", "number", 3.0, "Seconds to wait for a registry connection."),
+    Option("read-timeout", "number", 10.0, "Seconds to wait for a registry answer."),
+)
+_DEFAULTS = {option.name: option.default for option in OPTIONS}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """``[tool.hardener.pin-base-image]`` (shared by pin-compose-image)."""
+    """``[tool.hardener.pin-base-image]`` (shared by pin-compose-image): one field per option."""
 
     mirrors: Mapping[str, str] = field(default_factory=dict)
     insecure: tuple[str, ...] = ()
@@ -202,19 +221,19 @@ class Settings:
 
     @classmethod
     def from_options(cls, section: Mapping[str, Any]) -> Settings:
-        get = lambda k, d: section.get(k, section.get(k.replace("-", "_"), d))  # noqa: E731
-        mirrors = get("mirrors", {})
+        get = lambda k: section.get(k, section.get(k.replace("-", "_"), _DEFAULTS[k]))  # noqa: E731
+        mirrors = get("mirrors")
         return cls(
             {str(k): str(v) for k, v in mirrors.items()} if isinstance(mirrors, Mapping) else {},
-            tuple(map(str, get("insecure", ()))),
-            get("lock", "hardener.lock") or None,
-            bool(get("write-lock", False)),
-            parse_duration(get("ttl", DEFAULT_TTL)),
-            bool(get("most-specific-tag", False)),
-            bool(get("cache", True)),
-            tuple(map(str, get("platforms", ("linux/amd64",)))),
-            float(get("connect-timeout", 3.0)),
-            float(get("read-timeout", 10.0)),
+            tuple(map(str, get("insecure"))),
+            get("lock") or None,
+            bool(get("write-lock")),
+            parse_duration(get("ttl")),
+            bool(get("most-specific-tag")),
+            bool(get("cache")),
+            tuple(map(str, get("platforms"))),
+            float(get("connect-timeout")),
+            float(get("read-timeout")),
         )
 
 
