@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hardener.dockerfile.doc import DockerfileDoc
-from hardener.knowledge import images
+from hardener.knowledge import facts, images
 
 
 def doc(text: str) -> DockerfileDoc:
@@ -82,22 +82,22 @@ def test_users(image, runs_as, user):
 def test_compose_fields_for_the_runtime_helper():
     info = images.lookup("postgres:16")
     assert info is not None
-    assert info.get("tier") == "data" and info.get("ports") == [5432]
-    assert "/var/lib/postgresql/data" in info.get("writable_paths")
-    assert info.get("healthcheck")[0] in ("CMD", "CMD-SHELL")
+    assert info.facts.tier == "data" and info.facts.ports == (5432,)
+    assert "/var/lib/postgresql/data" in (info.facts.writable_paths or ())
+    assert (info.facts.healthcheck or ("",))[0] in ("CMD", "CMD-SHELL")
     assert info.compose_user == "999:999"
     assert images.lookup("postgres:16-alpine").compose_user == "70:70"  # type: ignore[union-attr]
     assert images.lookup("rabbitmq:3-alpine").compose_user is None  # type: ignore[union-attr]
-    assert images.lookup("nginx").get("tier") == "edge"  # type: ignore[union-attr]
+    assert images.lookup("nginx").facts.tier == "edge"  # type: ignore[union-attr]
 
 
 def test_every_entry_is_well_formed():
-    kb = images.knowledge()
-    for entry in kb["images"]:
-        assert entry["distro"] in kb["distros"], entry["name"]
-        assert entry.get("tier", "base") in ("edge", "app", "data", "base"), entry["name"]
-    for facts in kb["distros"].values():
-        assert facts["user_tool"] in (*kb["user_tools"], "none")
+    kb = facts.load()
+    for entry in kb.images:
+        assert not entry.repositories or entry.distro in kb.distros, entry.name
+        assert entry.tier in ("edge", "app", "data", "base"), entry.name
+    for distro in kb.distros.values():
+        assert distro.user_tool in (*kb.user_tools, "none")
 
 
 @pytest.mark.parametrize(
@@ -227,5 +227,5 @@ def test_root_start_command(text, command):
 def test_prometheus_family_has_its_own_ports_and_probes(image, port, health):
     """They once shared one entry and with it a health check on 9090 that only Prometheus serves."""
     info = images.lookup(image)
-    assert info is not None and info.get("ports") == [port]
-    assert (info.get("healthcheck") is not None) == health
+    assert info is not None and info.facts.ports == (port,)
+    assert (info.facts.healthcheck is not None) == health

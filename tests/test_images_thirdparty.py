@@ -22,8 +22,8 @@ from hardener.knowledge import images
 def test_thirdparty_lookup(image: str, family: str, runs_as: str, cap_add: list[str]) -> None:
     info = images.lookup(image)
     assert info is not None
-    assert (info.name, info.runs_as, info.get("cap_add")) == (family, runs_as, cap_add)
-    assert info.get("tier") == "app"
+    assert (info.name, info.runs_as, info.facts.cap_add) == (family, runs_as, tuple(cap_add))
+    assert info.facts.tier == "app"
 
 
 @pytest.mark.parametrize(
@@ -40,21 +40,21 @@ def test_thirdparty_unknown_neighbours(image: str) -> None:
 
 def test_temporal_ui_writable_paths_unknown() -> None:
     """Old tags render their config next to the template: no tmpfs can be proposed."""
-    assert images.lookup("temporalio/ui:2.30.0").get("writable_paths") is None  # type: ignore[union-attr]
+    assert images.lookup("temporalio/ui:2.30.0").facts.writable_paths is None  # type: ignore[union-attr]
 
 
 def test_mailpit_facts() -> None:
     info = images.lookup("axllent/mailpit:latest")
     assert info is not None
-    assert info.get("writable_paths") == ["/tmp"]
-    assert info.get("healthcheck") == ["CMD", "/mailpit", "readyz"]
+    assert info.facts.writable_paths == ("/tmp",)
+    assert info.facts.healthcheck == ("CMD", "/mailpit", "readyz")
     assert info.compose_user is None
 
 
 def test_hello_world_writes_nothing() -> None:
     info = images.lookup("hello-world")
     assert info is not None and info.distro == "scratch"
-    assert info.get("writable_paths") == [] and info.get("healthcheck") is None
+    assert info.facts.writable_paths == () and info.facts.healthcheck is None
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_temporal_images(image, name, caps):
     from hardener.compose.service_image import literal_repository
 
     info = images.lookup(literal_repository(image) or image)
-    assert info is not None and info.name == name and info.get("cap_add") == caps
+    assert info is not None and info.name == name and info.facts.cap_add == tuple(caps)
 
 
 def test_temporal_server_cannot_be_read_only(tmp_path):
@@ -100,5 +100,5 @@ def test_pgadmin_keeps_the_file_capability_its_python_carries(tmp_path):
 
 def test_opensearch_runs_as_its_own_user_with_no_capability():
     info = images.lookup("opensearchproject/opensearch:2.17.0")
-    assert info is not None and info.runs_as == "1000:1000" and info.get("cap_add") == []
-    assert "opensearch.yml" in info.get("read_only_blocker")
+    assert info is not None and info.runs_as == "1000:1000" and info.facts.cap_add == ()
+    assert "opensearch.yml" in (info.facts.read_only_blocker or "")

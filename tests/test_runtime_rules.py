@@ -150,10 +150,10 @@ def test_everything_used_is_defined_in_the_file(stack_rules):
 
 def test_writable_paths_are_read_only_roots(stack_rules):
     """The same list read-only-root turns into tmpfs (plus the volume), /var/run also as /run."""
-    kb = set(images.lookup("postgres:16").get("writable_paths"))
+    kb = set(images.lookup("postgres:16").facts.writable_paths or ())
     items = set(stack_rules["lists"]["shop_db_writable_paths"])
     assert kb <= items and items - kb == {"/run/postgresql"}
-    nginx = set(images.lookup("nginx:1.27").get("writable_paths"))
+    nginx = set(images.lookup("nginx:1.27").facts.writable_paths or ())
     assert set(stack_rules["lists"]["shop_proxy_writable_paths"]) == nginx | {"/run"}
 
 

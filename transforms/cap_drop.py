@@ -180,7 +180,7 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
         if known is not None and known.windows:
             return "a Windows container has no Linux capabilities to drop", []
         return Unknown(why), []
-    caps = info.get("cap_add")
+    caps = info.facts.cap_add
     if caps is None:
         return Unknown(f"the knowledge base does not list the capabilities {info.name} needs"), []
     return None, [str(c).upper() for c in caps]

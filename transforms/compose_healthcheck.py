@@ -75,7 +75,7 @@ class ComposeHealthcheck(Transform):
         if info is None:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return
-        test = [str(part) for part in info.get("healthcheck") or ()]
+        test = list(info.facts.healthcheck or ())
         if not test:
             yield self.refuse(f"service {service.name!r}: no health command is known for {info.name}", service.line)
             return

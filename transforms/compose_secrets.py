@@ -196,7 +196,7 @@ def _file_env_image(service: Service) -> str | frozenset[str]:
     info = images.lookup(image) if image and "$" not in image else None
     if info is None:
         return f"the image {image!r} is not known to read *_FILE" if image else "it has no `image:`"
-    file_env = frozenset(str(v) for v in info.get("file_env") or ())
+    file_env = frozenset(info.facts.file_env)
     if not file_env:
         return file_env  # each variable is reported as not read from a file
     if mapping_get(node, "entrypoint") is not None:

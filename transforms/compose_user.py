@@ -97,7 +97,7 @@ def _verdict(service: Service, ctx: Context) -> tuple[str | None, str | None]:
     fixed = info.compose_user
     if not fixed:
         return _why_root(info), None
-    bound = _bind_mount_onto(node, info.get("writable_paths", []))
+    bound = _bind_mount_onto(node, list(info.facts.writable_paths or ()))
     if bound:
         return (f"bind-mounts {bound[0]} onto {bound[1]}, which it writes; chown that host directory "
                 f"to {fixed} first, then set user: \"{fixed}\""), None
@@ -108,7 +108,7 @@ def _why_root(info: images.ImageInfo) -> str:
     if info.privileged_ports:
         alt = f" (or use {info.unprivileged_variant})" if info.unprivileged_variant else ""
         return f"{info.name} binds port {info.privileged_ports[0]} as root{alt}"
-    if info.get("tier") == "base":
+    if info.facts.tier == "base":
         return f"{info.name} is a base image running an arbitrary command; its user cannot be known"
     return f"{info.name} is not known to run as a fixed non-root uid"
 

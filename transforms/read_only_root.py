@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ruamel.yaml.nodes import Node, SequenceNode
 
@@ -95,6 +95,7 @@ class ReadOnlyRoot(Transform):
         build = mapping_get(service.node, "build")
         source = ""
         image_volumes: list[str] = []
+        writable: Sequence[str] | None  # None: the knowledge base does not know
         guess: str | None = None  # why the writable paths are unknown: only an unsafe guess is offered
         if build is not None:
             found = built_writable(build, ctx)
@@ -115,12 +116,12 @@ class ReadOnlyRoot(Transform):
             elif info is None:  # a base image whose command writes no file
                 writable, name, source = [], "it", f"; it runs only `{idle}`, which writes no file"
             else:
-                if info.get("read_only_blocker"):
-                    yield self.refuse(f"service {service.name!r}: {info.name}: {info.get('read_only_blocker')}",
+                if info.facts.read_only_blocker:
+                    yield self.refuse(f"service {service.name!r}: {info.name}: {info.facts.read_only_blocker}",
                                       service.line)
                     return
-                writable, name = info.get("writable_paths"), info.name
-                image_volumes = [str(v) for v in info.get("volumes") or ()]  # anonymous volumes: stay writable
+                writable, name = info.facts.writable_paths, info.name
+                image_volumes = list(info.facts.volumes)  # anonymous volumes: stay writable
             if writable is None:
                 guess, writable = f"the knowledge base does not list where {name} writes", list(GUESSED)
         mounted = mount_targets(service.node) + image_volumes
@@ -156,7 +157,7 @@ def _guessable(service: Service) -> bool:
 def _base_image(service: Service) -> bool:
     """The service runs a known base image (alpine, debian …), not a Windows one."""
     info = literal_image_info(service)
-    return info is not None and info.get("tier") in (None, "base") and not info.windows
+    return info is not None and info.facts.tier == "base" and not info.windows
 
 
 def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
@@ -193,10 +194,10 @@ def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | str:
     base = images.resolve_stage(doc, stage)
     if base.info is None:
         return f"it is built on {base.image or 'an unknown image'}, whose writable paths are not known"
-    known = [str(p) for p in base.info.get("writable_paths") or ()]
+    known = list(base.info.facts.writable_paths or ())
     start = images.last_start([i for s in base.chain for i in s.instructions])
     if start is None:
-        if base.info.get("tier") in (None, "base") or not known:
+        if base.info.facts.tier == "base" or not known:
             return f"it runs the default command of {base.info.name}, whose writes are not known"
         return known, f"; from {path.name}: the paths {base.info.name} writes"
     words = [w for w in (list(start.json) if start.json is not None else start.args.split())

@@ -1,6 +1,7 @@
 """HD606 resource-limits."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator
@@ -9,13 +10,13 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node
 
-from hardener import knowledge
 from hardener.compose.anchors import LEGACY, per_service
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.graph import TIERS, Graph, build_graph, image_family, tier_table
+from hardener.compose.graph import TIERS, Graph, build_graph, image_family
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
+from hardener.knowledge import tiers
 from hardener.model import Applicability, Finding, Transform
 from hardener.options import Option
 
@@ -226,13 +227,13 @@ def _tier(graph: Graph, service: Service) -> str:
     if service.doc_index == 0 and service.name in graph.services:
         return graph.tier(service.name)
     family = image_family(scalar_value(mapping_get(service.node, "image")))
-    return str(tier_table().get(family or "", {}).get("tier", "app"))
+    return tiers.family_tier(family)
 
 
 @functools.lru_cache(maxsize=1)
 def tier_limits() -> dict[str, dict[str, Any]]:
-    """[limits] of the knowledge base: default limits per tier."""
-    return dict(knowledge.load("service_tiers.toml")["limits"])
+    """[limits] of the knowledge base: default limits per tier, keyed as the config tables are."""
+    return {tier: dataclasses.asdict(limits) for tier, limits in tiers.limits().items()}
 
 
 def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | str:

@@ -204,7 +204,7 @@ def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, 
     distro = info.distro if info else images.distro_from_runs(base.instructions())
     if distro is None:
         return f"unknown base image: {base.unknown}, and no apt-get/apk RUN shows its distro"
-    tool = images.distro_facts(distro)["user_tool"]
+    tool = images.distro_facts(distro).user_tool
     command = images.user_create_command(tool, spec)
     if command is None:
         return f"the {distro} base has no way to create a user"

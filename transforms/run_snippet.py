@@ -139,7 +139,7 @@ def _numeric(user: str, base: images.Base) -> str:
 def _root_caps(base: images.Base, notes: list[str]) -> list[str]:
     """What the knowledge base says a root-started image needs back after --cap-drop=ALL."""
     info = base.info
-    caps = info.get("cap_add") if info is not None and info.get("tier") not in (None, "base") else None
+    caps = info.facts.cap_add if info is not None and info.facts.tier != "base" else None
     if caps is None:  # the same runtime-default set cap-drop (HD603) gives such a service
         notes.append("the capabilities it needs as root are not known: it keeps CRI-O's default set; "
                      "drop what it does not use")
@@ -150,7 +150,7 @@ def _root_caps(base: images.Base, notes: list[str]) -> list[str]:
 def _tmpfs(base: images.Base, insts: list[Instruction], tag: str, notes: list[str]) -> list[str]:
     """``--tmpfs`` for /tmp and the image's scratch paths; a data path gets a named volume."""
     info = base.info
-    known = info.get("writable_paths") if info is not None and info.get("tier") not in (None, "base") else None
+    known = info.facts.writable_paths if info is not None and info.facts.tier != "base" else None
     volumes = [p for i in insts if i.keyword == "VOLUME" for p in (list(i.json) if i.json else i.args.split())]
     flags = ["--tmpfs /tmp"]
     for path in [str(p) for p in known or ()]:

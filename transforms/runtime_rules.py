@@ -212,7 +212,7 @@ def _writable(service: Service) -> tuple[tuple[str, ...] | None, str | None]:
             return None, "writes (it is built here and where it writes is not known; set read_only: true " \
                          "with tmpfs/volumes and the rule follows them)"
         why, info = image_info(service)
-        kb = info.get("writable_paths") if info is not None else None
+        kb = info.facts.writable_paths if info is not None else None
         if kb is None:
             reason = why or f"the knowledge base does not list where {info.name} writes"  # type: ignore[union-attr]
             return None, f"writes ({reason})"

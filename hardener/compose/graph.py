@@ -6,8 +6,8 @@ environment values that name another service as a host (URLs, ``HOST=db``,
 proxy configuration (nginx ``proxy_pass``/``upstream`` files found next to the
 stack, Traefik and Caddy labels) and ``network_mode: service:x``. ``external_links``
 are recorded but point outside the file. The tier of each service (edge, app, data)
-comes from ``hardener/data/service_tiers.toml`` by image family; a service that an
-nginx configuration makes a proxy is edge too.
+comes from the knowledge base by image family (``families`` in ``hardener/data/images.toml``);
+a service that an nginx configuration makes a proxy is edge too.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener import knowledge
 from hardener.compose.splice import mapping_get, scalar_value
+from hardener.knowledge.tiers import family_tier
 from hardener.options import Option
 
 if TYPE_CHECKING:
@@ -97,11 +97,6 @@ class Graph:
         return self.services[name].tier
 
 
-@functools.lru_cache(maxsize=1)
-def tier_table() -> dict[str, dict[str, Any]]:
-    return dict(knowledge.load("service_tiers.toml")["families"])
-
-
 def image_family(image: str | None) -> str | None:
     if not image or "$" in image:
         return None
@@ -136,7 +131,7 @@ def build_graph(doc: ComposeDoc, ctx: Context | None = None) -> Graph:
 
 def _node(service: Service, overrides: Any, is_proxy: bool) -> ServiceNode:
     family = image_family(scalar_value(mapping_get(service.node, "image")))
-    tier = str(tier_table().get(family or "", {}).get("tier", "app"))
+    tier = family_tier(family)
     if is_proxy and tier == "app":
         tier = "edge"
     if isinstance(overrides, dict) and overrides.get(service.name) in TIERS:

@@ -31,7 +31,7 @@ def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
     info = images.lookup(image)
     if info is None:
         return f"the image {image!r} is not in the knowledge base", None
-    if info.get("tier") in (None, "base"):
+    if info.facts.tier == "base":
         return f"{info.name} is a base image running an arbitrary command; what it needs cannot be known", None
     return None, info
 

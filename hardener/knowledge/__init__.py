@@ -1,13 +1,6 @@
-"""The knowledge base: data files under ``hardener/data`` and the typed lookups on them."""
-from __future__ import annotations
+"""The knowledge base: data files under ``hardener/data`` and the typed lookups on them.
 
-import functools
-import tomllib
-from importlib import resources
-from typing import Any
-
-
-@functools.cache
-def load(name: str) -> dict[str, Any]:
-    """One data file of the knowledge base (``hardener/data/<name>``), parsed once."""
-    return tomllib.loads(resources.files("hardener").joinpath("data", name).read_text(encoding="utf-8"))
+``facts`` loads ``images.toml`` into one typed record per image family (checked at load:
+an unknown key or a missing ``sources`` is an error); ``images`` looks image references up
+in it, ``tiers`` gives Compose service tiers by image family and the default limits per tier.
+"""

@@ -8,14 +8,12 @@ what a Dockerfile stage is really built on: ``FROM alias`` through the stage cha
 from __future__ import annotations
 
 import fnmatch
-import functools
 import re
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from hardener.knowledge.facts import Distro, ImageFacts, load
+from hardener.knowledge.records import UserSpec as UserSpec  # re-exported: callers build users
 from hardener.oci.imageref import BadReference, ImageRef, parse
 
 if TYPE_CHECKING:
@@ -26,19 +24,9 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|([A-Za-z_]
 
 
 @dataclass(frozen=True)
-class UserSpec:
-    name: str
-    uid: int
-    gid: int | None  # None: the user's primary group from /etc/passwd
-
-    @property
-    def numeric(self) -> str:
-        return str(self.uid) if self.gid is None else f"{self.uid}:{self.gid}"
-
-
-@dataclass(frozen=True)
 class ImageInfo:
-    """What the knowledge base says about one image reference."""
+    """What the knowledge base says about one image reference: the entry's facts, and the
+    ones the tag decides (distro, user, ports, ``user:``) resolved for this tag."""
 
     name: str  # the KB family, e.g. "python"
     distro: str
@@ -52,31 +40,20 @@ class ImageInfo:
     entrypoint: str | None
     privileged_ports: tuple[int, ...]
     unprivileged_variant: str | None
-    entry: Mapping[str, Any] = field(repr=False)
+    facts: ImageFacts = field(repr=False)
     tag: str = ""
 
     @property
     def compose_user(self) -> str | None:
         """The fixed ``user:`` a Compose service of this image can run with, if documented."""
-        for pattern, user in self.entry.get("compose_user_tags", ()):
+        for pattern, user in self.facts.compose_user_tags:
             if re.search(pattern, self.tag):
-                return str(user) or None
-        value = self.entry.get("compose_user")
-        return str(value) if value else None
+                return user or None
+        return self.facts.compose_user or None
 
     @property
     def runs_as_root(self) -> bool:
         return is_root_user(self.runs_as)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Any other field of the entry (tier, writable_paths, cap_add, healthcheck …)."""
-        return self.entry.get(key, default)
-
-
-@functools.lru_cache(maxsize=1)
-def knowledge() -> Mapping[str, Any]:
-    text = resources.files("hardener").joinpath("data/images.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
 
 
 def is_root_user(user: str) -> bool:
@@ -85,19 +62,19 @@ def is_root_user(user: str) -> bool:
 
 
 def user_create_command(tool: str, user: UserSpec) -> str | None:
-    spec = knowledge()["user_tools"].get(tool)
-    return None if spec is None else spec["create"].format(uid=user.uid, gid=user.gid, name=user.name)
+    spec = load().user_tools.get(tool)
+    return None if spec is None else spec.format(uid=user.uid, gid=user.gid, name=user.name)
 
 
 def _key(ref: ImageRef) -> str:
     return ref.repository if ref.is_docker_hub else f"{ref.registry}/{ref.repository}"
 
 
-def _find_entry(key: str) -> Mapping[str, Any] | None:
+def _find_entry(key: str) -> ImageFacts | None:
     """Exact repository first, else the longest matching pattern (most specific)."""
-    best: tuple[int, Mapping[str, Any]] | None = None
-    for entry in knowledge()["images"]:
-        for pattern in entry.get("repositories", ()):
+    best: tuple[int, ImageFacts] | None = None
+    for entry in load().images:
+        for pattern in entry.repositories:
             if pattern == key:
                 return entry
             if any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(key, pattern):
@@ -107,10 +84,7 @@ def _find_entry(key: str) -> Mapping[str, Any] | None:
 
 
 def distro_of_tag(tag: str) -> str | None:
-    for pattern, distro in knowledge()["tag_suffixes"]["order"]:
-        if re.search(pattern, tag):
-            return str(distro)
-    return None
+    return next((distro for pattern, distro in load().tag_suffixes if re.search(pattern, tag)), None)
 
 
 def lookup(image: str | ImageRef) -> ImageInfo | None:
@@ -129,24 +103,19 @@ def lookup(image: str | ImageRef) -> ImageInfo | None:
     return _info(entry, image.tag or "")
 
 
-def _info(entry: Mapping[str, Any], tag: str) -> ImageInfo:
-    distro = str(entry["distro"])
-    if entry.get("flavoured") and tag:
+def _info(entry: ImageFacts, tag: str) -> ImageInfo:
+    distro = str(entry.distro)  # an entry with repositories has one (facts.load checks it)
+    if entry.flavoured and tag:
         distro = distro_of_tag(tag) or distro
-    facts = knowledge()["distros"][distro]
-    user = entry.get("nonroot_user")
-    user = next((u for pattern, u in entry.get("nonroot_user_tags", ()) if re.search(pattern, tag)), user)
-    nonroot = UserSpec(user["name"], int(user["uid"]), int(user["gid"])) if user else None
-    runs_as = str(entry.get("runs_as", "0"))
-    if nonroot and any(re.search(p, tag) for p in entry.get("nonroot_tags", ())):
-        runs_as = nonroot.numeric
-    ports = list(entry.get("privileged_ports", ()))
-    ports += [int(port) for pattern, port in entry.get("tag_ports", ()) if re.search(pattern, tag)]
+    facts = distro_facts(distro)
+    user = next((u for pattern, u in entry.nonroot_user_tags if re.search(pattern, tag)), entry.nonroot_user)
+    runs_as = entry.runs_as
+    if user and any(re.search(p, tag) for p in entry.nonroot_tags):
+        runs_as = user.numeric
+    ports = entry.privileged_ports + tuple(port for pattern, port in entry.tag_ports if re.search(pattern, tag))
     return ImageInfo(
-        str(entry["name"]), distro, bool(facts["shell"]), str(facts["user_tool"]),
-        str(facts["package_manager"]), bool(facts.get("windows", False)), runs_as, nonroot,
-        entry.get("drops_privileges"), entry.get("entrypoint"), tuple(ports),
-        entry.get("unprivileged_variant"), entry, tag,
+        entry.name, distro, facts.shell, facts.user_tool, facts.package_manager, facts.windows, runs_as, user,
+        entry.drops_privileges, entry.entrypoint, ports, entry.unprivileged_variant, entry, tag,
     )
 
 
@@ -260,12 +229,12 @@ def distro_from_runs(instructions: list[Instruction]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def distro_facts(distro: str) -> Mapping[str, Any]:
-    return knowledge()["distros"][distro]
+def distro_facts(distro: str) -> Distro:
+    return load().distros[distro]
 
 
 def root_runtime_commands() -> frozenset[str]:
-    return frozenset(knowledge()["root_runtime"]["commands"])
+    return load().root_runtime
 
 
 _DROP_TOOLS = re.compile(
