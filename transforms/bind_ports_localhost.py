@@ -1,4 +1,10 @@
-"""HD702 bind-ports-localhost."""
+"""HD702 bind-ports-localhost.
+
+A whole-stack transform on the ServiceTransform base: it keeps the legacy decision (with its
+own wording) but runs its own loop, because which services it touches and how comes from the
+stack's graph (tiers, who uses a data service), the host-network mode of any service and
+whether the file binds IPv6 anywhere; a service others merge is judged on its own `ports`.
+"""
 from __future__ import annotations
 
 import re
@@ -8,10 +14,11 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
-from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value
+from hardener.compose.service_transform import ServiceTransform
+from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value, written_here
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 from hardener.options import Option
 
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
@@ -20,7 +27,7 @@ _PORT_NAME = re.compile(r"PORT(S|_RANGE|_NUMBER|_NO)?$", re.I)  # ${DB_PORT}, ${
 USER_PORTS = (80, 443)  # host ports that face users: an app service publishing them is the edge
 
 
-class BindPortsLocalhost(Transform):
+class BindPortsLocalhost(ServiceTransform):
     """Publish the ports of non-edge services on 127.0.0.1 instead of every interface.
 
     ## What it fixes
@@ -64,7 +71,6 @@ class BindPortsLocalhost(Transform):
 
     id = "HD702"
     name = "bind-ports-localhost"
-    targets = ("compose",)
     references = ("compose-lint:CL-0005", "cis-docker:5.14")
     applicability = Applicability.REVIEW
     options = (
@@ -72,11 +78,13 @@ class BindPortsLocalhost(Transform):
         Option("user-ports", "list[int|string]", USER_PORTS, "Host ports an app service publishes to users; "
                "they stay public."),
     )
+    reads = ("ports", "expose")  # and the stack graph: tiers, links, network modes
+    writes = ("ports", "expose")  # `ports:` becomes `expose:` for a data service only the stack uses
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse("legacy v1 Compose file (no `services:`)", 1)
-            return
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        yield self.refuse("legacy v1 Compose file (no `services:`)", 1)
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         graph = build_graph(doc, ctx)
         public = set(self.option(ctx, "public") or [])
         user_ports = frozenset(str(p) for p in self.option(ctx, "user-ports"))
@@ -89,7 +97,7 @@ class BindPortsLocalhost(Transform):
             ports = mapping_get(service.node, "ports")
             if not isinstance(ports, SequenceNode) or not ports.value:
                 continue
-            if service.alias or not _own(service, ports):
+            if service.alias or written_here(service.node, "ports") is not ports:
                 yield self.refuse(f"service {service.name!r}: ports come from a shared anchor or alias", service.line)
                 continue
             unknown = next((i for i in ports.value if _unknown_variable(i)), None)
@@ -151,14 +159,6 @@ class BindPortsLocalhost(Transform):
             f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "
             f"(stack networks only); to reach it from your machine instead, keep a 127.0.0.1 binding and "
             f"tunnel (ssh -L {port}:127.0.0.1:{port} host)"), service.line, applicability=Applicability.UNSAFE)
-
-
-def _own(service: Service, ports: Node) -> bool:
-    node = service.node
-    if not isinstance(node, MappingNode) or mapping_own(node, "ports") is not ports:
-        return False
-    key = next(k for k, v in node.value if v is ports)
-    return ports.start_mark.index > key.end_mark.index
 
 
 def _long_text(item: Node) -> str:

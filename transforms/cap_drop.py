@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
-from hardener.compose import override as compose_override
-from hardener.compose.anchors import own_sequence, per_service
+from hardener.compose.anchors import own_sequence
 from hardener.compose.command import needs_no_capabilities, uses_raw_sockets
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.service_image import built_user, image_info, literal_image_info
+from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
@@ -21,14 +20,11 @@ from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
 from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 from hardener.options import Option
 
-if TYPE_CHECKING:
-    pass
 
-
-class CapDrop(Transform):
+class CapDrop(ServiceTransform):
     """Drop all Linux capabilities and add back only the ones the image needs.
 
     ## What it fixes
@@ -81,19 +77,17 @@ class CapDrop(Transform):
 
     id = "HD603"
     name = "cap-drop"
-    targets = ("compose",)
     references = ("compose-lint:CL-0006", "cis-docker:5.3")
     applicability = Applicability.REVIEW
     options = (
         Option("unknown", "string", "runtime-default", "A service whose image's needs are unknown: keep CRI-O's "
                "default capability set, or refuse it.", choices=("runtime-default", "refuse")),
     )
+    reads = ("image", "build", "extends", "user", "entrypoint", "command", "healthcheck", "cap_drop", "cap_add")
+    writes = ("cap_drop", "cap_add")
+    pair_keys = ("image", "build", "user", "entrypoint", "command", "privileged", "cap_drop", "cap_add")
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        pair = compose_override.why_not(ctx, compose_override.CAP_DROP_KEYS)
-        yield from per_service(self, doc, lambda service: self._one(doc, service, ctx), pair)
-
-    def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         node = service.node
         have = _caps(mapping_get(node, "cap_add"))
         if "SYS_ADMIN" in have:  # reported even once hardened: cap_drop does not tame it

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hardener.compose.anchors import per_service
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.override import HEALTHCHECK_KEYS, why_not
 from hardener.compose.service_image import image_info
+from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get
 from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 
 
-class ComposeHealthcheck(Transform):
+class ComposeHealthcheck(ServiceTransform):
     """Add the image's known health command to Compose services that have none.
 
     ## What it fixes
@@ -53,16 +52,15 @@ class ComposeHealthcheck(Transform):
 
     id = "HD605"
     name = "compose-healthcheck"
-    targets = ("compose",)
     references = ("cis-docker:4.6", "checkov:CKV_DOCKER_2")
     applicability = Applicability.REVIEW
+    reads = ("image", "build", "extends", "healthcheck")
+    writes = ("healthcheck",)
+    pair_keys = ("image", "build", "healthcheck")
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        def one(service: Service) -> Iterator[Finding]:
-            if mapping_get(service.node, "healthcheck") is None:
-                yield from self._one(doc, service)
-
-        yield from per_service(self, doc, one, why_not(ctx, HEALTHCHECK_KEYS))
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        if mapping_get(service.node, "healthcheck") is None:
+            yield from self._one(doc, service)
 
     def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
         if mapping_get(service.node, "build") is not None:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener.compose.anchors import LEGACY, obstacle, own_sequence
+from hardener.compose.anchors import LEGACY, SILENT, Silent, obstacle, own_sequence
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.env_secrets import (
     EnvEntry,
@@ -19,6 +19,7 @@ from hardener.compose.env_secrets import (
     is_literal,
     node_uses,
 )
+from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import (
     append_sequence_item,
     insert_mapping_entry,
@@ -26,11 +27,12 @@ from hardener.compose.splice import (
     mapping_own,
     replace_scalar,
     scalar_value,
+    written_here,
 )
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
-from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.model import Applicability, FileWrite, Finding
 
 ROTATE = "rotate it and move it to a secret/env file"
 # the entrypoint reads *_FILE only when it starts the server (first argument, or a flag for it)
@@ -44,7 +46,7 @@ class Move(NamedTuple):
     line: int
 
 
-class ComposeSecrets(Transform):
+class ComposeSecrets(ServiceTransform):
     """Move literal credentials out of `environment:` into Compose secrets files.
 
     ## What it fixes
@@ -96,18 +98,23 @@ class ComposeSecrets(Transform):
 
     id = "HD607"
     name = "compose-secrets"
-    targets = ("compose",)
     references = ("docs.docker.com:compose-secrets", "owasp-docker:12")
     applicability = Applicability.UNSAFE
+    reads = ("environment", "env_file", "image", "build", "entrypoint", "command", "healthcheck", "user",
+             "cap_drop", "cap_add", "secrets")
+    writes = ("environment", "secrets")
+    shared = False  # a service others merge is refused per credential (obstacle), not shared
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield from self._legacy(doc)
-            return
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        # an alias's environment is the anchored service's: reported there
+        return SILENT if service.alias or not isinstance(service.node, MappingNode) else None
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """Each credential that cannot move is reported where it is written (each may be
+        suppressed on its own line); the rest move in one change per YAML document."""
         moves: list[Move] = []
-        for service in doc.services():
-            if service.alias or not isinstance(service.node, MappingNode):
-                continue  # an alias's environment is the anchored service's: reported there
+
+        def one(service: Service) -> Iterator[Finding]:
             for entry, why in _credentials(doc, service, ctx):
                 line = doc.line_of(entry.node.start_mark.index)
                 if any(doc.suppressed(n, x) for n in (line, service.line) for x in (self.name, self.id)):
@@ -117,10 +124,12 @@ class ComposeSecrets(Transform):
                     yield self.refuse(reason, line)
                 else:
                     moves.append(Move(service, entry, line))
+
+        yield from self.each_service(doc, ctx, one)
         for index in sorted({m.service.doc_index for m in moves}):
             yield from self._change(doc, ctx, [m for m in moves if m.service.doc_index == index])
 
-    def _legacy(self, doc: ComposeDoc) -> Iterator[Finding]:
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         """Only the credentials of a legacy v1 file are reported: a plain LEGACY refusal is noise here."""
         for root in doc.documents:
             for key, value in root.value if isinstance(root, MappingNode) else ():
@@ -171,9 +180,7 @@ def _service_problem(doc: ComposeDoc, service: Service, env: Node | None) -> str
     why = obstacle(doc, service)
     if why:
         return why
-    own = mapping_own(service.node, "environment")
-    key = next((k for k, v in service.node.value if v is own), None) if isinstance(service.node, MappingNode) else None
-    if own is None or key is None or own.start_mark.index < key.end_mark.index or node_uses(doc, env) > 1:
+    if written_here(service.node, "environment") is None or node_uses(doc, env) > 1:
         return "`environment` comes from a shared anchor; change it there"
     version = scalar_value(mapping_own(doc.documents[service.doc_index], "version"))
     if version and _OLD_VERSION.fullmatch(version.strip()):

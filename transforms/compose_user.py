@@ -7,16 +7,18 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.override import USER_KEYS, HardenedThere, why_not
+from hardener.compose.override import HardenedThere
 from hardener.compose.service_image import built_dockerfile
+from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
 from hardener.knowledge import images
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 
 
-class ComposeUser(Transform):
+class ComposeUser(ServiceTransform):
     """Run third-party Compose services as their fixed non-root uid.
 
     ## What it fixes
@@ -52,28 +54,30 @@ class ComposeUser(Transform):
 
     id = "HD204"
     name = "compose-user"
-    targets = ("compose",)
     references = ("cis-docker:4.1",)
     applicability = Applicability.REVIEW
+    reads = ("image", "build", "user", "volumes")
+    writes = ("user",)
+    pair_keys = ("image", "build", "user")
+    shared = False  # each service gets its own user, merged services included
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            return
-        pair = why_not(ctx, USER_KEYS)
-        for service in doc.services():
-            if service.alias or not isinstance(service.node, MappingNode) or not service.node.value:
-                continue
-            why, user = ((pair(service) if pair else None), None)
-            if isinstance(why, HardenedThere):
-                continue  # as before: a partial override service says nothing; its base file gets the user
-            if why is None:
-                why, user = _verdict(service, ctx)
-            if why:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
-            elif user:
-                edit = insert_mapping_entry(doc, service.node, "user", user)
-                reason = f"service {service.name!r}: the image runs as {user} without a root start"
-                yield self.change([edit], reason, service.line)
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        return iter(())  # nothing to say: the other Compose transforms already name the file legacy
+
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        # An alias or a non-mapping is passed over silently, and so is a partial override
+        # service whose base file gets the user.
+        why = SILENT if shape_problem(service) else (why_not(service) if why_not is not None else None)
+        return SILENT if isinstance(why, HardenedThere) else why
+
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        why, user = _verdict(service, ctx)
+        if why:
+            yield self.refuse(f"service {service.name!r}: {why}", service.line)
+        elif user:
+            edit = insert_mapping_entry(doc, service.node, "user", user)
+            reason = f"service {service.name!r}: the image runs as {user} without a root start"
+            yield self.change([edit], reason, service.line)
 
 
 def _verdict(service: Service, ctx: Context) -> tuple[str | None, str | None]:

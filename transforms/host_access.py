@@ -5,10 +5,12 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.anchors import SILENT, Silent
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 
 SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
            "/var/run/crio/crio.sock", "/run/podman/podman.sock")
@@ -17,7 +19,7 @@ NAMESPACES = ("pid", "ipc", "uts", "userns_mode", "cgroup")
 DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_ADMIN", "DAC_READ_SEARCH", "SYS_RAWIO"}
 
 
-class HostAccess(Transform):
+class HostAccess(ServiceTransform):
     """Report services that reach into the host, with the safer alternative for each.
 
     ## What it fixes
@@ -48,17 +50,24 @@ class HostAccess(Transform):
 
     id = "HD602"
     name = "host-access"
-    targets = ("compose",)
     references = ("compose-lint:CL-0001", "compose-lint:CL-0002", "compose-lint:CL-0008",
                   "compose-lint:CL-0010", "compose-lint:CL-0011", "compose-lint:CL-0013")
     applicability = Applicability.REVIEW
     report_only = True
+    reads = ("privileged", *NAMESPACES, "network_mode", "volumes", "cap_add")
+    writes = ()
+    shared = False  # a report: every service that reaches the host is named, merged ones too
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        for service in doc.services():
-            if isinstance(service.node, MappingNode):
-                for node, why in _problems(service):
-                    yield self.refuse(f"service {service.name!r}: {why}", doc.line_of(node.start_mark.index))
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        yield from self.services(doc, ctx)  # a report: whatever `services:` the file has
+
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        # An alias is reported too (at its anchor): it reaches the host as much as the anchor.
+        return None if isinstance(service.node, MappingNode) else SILENT
+
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        for node, why in _problems(service):
+            yield self.refuse(f"service {service.name!r}: {why}", doc.line_of(node.start_mark.index))
 
 
 def _problems(service: Service) -> Iterator[tuple[Node, str]]:

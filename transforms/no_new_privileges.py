@@ -4,19 +4,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
+from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.override import NO_NEW_PRIVILEGES_KEYS, Completed, why_not
-from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, mapping_own
+from hardener.compose.override import Completed
+from hardener.compose.service_transform import ServiceTransform, WhyNot
+from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, written_here
 from hardener.context import Context
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 
 OPTION = "no-new-privileges:true"
 _NNP = re.compile(r"^no-new-privileges(?:[:=](true|false))?$", re.IGNORECASE)
 
 
-class NoNewPrivileges(Transform):
+class NoNewPrivileges(ServiceTransform):
     """Add `security_opt: [no-new-privileges:true]` to every Compose service.
 
     ## What it fixes
@@ -50,29 +52,20 @@ class NoNewPrivileges(Transform):
 
     id = "HD601"
     name = "no-new-privileges"
-    targets = ("compose",)
     references = ("compose-lint:CL-0003", "cis-docker:5.25")
     applicability = Applicability.REVIEW
+    reads = ("security_opt",)
+    writes = ("security_opt",)
+    pair_keys = ("security_opt",)
+    shared = False  # each service gets its own option, merged services included
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse("legacy v1 Compose file (no `services:`); migrate it to the Compose spec first", 1)
-            return
-        pair = why_not(ctx, NO_NEW_PRIVILEGES_KEYS)
-        for service in doc.services():
-            why = pair(service) if pair else None
-            if isinstance(why, Completed):
-                continue  # a partial override service: its base file gets the option, merged as a set
-            if why:
-                yield self.refuse(f"service {service.name!r}: {why}", service.line)
-                continue
-            yield from self._one(doc, service)
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        # The pair first: a partial override service says nothing, its base file gets the option
+        # (merged as a set), even when it is no mapping here.
+        why = (why_not(service) if why_not is not None else None) or shape_problem(service)
+        return SILENT if isinstance(why, Completed) else why
 
-    def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
-        why_not = _obstacle(service)
-        if why_not:
-            yield self.refuse(f"service {service.name!r}: {why_not}", service.line)
-            return
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         options = mapping_get(service.node, "security_opt")
         reason = f"service {service.name!r}: processes can no longer gain privileges through setuid binaries"
         if options is None:
@@ -86,21 +79,13 @@ class NoNewPrivileges(Transform):
             return
         elif _nnp_settings(values):
             yield self.refuse(f"service {service.name!r}: no-new-privileges is explicitly disabled", service.line)
-        elif not _own_list(service.node, options):
+        elif written_here(service.node, "security_opt") is not options:
             yield self.refuse(
                 f"service {service.name!r}: security_opt comes from a shared anchor; add the option there",
                 service.line,
             )
         else:
             yield self.change([append_sequence_item(doc, options, OPTION)], reason, service.line)
-
-
-def _obstacle(service: Service) -> str | None:
-    if service.alias:
-        return "the service is an alias of another; changing it would change the anchor"
-    if not isinstance(service.node, MappingNode) or not service.node.value:
-        return "the service definition is not a mapping"
-    return None
 
 
 def _values(options: Node) -> list[str] | None:
@@ -113,11 +98,3 @@ def _nnp_settings(values: list[str]) -> set[str]:
     """The no-new-privileges values a list sets ("true"/"false"); a bare name means true."""
     found = (_NNP.match(v.strip()) for v in values)
     return {(m.group(1) or "true").lower() for m in found if m}
-
-
-def _own_list(service: Node | None, options: Node) -> bool:
-    """The list is written in this service (not merged in, not an ``*alias``)."""
-    if mapping_own(service, "security_opt") is not options or not isinstance(service, MappingNode):
-        return False
-    key = next(k for k, v in service.value if v is options)
-    return bool(options.start_mark.index > key.end_mark.index)

@@ -5,18 +5,20 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
+from hardener.compose.anchors import SILENT, Silent
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import mapping_get, replace_scalar, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 from hardener.oci import imageref
 from hardener.oci.digest_cache import OPTIONS, RegistryFailure, key, resolver_for
 from hardener.oci.pinning import plan
 from hardener.options import named
 
 
-class PinComposeImage(Transform):
+class PinComposeImage(ServiceTransform):
     """Pin every Compose service image to a version tag plus its registry digest.
 
     ## What it fixes
@@ -50,25 +52,38 @@ class PinComposeImage(Transform):
 
     id = "HD103"
     name = "pin-compose-image"
-    targets = ("compose",)
     references = ("checkov:CKV_DOCKER_7",)
     applicability = Applicability.REVIEW
+    reads = ("image", "build", "platform")
+    writes = ("image",)
+    shared = False  # services sharing one `image:` node (anchors, merges) get one pin: see `seen`
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        return iter(())  # the other Compose transforms already name the file legacy
+
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        # an alias pins through its anchor; with `build:` the image is the one Compose builds
+        node = service.node
+        return SILENT if service.alias or not isinstance(node, MappingNode) or mapping_get(node, "build") is not None \
+            else None
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         yield from sorted(self._findings(doc, ctx), key=lambda finding: finding.line)  # in file order
 
     def _findings(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            return
+        """Every image to pin, resolved in one registry batch; refusals as they are found."""
         sites = []
         seen: set[int] = set()
-        for service in doc.services():
+
+        def one(service: Service) -> Iterator[Finding]:
             found = self._site(service, ctx)
             if isinstance(found, tuple) and found[0].start_mark.index not in seen:
                 seen.add(found[0].start_mark.index)
                 sites.append((service, *found))
             elif isinstance(found, str):
                 yield self.refuse(f"service {service.name!r}: {found}", service.line)
+
+        yield from self.each_service(doc, ctx, one)
         if not sites:
             return
         try:
@@ -96,8 +111,6 @@ class PinComposeImage(Transform):
     def _site(self, service: Service, ctx: Context) -> tuple | str | None:
         """(image node, ref, platforms), a refusal reason, or None when there is nothing to pin."""
         node = service.node
-        if service.alias or not isinstance(node, MappingNode) or mapping_get(node, "build") is not None:
-            return None
         image = mapping_get(node, "image")
         text = scalar_value(image)
         if not isinstance(image, ScalarNode) or not text:

@@ -6,23 +6,23 @@ from collections.abc import Iterator, Sequence
 
 from ruamel.yaml.nodes import Node, SequenceNode
 
-from hardener.compose.anchors import own_sequence, per_service
+from hardener.compose.anchors import own_sequence
 from hardener.compose.command import writes_nothing
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.mounts import SCRATCH_PATHS, mount_targets, path_under
-from hardener.compose.override import READ_ONLY_KEYS, why_not
 from hardener.compose.service_image import built_dockerfile, image_info, literal_image_info
+from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 
 # Where most programs write scratch files: the unsafe guess for a service whose writes are unknown.
 GUESSED = ("/tmp", "/run")
 
 
-class ReadOnlyRoot(Transform):
+class ReadOnlyRoot(ServiceTransform):
     """Make the container's root filesystem read-only, with tmpfs where the image writes.
 
     ## What it fixes
@@ -73,19 +73,17 @@ class ReadOnlyRoot(Transform):
 
     id = "HD604"
     name = "read-only-root"
-    targets = ("compose",)
     references = ("compose-lint:CL-0007", "cis-docker:5.12")
     applicability = Applicability.REVIEW
+    reads = ("image", "build", "extends", "volumes", "tmpfs", "command", "entrypoint", "read_only")
+    writes = ("read_only", "tmpfs")
+    pair_keys = ("image", "build", "user", "volumes", "tmpfs", "command", "entrypoint", "read_only")
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        def one(service: Service) -> Iterator[Finding]:
-            if mapping_get(service.node, "read_only") is None:
-                yield from self._one(doc, service, ctx)
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
+        if mapping_get(service.node, "read_only") is None:
+            yield from self._one(doc, service, ctx)
 
-        yield from per_service(self, doc, one, why_not(ctx, READ_ONLY_KEYS, self._why_not))
-
-    @staticmethod
-    def _why_not(service: Service) -> str | None:
+    def why_not(self, service: Service) -> str | None:
         flag = scalar_value(mapping_get(service.node, "read_only"))
         if flag is not None and flag.lower() not in ("true", "yes", "on"):
             return "`read_only` is explicitly false" if flag.lower() in ("false", "no", "off") else None

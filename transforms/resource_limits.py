@@ -10,14 +10,21 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node
 
-from hardener.compose.anchors import LEGACY, per_service
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import TIERS, Graph, build_graph, image_family
-from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, render_scalar, scalar_value
+from hardener.compose.service_transform import ServiceTransform
+from hardener.compose.splice import (
+    insert_mapping_entry,
+    mapping_get,
+    mapping_own,
+    render_scalar,
+    scalar_value,
+    written_here,
+)
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import tiers
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 from hardener.options import Option
 
 NAME = "resource-limits"
@@ -41,7 +48,7 @@ _WINDOWS = re.compile(r"windows|nanoserver|servercore", re.I)
 _VERSION = re.compile(r"([123])(?:\.(\d+))?")
 
 
-class ResourceLimits(Transform):
+class ResourceLimits(ServiceTransform):
     """Bound each Compose service's memory, CPU and process count.
 
     ## What it fixes
@@ -87,7 +94,6 @@ class ResourceLimits(Transform):
 
     id = "HD606"
     name = NAME
-    targets = ("compose",)
     references = ("compose-lint:CL-0026", "cis-docker:5.10", "cis-docker:5.11", "cis-docker:5.28")
     applicability = Applicability.UNSAFE
     options = (
@@ -97,11 +103,16 @@ class ResourceLimits(Transform):
         Option("services", "table[table]", {}, "Limits per service: [resource-limits.services.<name>] memory, "
                "cpus, pids.", fields=_LIMITS),
     )
+    # Each form of each limit, what would conflict with one, and what makes a Windows container;
+    # the tier comes from the stack graph (the knowledge base's image families).
+    reads = ("image", "build", "extends", "platform", "isolation", "mem_limit", "mem_reservation",
+             "memswap_limit", "cpus", "cpu_quota", "cpu_period", "cpu_count", "cpu_percent", "pids_limit",
+             "deploy")
+    writes = ("deploy", "mem_limit", "cpus", "pids_limit")
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        if doc.is_legacy_v1:
-            yield self.refuse(LEGACY, 1)
-            return
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """One pass over the services with the stack's graph (tiers); the versions without a
+        form for a limit are reported once per document after it."""
         if ctx.file is not None and "override" in ctx.file.name.lower():
             yield self.refuse("an override file: a limit here replaces the one of the file it overrides; set limits there", 1)
             return
@@ -120,7 +131,7 @@ class ResourceLimits(Transform):
             if any(k in form.where for k in missing):
                 yield from self._one(doc, service, ctx, _tier(graph, service), form, missing)
 
-        yield from per_service(self, doc, one)  # a service others merge: once, when they all agree
+        yield from self.each_service(doc, ctx, one)  # a service others merge: once, when they all agree
         for (_index, why), line in unplaced.items():
             yield self.refuse(why, line)
 
@@ -339,8 +350,7 @@ def _own_mapping(node: Node | None, key: str) -> MappingNode:
         raise ValueError(f"`{key}` comes from a merge key; a `{key}:` here would replace it, not extend it")
     if not isinstance(value, MappingNode) or not isinstance(node, MappingNode):
         raise ValueError(f"`{key}` is not a mapping")
-    key_node = next(k for k, v in node.value if v is value)
-    if value.start_mark.index <= key_node.end_mark.index:
+    if written_here(node, key) is None:
         raise ValueError(f"`{key}` is an alias of a shared anchor; set the limits there")
     if getattr(value, "anchor", None):
         raise ValueError(f"`{key}` carries an anchor other services may use; set the limits there")

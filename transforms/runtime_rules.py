@@ -1,4 +1,10 @@
-"""HD505 add-runtime-rules."""
+"""HD505 add-runtime-rules.
+
+A whole-file transform on the ServiceTransform base: it keeps the legacy decision (with its
+own wording, and only when enabled) but writes one rules file for the whole project, so it
+reads every service in one pass; it edits no service, so aliases and merges are read as
+merged values and the override pair does not matter.
+"""
 from __future__ import annotations
 
 import os
@@ -12,11 +18,12 @@ from hardener.compose import falco
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.mounts import mount_targets
 from hardener.compose.service_image import image_info
+from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.knowledge import images
-from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.model import Applicability, FileWrite, Finding
 from hardener.options import Option
 
 TARGET_DIR = Path("deploy/falco")
@@ -24,7 +31,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRUE = ("true", "yes", "on")
 
 
-class AddRuntimeRules(Transform):
+class AddRuntimeRules(ServiceTransform):
     """Generate Falco rules per Compose service from what hardener knows (opt-in).
 
     ## What it fixes
@@ -70,15 +77,21 @@ class AddRuntimeRules(Transform):
 
     id = "HD505"
     name = "add-runtime-rules"
-    targets = ("compose",)
     references = ("falco:rules", "nist:sp800-190-4.4")
     applicability = Applicability.REVIEW
     options = (
         Option("enabled", "bool", False, "Generate the rules (the transform is opt-in)."),
         Option("no-shell", "list[string]", (), "Services that never start a shell, though their image has one."),
     )
+    reads = ("image", "build", "container_name", "read_only", "volumes", "tmpfs", "networks", "network_mode",
+             "entrypoint", "command")
+    writes = ()  # only its own rules file
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if self.option(ctx, "enabled") and ctx.file is not None:
+            yield self.refuse("no runtime rules: legacy v1 Compose file (no `services:`)", 1)
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         if not self.option(ctx, "enabled") or ctx.file is None:
             return
         compose = Path(os.path.abspath(ctx.file))
@@ -135,8 +148,6 @@ class AddRuntimeRules(Transform):
 
 
 def _file_problem(doc: ComposeDoc, compose: Path) -> str | None:
-    if doc.is_legacy_v1:
-        return "legacy v1 Compose file (no `services:`)"
     if len(doc.documents) != 1:
         return "the file has several YAML documents"
     if re.search(r"\.override\.ya?ml$", compose.name):

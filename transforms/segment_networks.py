@@ -1,4 +1,10 @@
-"""HD701 segment-networks."""
+"""HD701 segment-networks.
+
+A whole-stack transform on the ServiceTransform base: it keeps the legacy decision (with its
+own wording) but plans every service's networks at once from the stack's graph, so it has no
+per-service loop; a service others merge is refused only when one of them would inherit
+networks it must not have (``anchor_obstacle``).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,14 +14,15 @@ from ruamel.yaml.nodes import MappingNode
 from hardener.compose.doc import ComposeDoc
 from hardener.compose.graph import TIERS_OPTION, Graph, build_graph
 from hardener.compose.network_plan import Plan, plan_segments
+from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 from hardener.context import Context
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Finding
 from hardener.options import Option
 
 
-class SegmentNetworks(Transform):
+class SegmentNetworks(ServiceTransform):
     """Replace the one default network with tier networks that carry only the inferred links.
 
     ## What it fixes
@@ -65,7 +72,6 @@ class SegmentNetworks(Transform):
 
     id = "HD701"
     name = "segment-networks"
-    targets = ("compose",)
     references = ("cis-docker:5.30", "owasp-docker:rule-5")
     applicability = Applicability.REVIEW
     options = (
@@ -73,8 +79,13 @@ class SegmentNetworks(Transform):
                "`egress` network too."),
         TIERS_OPTION,
     )
+    reads = ("networks", "network_mode", "extends")  # and the stack graph: tiers and links
+    writes = ("networks",)
 
-    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        yield self.refuse("cannot segment networks: legacy v1 Compose file (no `services:`)", 1)
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         obstacle = file_obstacle(doc)
         graph = build_graph(doc, ctx) if obstacle is None else None
         if graph is not None and graph.external_links:
@@ -111,9 +122,7 @@ class SegmentNetworks(Transform):
 
 
 def file_obstacle(doc: ComposeDoc) -> str | None:
-    """Why the service graph of this file cannot be trusted to be complete, or None."""
-    if doc.is_legacy_v1:
-        return "legacy v1 Compose file (no `services:`)"
+    """Why the service graph of this (Compose-spec) file cannot be trusted to be complete, or None."""
     if len(doc.documents) != 1:
         return "the file has several YAML documents"
     if mapping_own(doc.documents[0], "include") is not None:

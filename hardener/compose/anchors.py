@@ -14,7 +14,7 @@ from dataclasses import replace
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.splice import mapping_own, merge_sources
+from hardener.compose.splice import mapping_own, merge_sources, written_here
 from hardener.model import Change, Finding, Refusal, Transform
 
 LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
@@ -50,34 +50,50 @@ def shape_problem(service: Service) -> str | None:
     return None
 
 
+class Silent:
+    """A gate's verdict: leave the service alone without a word (its base file speaks for it,
+    or the transform has nothing to say about such a service)."""
+
+
+SILENT = Silent()
+Gate = Callable[[Service], "str | None | Silent"]
+
+
+def default_gate(why_not: Callable[[Service], str | None] | None) -> Gate:
+    """Refuse a service that cannot be edited by itself, then for the transform's own reason."""
+    return lambda service: shape_problem(service) or (why_not(service) if why_not is not None else None)
+
+
 def per_service(transform: Transform, doc: ComposeDoc, one: OneService,
-                why_not: Callable[[Service], str | None] | None = None) -> Iterator[Finding]:
-    """Run ``one`` on each service of the file, handling legacy files, aliases and services
-    merged into others (one shared change, or a refusal naming why not)."""
-    if doc.is_legacy_v1:
-        yield transform.refuse(LEGACY, 1)
-        return
+                why_not: Callable[[Service], str | None] | None = None, *,
+                gate: Gate | None = None, shared: bool = True) -> Iterator[Finding]:
+    """Run ``one`` on each service that passes ``gate`` (default: shape, then ``why_not``).
+    With ``shared``, a service others merge gets one change they all inherit, or a refusal
+    naming why not; ``why_not`` is asked of them too."""
+    gate = gate or default_gate(why_not)
     covered: set[str] = set()
     for service in doc.services():
         if service.name in covered:
             continue  # the anchored service it merges already carries its change
-        why = shape_problem(service) or (why_not(service) if why_not is not None else None)
+        why = gate(service)
+        if isinstance(why, Silent):
+            continue
         if why:
             yield transform.refuse(f"service {service.name!r}: {why}", service.line)
             continue
-        users = merge_users(doc, service)
+        users = merge_users(doc, service) if shared else []
         mine = list(one(service))
         if not users or not any(isinstance(f, Change) for f in mine):
             yield from mine
             continue
-        shared, differs = _shared(doc, mine, users, one, why_not)
-        if shared is None:
+        change, differs = _shared(doc, mine, users, one, why_not)
+        if change is None:
             names = ", ".join(u.name for u in users)
             yield transform.refuse(f"service {service.name!r}: its anchor is merged into {names}; an edit would "
                                    f"change them too, and {differs}", service.line)
             continue
         covered |= {u.name for u in users}
-        yield shared
+        yield change
 
 
 def _shared(doc: ComposeDoc, mine: list[Finding], users: list[Service], one: OneService,
@@ -116,7 +132,6 @@ def own_sequence(service: Node | None, key: str) -> Node:
     value = mapping_own(service, key)
     if not isinstance(value, SequenceNode) or not isinstance(service, MappingNode):
         raise ValueError(f"`{key}` comes from a shared anchor or is not a list; change it there")
-    key_node = next(k for k, v in service.value if v is value)
-    if value.start_mark.index <= key_node.end_mark.index:  # ``key: *alias``
+    if written_here(service, key) is None:  # ``key: *alias``
         raise ValueError(f"`{key}` is an alias of a shared anchor; change it there")
     return value

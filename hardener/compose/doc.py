@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from hardener.compose.splice import is_merge_key, mapping_own
+from hardener.compose.splice import is_alias_value, is_merge_key, mapping_own
 from hardener.errors import BadInput
 from hardener.source import SourceText, line_starts
 from hardener.suppress import ALL, Suppressions
@@ -128,7 +128,7 @@ class ComposeDoc:
             for key, value in block.value:
                 if not isinstance(key, ScalarNode) or is_merge_key(key):
                     continue
-                alias = value.start_mark.index < key.end_mark.index
+                alias = is_alias_value(key, value)
                 found.append(Service(
                     str(key.value), key, value, self.line_of(key.start_mark.index), doc_index, alias,
                 ))
@@ -227,7 +227,7 @@ class ComposeDoc:
     def _sequence_samples(self) -> Iterator[int]:
         """Dash column minus key column for block sequences under block mapping keys."""
         for key, value in _pairs(self.documents):
-            if value.start_mark.index < key.end_mark.index:
+            if is_alias_value(key, value):
                 continue  # an alias: its text is elsewhere
             if isinstance(value, SequenceNode) and not value.flow_style and value.value:
                 dash = self.first_token_from(value.start_mark.index, "BlockEntryToken")

@@ -127,7 +127,7 @@ def completed_by(service: Service, partner: Service | None, keys: Iterable[str],
 
 
 def why_not(ctx: Context, keys: Iterable[str], inner: WhyNot | None = None) -> WhyNot | None:
-    """A ``why_not`` for ``per_service`` (and the loops that take one): the pair's verdict
+    """A ``why_not`` for ``per_service`` (ServiceTransform.pair_keys are the keys): the pair's verdict
     first, then ``inner``. Returns ``inner`` unchanged when the file has no default partner."""
     found = other_services(ctx)
     if found is None:
@@ -145,10 +145,3 @@ def why_not(ctx: Context, keys: Iterable[str], inner: WhyNot | None = None) -> W
 
     return check
 
-
-# The keys each per-service transform reads or edits (issue 8 item 7).
-CAP_DROP_KEYS = ("image", "build", "user", "entrypoint", "command", "privileged", "cap_drop", "cap_add")
-READ_ONLY_KEYS = ("image", "build", "user", "volumes", "tmpfs", "command", "entrypoint", "read_only")
-HEALTHCHECK_KEYS = ("image", "build", "healthcheck")
-USER_KEYS = ("image", "build", "user")
-NO_NEW_PRIVILEGES_KEYS = ("security_opt",)

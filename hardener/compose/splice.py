@@ -50,6 +50,22 @@ def mapping_own(node: Node | None, key: str) -> Node | None:
     return None
 
 
+def is_alias_value(key: Node, value: Node) -> bool:
+    """``key: *anchor``: the value is the anchor's node, whose marks lie where the anchor is
+    written, before this key (an own value always starts after its key)."""
+    return bool(value.start_mark.index < key.end_mark.index)
+
+
+def written_here(node: Node | None, key: str) -> Node | None:
+    """The value of ``key`` written in this mapping itself: neither merged in (``<<: *a``)
+    nor an alias (``key: *a``), so editing its text changes this mapping only."""
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
+                return None if is_alias_value(k, v) else v  # type: ignore[no-any-return]
+    return None
+
+
 def merge_sources(node: Node | None) -> list[MappingNode]:
     """Mappings merged in by ``<<: *a`` / ``<<: [*a, *b]``, in precedence order."""
     sources: list[MappingNode] = []

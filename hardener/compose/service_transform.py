@@ -1,0 +1,71 @@
+"""One base for Compose transforms: the legacy-v1 decision and the per-service loop.
+
+``ServiceTransform.run`` refuses (or, per transform, reports or skips) a legacy v1 file,
+then runs ``service()`` on each service through ``per_service``, which owns what each
+transform used to write out for itself: aliases and services that are not mappings, the
+``compose.override.yaml`` pair (``pair_keys``), and services others merge (``shared``).
+A transform declares the service keys it ``reads`` and ``writes``; a test holds ``writes``
+to what its golden fixtures change.
+
+A transform that needs state across services (a registry batch, one change per file, a
+stack graph) overrides ``services()`` and calls ``each_service`` with its own closure; a
+whole-stack transform overrides ``services()`` outright and keeps only the legacy decision.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar
+
+from hardener.compose import override
+from hardener.compose.anchors import LEGACY, Silent, per_service, shape_problem
+from hardener.compose.doc import ComposeDoc, Service
+from hardener.context import Context
+from hardener.model import Finding, Transform
+
+WhyNot = Callable[[Service], "str | None"]
+
+
+class ServiceTransform(Transform):
+    """A Compose transform that works service by service (see the module docstring)."""
+
+    targets: ClassVar[tuple[str, ...]] = ("compose",)
+    reads: ClassVar[tuple[str, ...]] = ()  # service keys whose values decide what it does
+    writes: ClassVar[tuple[str, ...]] = ()  # service keys it adds or edits
+    # The keys that, set by the other file of the default pair, leave a service to that file;
+    # None: the pair is not consulted.
+    pair_keys: ClassVar[tuple[str, ...] | None] = None
+    # A service others merge (``<<: *svc``) gets one change they all inherit, or a refusal.
+    shared: ClassVar[bool] = True
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        if doc.is_legacy_v1:
+            yield from self.legacy(doc, ctx)
+            return
+        yield from self.services(doc, ctx)
+
+    def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """What a legacy v1 file (services at the top level) gets: by default one refusal."""
+        yield self.refuse(LEGACY, 1)
+
+    def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """The findings of a Compose-spec file: by default ``service()`` on each service."""
+        yield from self.each_service(doc, ctx, lambda service: self.service(doc, service, ctx))
+
+    def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def each_service(self, doc: ComposeDoc, ctx: Context,
+                     one: Callable[[Service], Iterable[Finding]]) -> Iterator[Finding]:
+        """``one`` on each service that passes ``gate``, merged services handled as ``shared`` says."""
+        mine = self.why_not if type(self).why_not is not ServiceTransform.why_not else None
+        why_not = override.why_not(ctx, self.pair_keys, mine) if self.pair_keys is not None else mine
+        yield from per_service(self, doc, one, why_not, gate=lambda s: self.gate(s, why_not), shared=self.shared)
+
+    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+        """Why a service is left alone: refused when it cannot be edited by itself, then for
+        ``why_not`` (the pair, then the transform's own reason); ``SILENT`` to say nothing."""
+        return shape_problem(service) or (why_not(service) if why_not is not None else None)
+
+    def why_not(self, service: Service) -> str | None:
+        """The transform's own reason to leave a service alone (asked of merging services too)."""
+        return None
