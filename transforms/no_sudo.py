@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from hardener.knowledge import images
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.dockerfile.lex import GO_SPACE
 from hardener.edits import Edit
+from hardener.knowledge import images
 from hardener.model import Applicability, Finding, Transform
 
 # `sudo` as a command: at the start, or after a control operator / keyword; then options.
