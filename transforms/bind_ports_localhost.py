@@ -137,9 +137,9 @@ class BindPortsLocalhost(Transform):
         values = [_container_port(scalar_value(i) or "") for i in ports.value]
         if not all(values) or len(set(values)) != len(values):
             return
-        key = next(k for k, v in service.node.value if v is ports)  # type: ignore[union-attr]
+        key = next(k for k, v in service.node.value if v is ports)  # type: ignore[union-attr]  # ports is in this mapping
         edits = [Edit(key.start_mark.index, key.end_mark.index, "expose")]
-        edits += [_replace(doc, item, value, ports) for item, value in zip(ports.value, values)]  # type: ignore[arg-type]
+        edits += [_replace(doc, item, value, ports) for item, value in zip(ports.value, values)]  # type: ignore[arg-type]  # all(values) above: no None
         port = _host_port(scalar_value(ports.value[0]) or "") or "PORT"
         yield self.change(edits, (
             f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "
@@ -152,7 +152,7 @@ def _own(service: Service, ports: Node) -> bool:
     if not isinstance(node, MappingNode) or mapping_own(node, "ports") is not ports:
         return False
     key = next(k for k, v in node.value if v is ports)
-    return ports.start_mark.index > key.end_mark.index
+    return bool(ports.start_mark.index > key.end_mark.index)
 
 
 def _long_text(item: Node) -> str:

@@ -48,7 +48,9 @@ def verify(path: Path | None, engine: str, smoke: str | None, timeout: float | N
     from hardener.lab.buildengine import EngineMissing
     from hardener.lab.verify import VerifyOptions, exit_code, to_dict, verify_path
 
-    split = lambda values: tuple(v.strip() for item in values for v in item.split(",") if v.strip())  # noqa: E731
+    def split(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
     options = VerifyOptions(engine, smoke, timeout, logs, split(select), split(ignore), unsafe, config_path, rm_images)
     console = _console(no_color)
     try:
