@@ -300,6 +300,6 @@ def list_() -> None:
         click.echo(f"{cls.id}  {cls.name:<28} {cls.applicability.label:<7} {'/'.join(cls.targets):<19} {summary}")
 
 
-from hardener.lab.cli import verify as _verify  # noqa: E402
+from hardener.lab.cli import verify as _verify  # noqa: E402 - beside the add_command that attaches it to the group above
 
 main.add_command(_verify)

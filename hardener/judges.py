@@ -53,7 +53,7 @@ def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
 
     yaml = YAML(typ="safe", pure=pure)  # libyaml (ruamel.yaml.clib) is 5x faster
 
-    class Constructor(yaml.Constructor):  # type: ignore[name-defined,misc]
+    class Constructor(yaml.Constructor):  # type: ignore[name-defined,misc]  # the C or the pure one: known at run time
         pass
 
     def keep_value(loader: Any, node: Any) -> Any:  # Compose's !reset / !override

@@ -187,7 +187,10 @@ def _setup_cfg(path: Path) -> PackageMeta | None:
     parser.read_string(path.read_text(encoding="utf-8"))
     if not parser.has_section("metadata"):
         return None
-    get = lambda key: _text(parser.get("metadata", key, fallback=None))  # noqa: E731
+
+    def get(key: str) -> str | None:
+        return _text(parser.get("metadata", key, fallback=None))
+
     version = get("version")
     version = None if version and version.startswith(("attr:", "file:")) else version
     return PackageMeta(path.name, get("name"), get("description"), version,

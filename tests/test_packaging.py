@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,8 +24,13 @@ def test_no_top_level_transforms_package(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.skipif(not (ROOT / "pyproject.toml").exists(), reason="needs the source tree")
 def test_wheel_contents(tmp_path: Path) -> None:
+    # A copy without build/: setuptools reuses a stale build/lib, so a file deleted since the
+    # last build would still ship and this test could not fail.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "fixtures", "tests", "benchmarks", "examples"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     wheel = next(tmp_path.glob("hardener-*.whl"))
@@ -32,6 +38,8 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert "hardener/transforms/__init__.py" in names
     assert "hardener/transforms/add_to_copy.py" in names
     assert not any(n.startswith("transforms/") for n in names)
+    assert not any(n.startswith("typecheck/") for n in names)  # mypy's view of transforms/ stays out
+    assert "hardener/py.typed" in names  # PEP 561: users' type checkers read our annotations
     metadata = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "Requires-Dist: dockerfile" in text

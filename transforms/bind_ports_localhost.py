@@ -151,9 +151,9 @@ class BindPortsLocalhost(ServiceTransform):
         values = [_container_port(scalar_value(i) or "") for i in ports.value]
         if not all(values) or len(set(values)) != len(values):
             return
-        key = next(k for k, v in service.node.value if v is ports)  # type: ignore[union-attr]
+        key = next(k for k, v in service.node.value if v is ports)  # type: ignore[union-attr]  # ports is in this mapping
         edits = [Edit(key.start_mark.index, key.end_mark.index, "expose")]
-        edits += [_replace(doc, item, value, ports) for item, value in zip(ports.value, values)]  # type: ignore[arg-type]
+        edits += [_replace(doc, item, value, ports) for item, value in zip(ports.value, values)]  # type: ignore[arg-type]  # all(values) above: no None
         port = _host_port(scalar_value(ports.value[0]) or "") or "PORT"
         yield self.change(edits, (
             f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "

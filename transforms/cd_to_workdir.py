@@ -120,7 +120,7 @@ def _posix_shell(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> bool:
     while current is not None:
         shells = [i for i in current.instructions if i.keyword == "SHELL" and i.start < limit]
         if shells:
-            argv = shells[-1].json
+            argv = shells[-1].json or ()
             return bool(argv) and posixpath.basename(argv[0]) in _POSIX_SHELLS
         base = current.base.lower()
         current = next((s for s in doc.stages[: current.index] if s.name == base), None)

@@ -288,7 +288,7 @@ def render(header: str, images: list[Image], options: dict[str, object]) -> str:
     )
     return _TEMPLATE.format(
         header=header, matrix=matrix, version=__version__,
-        branches=json.dumps([str(b) for b in options["branches"]]),  # type: ignore[union-attr]
+        branches=json.dumps([str(b) for b in options["branches"]]),  # type: ignore[attr-defined]  # _options() puts a list of names here
         severity=json.dumps(options["severity"]), severity_text=options["severity"],
         ignore_unfixed="true" if options["ignore-unfixed"] else "false",
         **{key.replace("-", "_"): _uses(key) for key in _actions()},
@@ -299,7 +299,8 @@ def _actions() -> dict[str, dict[str, str]]:
     import tomllib
     from importlib.resources import files
 
-    return tomllib.loads(files("hardener").joinpath("data/actions.toml").read_text("utf-8"))["actions"]
+    actions: dict[str, dict[str, str]] = tomllib.loads(files("hardener").joinpath("data/actions.toml").read_text("utf-8"))["actions"]
+    return actions
 
 
 def _uses(key: str) -> str:

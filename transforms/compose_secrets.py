@@ -288,9 +288,9 @@ def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit]:
     top = mapping_own(root, "secrets")
     files = {s: {"file": f"./secrets/{s}"} for s in names}
     if top is None:
-        edits.append(insert_mapping_entry(doc, root, "secrets", files))  # type: ignore[arg-type]
+        edits.append(insert_mapping_entry(doc, root, "secrets", files))
     elif isinstance(top, MappingNode):
-        edits += [insert_mapping_entry(doc, top, s, f) for s, f in files.items()]  # type: ignore[arg-type]
+        edits += [insert_mapping_entry(doc, top, s, f) for s, f in files.items()]
     else:
         raise ValueError("the top-level `secrets:` is not a mapping")
     return edits

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hardener import repo_facts as facts
@@ -121,7 +121,7 @@ def _copies_all(inst: Instruction) -> bool:
 def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[str], tops: set[str],
            later: list[Instruction], enabled: list[str]) -> tuple[set[str] | str, tuple[str, ...]]:
     """The top-level entries to copy (or why they cannot be known) and the ones to list first."""
-    others = [e for e in ("node", "go") if e in enabled and {"node": "package.json", "go": "go.mod"}[e] in tops]
+    others: list[str] = [e for e in ("node", "go") if e in enabled and {"node": "package.json", "go": "go.mod"}[e] in tops]
     others += ["java"] if "java" in enabled and tops & set(_JAVA_TOPS) else []
     if any(e.name in PY_KINDS for e in facts.ecosystems(tops)) and "python" in enabled:
         needs = python_needs(directory, tops, later)
@@ -145,6 +145,7 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
         others = ["java"] if java else [e for e in others if e != "java"]
     if len(others) == 2 and not any(a[:1] == ["go"] for s in steps for a in s.argvs or []):
         others = ["node"]
+    first: tuple[str, ...]
     if others[0] == "java":
         needs = java_needs(directory, frozenset(paths), steps)
         first = JAVA_MANIFESTS
@@ -223,17 +224,15 @@ def _family_checks(doc: DockerfileDoc, inst: Instruction) -> list[Instruction]:
     return [i for s in _family(doc, inst) for i in s.instructions if i.keyword == "HEALTHCHECK"]
 
 
-def _command(instructions: list[Instruction]) -> tuple[Instruction, list[str]] | None:
+def _command(instructions: Sequence[Instruction]) -> tuple[Instruction, list[str]] | None:
     """The argv a container runs: the last ENTRYPOINT plus the last CMD (shell form via sh -c)."""
     def argv(i: Instruction) -> list[str]:
         return list(i.json) if i.json is not None else ["/bin/sh", "-c", i.args]
 
     entry = next((i for i in reversed(instructions) if i.keyword == "ENTRYPOINT"), None)
     cmd = next((i for i in reversed(instructions) if i.keyword == "CMD"), None)
-    if entry is None and cmd is None:
-        return None
     if entry is None:
-        return cmd, argv(cmd)  # type: ignore[arg-type]
+        return (cmd, argv(cmd)) if cmd is not None else None
     tail = argv(cmd) if cmd is not None and entry.json is not None else []
     return entry, argv(entry) + tail
 

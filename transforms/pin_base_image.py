@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.doc import DockerfileDoc, Flag, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.oci import imageref
@@ -119,8 +119,8 @@ def _sites(doc: DockerfileDoc, default: tuple[str, ...]) -> Iterator[Site | tupl
             words = inst.args.split()
             if len(words) >= 3 and words[1].lower() == "as":
                 stages.add(words[2].lower())
-        elif inst.keyword == "COPY" and inst.flag("from") is not None:
-            yield from _flag_site(doc, inst, inst.flag("from"), None, stages, platforms)  # type: ignore[arg-type]
+        elif inst.keyword == "COPY" and (from_flag := inst.flag("from")) is not None:
+            yield from _flag_site(doc, inst, from_flag, None, stages, platforms)
         elif inst.keyword == "RUN":
             for flag in inst.flags:
                 if flag.name.lower() == "mount" and flag.value and "from=" in flag.value:
@@ -164,11 +164,11 @@ def _site(doc: DockerfileDoc, inst: Instruction, word: str, logical_start: int, 
     yield Site(ref, start, end, (owner or inst).line, platforms, stage)
 
 
-def _flag_site(doc: DockerfileDoc, inst: Instruction, flag: object, pattern: re.Pattern[str] | None,
+def _flag_site(doc: DockerfileDoc, inst: Instruction, flag: Flag, pattern: re.Pattern[str] | None,
                stages: set[str], default: tuple[str, ...]) -> Iterator[Site | tuple[int, str]]:
-    raw = doc.text[flag.start:flag.end]  # type: ignore[attr-defined]
+    raw = doc.text[flag.start:flag.end]
     if pattern is None:
-        value = (flag.value or "").strip("\"'")  # type: ignore[attr-defined]
+        value = (flag.value or "").strip("\"'")
         offset = raw.find(value, raw.find("=") + 1) if value else -1
     else:
         match = pattern.search(raw)
@@ -183,7 +183,7 @@ def _flag_site(doc: DockerfileDoc, inst: Instruction, flag: object, pattern: re.
     except imageref.BadReference:
         return  # a stage defined later, or not an image at all: BuildKit decides
     if not ref.pinned:
-        start = flag.start + offset  # type: ignore[attr-defined]
+        start = flag.start + offset
         yield Site(ref, start, start + len(value), inst.line, default)
 
 

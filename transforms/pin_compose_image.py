@@ -108,7 +108,7 @@ class PinComposeImage(ServiceTransform):
             yield self.change([edit], f"service {service.name!r}: {decided.reason}", line,
                               applicability=decided.applicability, files=lock)
 
-    def _site(self, service: Service, ctx: Context) -> tuple | str | None:
+    def _site(self, service: Service, ctx: Context) -> tuple[ScalarNode, imageref.ImageRef, tuple[str, ...]] | str | None:
         """(image node, ref, platforms), a refusal reason, or None when there is nothing to pin."""
         node = service.node
         image = mapping_get(node, "image")

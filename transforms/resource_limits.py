@@ -306,7 +306,7 @@ def _conflict(node: Node | None, todo: dict[str, Value]) -> str | None:
         for label, path in (("mem_reservation", ("mem_reservation",)),
                             ("the memory reservation", ("deploy", "resources", "reservations", "memory"))):
             have = scalar_value(_get(node, path))
-            if have is not None and (_bytes(have) is None or _bytes(have) > limit):  # type: ignore[operator]
+            if have is not None and ((size := _bytes(have)) is None or size > limit):
                 return f"{label} {have} may exceed the memory limit {todo['memory'].text}; set the limit by hand"
         swap = scalar_value(_get(node, ("memswap_limit",)))
         if swap is not None and swap.strip() != "-1" and (_bytes(swap) or 0) < limit:

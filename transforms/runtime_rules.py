@@ -225,7 +225,7 @@ def _writable(service: Service) -> tuple[tuple[str, ...] | None, str | None]:
         why, info = image_info(service)
         kb = info.facts.writable_paths if info is not None else None
         if kb is None:
-            reason = why or f"the knowledge base does not list where {info.name} writes"  # type: ignore[union-attr]
+            reason = why or f"the knowledge base does not list where {info.name} writes"  # type: ignore[union-attr]  # image_info gives a why when info is None
             return None, f"writes ({reason})"
         mounts += [str(p) for p in kb]
     paths = falco.pmatch_paths(mounts)

@@ -168,10 +168,10 @@ def _top_level(doc: ComposeDoc, bodies: dict[str, dict[str, bool]]) -> list[Edit
     root = doc.documents[0]
     top = mapping_own(root, "networks")
     if top is None:
-        return [insert_mapping_entry(doc, root, "networks", dict(bodies))] if bodies else []  # type: ignore[arg-type]
+        return [insert_mapping_entry(doc, root, "networks", dict(bodies))] if bodies else []
     if not isinstance(top, MappingNode) or not top.value and not top.flow_style:
         return "the top-level `networks:` is empty or not a mapping"
-    return [insert_mapping_entry(doc, top, name, body) for name, body in bodies.items()]  # type: ignore[arg-type]
+    return [insert_mapping_entry(doc, top, name, body) for name, body in bodies.items()]
 
 
 def _merge_points(edits: list[Edit]) -> list[Edit]:

@@ -134,8 +134,8 @@ class TlsVerification(Transform):
             yield self.refuse(f"removing {found[0]} would swallow a comment or a line break; "
                               "remove it by hand", inst.line)
             return
-        what = ", ".join(dict.fromkeys(found)) + " turns off certificate or signature checks"
-        yield self._result([*removal, *word_edits, *edits], what, inst)
+        message = ", ".join(dict.fromkeys(found)) + " turns off certificate or signature checks"
+        yield self._result([*removal, *word_edits, *edits], message, inst)
 
     def _result(self, edits: list[Edit], what: str, inst: Instruction) -> Finding:
         if rm.overlapping(edits):

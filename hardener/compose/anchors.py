@@ -32,7 +32,7 @@ def merge_users(doc: ComposeDoc, service: Service) -> list[Service]:
 def _merged(node: object) -> list[object]:
     """Every mapping merged into ``node``, through merges of merges (``c: <<: *b``, ``b: <<: *a``)."""
     found: list[object] = []
-    todo = list(merge_sources(node))  # type: ignore[arg-type]
+    todo = list(merge_sources(node))  # type: ignore[arg-type]  # a non-mapping merges nothing: []
     while todo:
         source = todo.pop()
         if not any(source is f for f in found):

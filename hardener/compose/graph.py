@@ -174,7 +174,7 @@ def _pairs_of(node: Node | None) -> list[tuple[str, str]]:
     if isinstance(node, MappingNode):
         return [(str(k.value), str(v.value) if isinstance(v, ScalarNode) else "")
                 for k, v in node.value if isinstance(k, ScalarNode)]
-    return [tuple(item.split("=", 1)) if "=" in item else (item, "") for item in _strings(node)]  # type: ignore[misc]
+    return [tuple(item.split("=", 1)) if "=" in item else (item, "") for item in _strings(node)]  # type: ignore[misc]  # split("=", 1) of a text with "=": two parts
 
 
 def _host_names(services: list[Service]) -> dict[str, str]:

@@ -93,7 +93,7 @@ def built_user(build: Node, ctx: Context) -> str | None:
     """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
     found = built_dockerfile(build, ctx)
     stage = found[1].final_stage() if found else None
-    if stage is None:
+    if found is None or stage is None:
         return None
-    user, _line = images.effective_user(images.resolve_stage(found[1], stage))  # type: ignore[index]
+    user, _line = images.effective_user(images.resolve_stage(found[1], stage))
     return str(user)

@@ -12,6 +12,7 @@ user of it). Callers check ``Service.alias`` / use ``mapping_own`` to stay local
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Union
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc
 
 Scalar = str | bool | int
-Value = Union[Scalar, list[Scalar], dict[str, "Value"]]  # noqa: UP007 - a recursive alias needs the string form
+# Read-only, so covariant: a caller's list[str] or dict[str, list[str]] is a Value too.
+Value = Union[Scalar, Sequence[Scalar], Mapping[str, "Value"]]  # noqa: UP007 - a recursive alias needs the string form
 
 _STR = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
@@ -46,7 +48,7 @@ def mapping_own(node: Node | None, key: str) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
-                return v  # type: ignore[no-any-return]
+                return v  # type: ignore[no-any-return]  # ruamel leaves MappingNode.value untyped: Node pairs
     return None
 
 
@@ -62,7 +64,7 @@ def written_here(node: Node | None, key: str) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
-                return None if is_alias_value(k, v) else v  # type: ignore[no-any-return]
+                return None if is_alias_value(k, v) else v
     return None
 
 
@@ -152,34 +154,34 @@ def _double_quoted(value: str) -> str:
 
 def render_flow(value: Value, quote: str = '"') -> str:
     """``[a, b]`` / ``{k: v}`` / a scalar, for splicing into flow collections."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         inner = ", ".join(
             f"{render_scalar(k, quote=quote, flow=True)}: {render_flow(v, quote)}"
             for k, v in value.items()
         )
         return "{" + inner + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(render_flow(v, quote) for v in value) + "]"
-    return render_scalar(value, quote=quote, flow=True)
+    if isinstance(value, str | int):  # a str is a Sequence too; bool is an int
+        return render_scalar(value, quote=quote, flow=True)
+    return "[" + ", ".join(render_flow(v, quote) for v in value) + "]"
 
 
 def render_block_entry(doc: ComposeDoc, key: str, value: Value, column: int) -> list[str]:
     """Lines (without line ends) of ``key: value`` in block style at ``column``."""
     pad = " " * column
     head = f"{pad}{render_scalar(key, quote=doc.quote)}:"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         if not value:
             return [head + " {}"]
         lines = [head]
         for child_key, child in value.items():
             lines += render_block_entry(doc, child_key, child, column + doc.indent)
         return lines
-    if isinstance(value, list):
-        if not value:
-            return [head + " []"]
-        dash = " " * (column + doc.sequence_offset)
-        return [head] + [f"{dash}- {render_scalar(v, quote=doc.quote)}" for v in value]
-    return [f"{head} {render_scalar(value, quote=doc.quote)}"]
+    if isinstance(value, str | int):  # a str is a Sequence too; bool is an int
+        return [f"{head} {render_scalar(value, quote=doc.quote)}"]
+    if not value:
+        return [head + " []"]
+    dash = " " * (column + doc.sequence_offset)
+    return [head] + [f"{dash}- {render_scalar(v, quote=doc.quote)}" for v in value]
 
 
 # positions ---------------------------------------------------------------------
@@ -221,7 +223,7 @@ def block_insertion_point(doc: ComposeDoc, node: Node, column: int) -> int:
 def _block_scalar_end(text: str, start: int, end: int) -> int:
     """A block scalar token swallows trailing blank lines; they are content only with ``+``."""
     header_end = text.find("\n", start)
-    if header_end == -1 or "+" in _BLOCK_HEADER.match(text, start).group():  # type: ignore[union-attr]
+    if header_end == -1 or "+" in _BLOCK_HEADER.match(text, start).group():  # type: ignore[union-attr]  # a block scalar starts with | or >
         return end
     pos = end
     while pos > header_end + 1:

@@ -383,7 +383,7 @@ def _shift(pieces: tuple[tuple[int, int, int], ...], cut: int) -> tuple[tuple[in
 def _replace(inst: Instruction, **changes: object) -> Instruction:
     from dataclasses import replace
 
-    return replace(inst, **changes)  # type: ignore[arg-type]
+    return replace(inst, **changes)  # type: ignore[arg-type]  # replace() types each field; **changes cannot name them
 
 
 def _stages(instructions: list[Instruction]) -> list[Stage]:

@@ -249,8 +249,8 @@ def drops_privileges(base: Base, context_dir: Any = None) -> str | None:
     insts = base.instructions()
     in_effect = (next((j for j in reversed(insts) if j.keyword == k), None) for k in ("ENTRYPOINT", "CMD"))
     for inst in (i for i in in_effect if i is not None):
-        if _DROP_TOOLS.search(inst.args):
-            return f"its {inst.keyword} (line {inst.line}) switches users itself ({_DROP_TOOLS.search(inst.args).group(2).split()[0]})"  # type: ignore[union-attr]
+        if drop := _DROP_TOOLS.search(inst.args):
+            return f"its {inst.keyword} (line {inst.line}) switches users itself ({drop.group(2).split()[0]})"
     for inst in insts:
         if inst.keyword == "RUN" and re.search(r"\b(gosu|su-exec)\b", inst.args):
             return f"it installs gosu/su-exec (line {inst.line}) to switch users at start"

@@ -221,7 +221,9 @@ class Settings:
 
     @classmethod
     def from_options(cls, section: Mapping[str, Any]) -> Settings:
-        get = lambda k: section.get(k, section.get(k.replace("-", "_"), _DEFAULTS[k]))  # noqa: E731
+        def get(k: str) -> Any:  # a key as written in the TOML, or in snake_case, else its declared default
+            return section.get(k, section.get(k.replace("-", "_"), _DEFAULTS[k]))
+
         mirrors = get("mirrors")
         return cls(
             {str(k): str(v) for k, v in mirrors.items()} if isinstance(mirrors, Mapping) else {},
@@ -364,7 +366,8 @@ _FACTORY_LOCK = threading.Lock()
 def resolver_for(ctx: Any, section: str = "pin-base-image") -> Resolver:
     """The context's resolver, else one per (root, settings, offline) in this process."""
     if getattr(ctx, "resolver", None) is not None:
-        return ctx.resolver  # type: ignore[no-any-return]
+        resolver: Resolver = ctx.resolver
+        return resolver
     options = ctx.options.get(section) if isinstance(ctx.options.get(section), Mapping) else {}
     settings = Settings.from_options(options)
     ident = (str(ctx.root), repr(settings), bool(ctx.offline))

@@ -116,7 +116,8 @@ class RegistryClient:
                                  budget, "head", accept=ACCEPT, allow_404=True)
         if response.status_code == 404:
             return None
-        return response.headers.get("docker-content-digest")
+        digest: str | None = response.headers.get("docker-content-digest")
+        return digest
 
     def tags(self, registry: str, repository: str, budget: Budget, max_pages: int = 5, page_size: int = 1000
              ) -> list[str]:
@@ -229,7 +230,7 @@ class RegistryClient:
                 self._tokens[(host, scope)] = token
         return f"Bearer {token}"
 
-    def _token(self, host: str, params: dict[str, str], scope: str, creds: Any, budget: Budget) -> str:
+    def _token(self, host: str, params: dict[str, str], scope: str, creds: Secret | None, budget: Budget) -> str:
         realm = params["realm"]
         query = {k: v for k, v in (("service", params.get("service")), ("scope", scope)) if v}
         realm_host = realm.split("://", 1)[-1].split("/", 1)[0]
@@ -398,10 +399,9 @@ class Credentials:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
-        helpers = data.get("credHelpers") if isinstance(data.get("credHelpers"), dict) else {}
-        store = data.get("credsStore") if isinstance(data.get("credsStore"), str) else None
-        return cls(auths, helpers, store or None)
+        auths, helpers, store = data.get("auths"), data.get("credHelpers"), data.get("credsStore")
+        return cls(auths if isinstance(auths, dict) else {}, helpers if isinstance(helpers, dict) else {},
+                   store if isinstance(store, str) and store else None)
 
     def lookup(self, host: str) -> Secret | None:
         if host not in self._cache:

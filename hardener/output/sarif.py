@@ -45,7 +45,7 @@ def render(report: Report) -> str:
 def _rules() -> tuple[list[dict[str, Any]], dict[str, int]]:
     from hardener.transforms import REGISTRY
 
-    rules = []
+    rules: list[dict[str, Any]] = []
     for cls in REGISTRY:
         doc = inspect.cleandoc(cls.__doc__ or cls.name)
         summary = doc.splitlines()[0]

@@ -19,12 +19,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hardener import __version__
 from hardener.model import Applicability
 from hardener.pr.body import Level, commit_message, level_reports, pr_title
 from hardener.pr.gitcmd import Git, GitError
 from hardener.report import Mode, Report
+
+if TYPE_CHECKING:
+    from hardener.pr.github import GitHub
 
 BOT_NAME = "hardener"
 BOT_EMAIL = "hardener@users.noreply.github.com"
@@ -127,7 +131,7 @@ def _settings(request: PrRequest, git: Git) -> Settings:
     return Settings(remote, request.base or options.get("base") or "", slug, api_url)
 
 
-def _client(request: PrRequest, settings: Settings):  # type: ignore[no-untyped-def]
+def _client(request: PrRequest, settings: Settings) -> GitHub:
     from hardener.pr.github import GitHub
 
     if not request.token:
@@ -137,11 +141,11 @@ def _client(request: PrRequest, settings: Settings):  # type: ignore[no-untyped-
     return GitHub(request.token, settings.api_url)
 
 
-def _fetch(git: Git, settings: Settings, client: object) -> tuple[Settings, str]:
+def _fetch(git: Git, settings: Settings, client: GitHub | None) -> tuple[Settings, str]:
     """Fetch the base branch and hardener's branches into a private ref namespace."""
     base = settings.base
     if not base and client is not None:
-        base = client.repository(settings.slug)["default_branch"]  # type: ignore[attr-defined]
+        base = client.repository(settings.slug or "")["default_branch"]  # _client made sure of a slug
     if not base:
         head = git("ls-remote", "--symref", settings.remote, "HEAD")
         base = head.split("\t", 1)[0].removeprefix("ref: refs/heads/") if head.startswith("ref:") else "main"
@@ -154,12 +158,14 @@ def _fetch(git: Git, settings: Settings, client: object) -> tuple[Settings, str]
     return replace(settings, base=base), commit
 
 
-def _levels(request: PrRequest, settings: Settings, git: Git, work: Git, base: str, client: object,
+def _levels(request: PrRequest, settings: Settings, git: Git, work: Git, base: str, client: GitHub | None,
             log: list[str]) -> PrOutcome:
     plan = [Level("all", _top(request))] if request.combined else [
         Level("safe", Applicability.SAFE), Level("review", _top(request))]
     runs = {level.name: _harden(request, work, base, level) for level in plan}
     reports = level_reports(plan, {name: report for name, (report, _) in runs.items()})
+    opened: list[str]
+    updated: list[str]
     parent, pushed, opened, updated = base, [], [], []
     pr_base = settings.base
     for level in plan:
@@ -245,7 +251,7 @@ def _push(git: Git, remote: str, commit: str, branch: str) -> None:
         f"{commit}:refs/heads/{branch}")
 
 
-def _pull_request(request: PrRequest, settings: Settings, client: object, branch: str, base: str,
+def _pull_request(request: PrRequest, settings: Settings, client: GitHub | None, branch: str, base: str,
                   level: Level, report: Report, log: list[str]) -> str:
     from hardener.output import markdown as output_markdown
     from hardener.pr.body import FOOTER, STACKED
@@ -258,9 +264,9 @@ def _pull_request(request: PrRequest, settings: Settings, client: object, branch
         log.append(_indented(body))
         return "dry-run"
     slug = settings.slug or ""
-    existing = client.open_pull(slug, branch)  # type: ignore[attr-defined]
+    existing = client.open_pull(slug, branch)
     if existing is None:
-        pull = client.create_pull(slug, title=title, body=body, head=branch, base=base)  # type: ignore[attr-defined]
+        pull = client.create_pull(slug, title=title, body=body, head=branch, base=base)
         log.append(f"{branch}: opened pull request #{pull.number} {pull.url}")
         return "opened"
     wanted = {"title": title, "body": body, "base": base}
@@ -268,7 +274,7 @@ def _pull_request(request: PrRequest, settings: Settings, client: object, branch
     if wanted == have:
         log.append(f"{branch}: pull request #{existing.number} is up to date")
         return "unchanged"
-    client.update_pull(slug, existing.number, **{k: v for k, v in wanted.items() if have[k] != v})  # type: ignore[attr-defined]
+    client.update_pull(slug, existing.number, **{k: v for k, v in wanted.items() if have[k] != v})
     log.append(f"{branch}: updated pull request #{existing.number} {existing.url}")
     return "updated"
 

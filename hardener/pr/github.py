@@ -60,7 +60,8 @@ class GitHub:
         self.close()
 
     def repository(self, slug: str) -> dict[str, Any]:
-        return self._call("GET", f"/repos/{slug}")  # type: ignore[no-any-return]
+        found: dict[str, Any] = self._call("GET", f"/repos/{slug}")
+        return found
 
     def open_pull(self, slug: str, branch: str) -> PullRequest | None:
         owner = slug.split("/", 1)[0]

@@ -66,8 +66,8 @@ def go_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[s
         return "cgo is enabled (CGO_ENABLED=1): its C flags and includes reach files by path"
     if not targets:
         return "no `go build`/`go install` in this stage: what it compiles is unknown"
-    found = _packages(directory, paths, module.group(1), targets, cgo == "0")
-    return found if isinstance(found, str) else need | found
+    packages = _packages(directory, paths, module.group(1), targets, cgo == "0")
+    return packages if isinstance(packages, str) else need | packages
 
 
 def _command(argv: list[str], step: Step, cwd: str | None, targets: list[str], tops: set[str]) -> str | None:

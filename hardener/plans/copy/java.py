@@ -69,13 +69,13 @@ def java_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
     if not used & _TOOLS:
         return "no mvn/gradle build in this stage: what it compiles is unknown"
     maven = "pom.xml" in tops and used & {"mvn", "mvnw"}
-    found = _maven(directory, tops | dirs) if maven else _gradle(directory, tops | dirs)
-    if isinstance(found, str):
-        return found
-    found |= {w for w in ("mvnw", "gradlew") if w in used and w in tops}
-    if "mvnw" in found and ".mvn" in dirs:
-        found.add(".mvn")
-    return found
+    needed = _maven(directory, tops | dirs) if maven else _gradle(directory, tops | dirs)
+    if isinstance(needed, str):
+        return needed
+    needed |= {w for w in ("mvnw", "gradlew") if w in used and w in tops}
+    if "mvnw" in needed and ".mvn" in dirs:
+        needed.add(".mvn")
+    return needed
 
 
 def _command(argv: list[str], step: Step, cwd: str | None, used: set[str], tops: set[str]) -> str | None:

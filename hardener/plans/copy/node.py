@@ -42,7 +42,7 @@ import shlex
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hardener.plans.copy import js_imports
 from hardener.repo_facts import read_text
@@ -146,7 +146,7 @@ def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
 
 
 class _App:
-    def __init__(self, directory: Path, paths: frozenset[str], pkg: dict) -> None:
+    def __init__(self, directory: Path, paths: frozenset[str], pkg: dict[str, Any]) -> None:
         self.directory, self.paths, self.pkg = directory, paths, pkg
         self.tops = {p for p in paths if "/" not in p}
         self.scripts = pkg["scripts"] if isinstance(pkg.get("scripts"), dict) else {}
@@ -269,7 +269,8 @@ class _App:
             self.missing.append(word)
 
     def main(self) -> str | None:
-        main = self.pkg.get("main") if isinstance(self.pkg.get("main"), str) else "index.js"
+        declared = self.pkg.get("main")
+        main = declared if isinstance(declared, str) else "index.js"
         return js_imports.resolve(self.files, posixpath.normpath(main))
 
     def manager(self, name: str, words: list[str], argv: list[str], step: Step, where: str) -> str | None:

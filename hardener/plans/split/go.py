@@ -87,7 +87,7 @@ def _runtime_image(ref: ImageRef) -> str:
         match = re.search(pattern, tag)
         if match:
             prefix = ref.name_as_written[: -len("golang")]
-            return prefix + image.replace("{1}", match.group(1) if match.groups() else "")
+            return prefix + str(image).replace("{1}", match.group(1) if match.groups() else "")
     return f"!no runtime image is known for golang:{tag} (hardener/data/build_packages.toml [go] runtime)"
 
 

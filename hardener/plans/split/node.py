@@ -18,6 +18,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Stage
 from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import append_command, ends_with_exit, has_option, program, subcommand
 from hardener.dockerfile.workdir import working_dirs
+from hardener.edits import Edit
 from hardener.oci.imageref import ImageRef
 from hardener.plans.split.common import (
     Plan,
@@ -87,6 +88,8 @@ def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context:
     prune = f"npm prune {omit}"
     last = [i for i in stage.instructions if i.keyword in ("RUN", "COPY") and not creates_user(i.args)][-1]
     cmds = commands(last, doc.escape) if last.keyword == "RUN" else None
+    inline: tuple[Edit, ...]
+    tail: tuple[str, ...]
     if cmds and not ends_with_exit(cmds):  # one RUN more right after a RUN is hadolint DL3059
         inline, tail = (append_command(doc, last, cmds, prune),), ()
     else:
@@ -121,7 +124,8 @@ def _dev_at_start(stage: Stage, context: Path) -> str | None:
     if not isinstance(package, dict):
         return "cannot read package.json"
     dev = set(package.get("devDependencies") or {})
-    scripts = package.get("scripts") if isinstance(package.get("scripts"), dict) else {}
+    declared = package.get("scripts")
+    scripts = declared if isinstance(declared, dict) else {}
     for inst in (i for i in stage.instructions if i.keyword in ("CMD", "ENTRYPOINT")):
         words = literal_words(inst)
         text = " ".join(words)

@@ -59,7 +59,8 @@ def split(doc: DockerfileDoc, stage: Stage, ctx: Context,
            or (port != PORT and f"{server} listens on port {port}; nginx-unprivileged listens on {PORT} "
                "and changing it needs an nginx config")
            or (source is None and f"cannot resolve the served directory {directory!r} (no literal WORKDIR)")
-           or (f"{app or ''}/".startswith(f"{source.rstrip('/')}/") and f"{server} serves {source}, the app's sources included"))
+           or (source is not None and f"{app or ''}/".startswith(f"{source.rstrip('/')}/")
+               and f"{server} serves {source}, the app's sources included"))
     if why or source is None:
         return why or None
     return _render(doc, stage, source), (
@@ -153,7 +154,7 @@ def _start_words(stage: Stage) -> list[str] | None:
     entry, cmd = last.get("ENTRYPOINT"), last.get("CMD")
     if entry is not None and (entry.json is None or (cmd is not None and cmd.json is None)):
         return _split_shell(entry.args) if entry.json is None else None  # shell CMD after an exec ENTRYPOINT: sh -c
-    words = [*(entry.json if entry else ()), *(cmd.json or () if cmd else ())]
+    words: list[str] | None = [*(entry.json or () if entry else ()), *(cmd.json or () if cmd else ())]
     if entry is None and cmd is not None and cmd.json is None:
         words = _split_shell(cmd.args) or []
     if words and len(words) == 3 and words[0].rsplit("/", 1)[-1] in ("sh", "bash") and words[1] == "-c":
@@ -178,7 +179,7 @@ def _env(stage: Stage) -> dict[str, str]:
     for inst in (i for i in stage.instructions if i.keyword == "ENV"):
         words = _split_shell(inst.args) or []
         legacy = words and "=" not in words[0]  # ENV KEY value
-        env.update([(words[0], " ".join(words[1:]))] if legacy else (w.split("=", 1) for w in words if "=" in w))
+        env.update([(words[0], " ".join(words[1:]))] if legacy else dict(w.split("=", 1) for w in words if "=" in w))
     return env
 
 
@@ -216,7 +217,7 @@ def _health_problem(stage: Stage) -> str | None:
         flags = {"curl": r"-[fsSLI]+|--(fail|silent|show-error|location|head)|-o|/dev/null|-m|--max-time|\d+",
                  "wget": r"-q|--quiet|--spider|-q?O-?|-|/dev/null|-T|\d+"}.get(tool)
         urls = [w for w in (words or [])[1:] if re.fullmatch(rf"(http://)?(localhost|127\.0\.0\.1):{PORT}(/\S*)?", w)]
-        if not (flags and len(urls) == 1 and all(re.fullmatch(flags, w) for w in words[1:] if w not in urls)):
+        if not (flags and len(urls) == 1 and all(re.fullmatch(flags, w) for w in (words or [])[1:] if w not in urls)):
             return (f"the HEALTHCHECK at line {inst.line} is not a plain curl or wget of "
                     f"http://localhost:{PORT}/ that hardener knows nginx-unprivileged can run")
     return None
