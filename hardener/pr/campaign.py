@@ -53,9 +53,13 @@ def parallel_map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Itera
     if jobs <= 1 or len(items) <= 1:
         yield from map(func, items)
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+    # Not fork: a worker forked while another thread (a registry pool, the test runner) holds a
+    # lock inherits it held and hangs for ever; this was seen in the test suite.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context) as pool:
         yield from pool.map(func, items)
 
 
