@@ -5,6 +5,4 @@ from __future__ import annotations
 # runs arbitrary public images with it, so a service whose needs are unknown keeps these.
 RUNTIME_DEFAULT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
                    "SETGID", "SETPCAP", "SETUID")
-
-
 WITHHELD = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT")  # Docker grants them too

@@ -119,15 +119,17 @@ def _drop_private_refs(git: Git) -> None:
 
 def _settings(request: PrRequest, git: Git) -> Settings:
     from hardener.config import load_config
-    from hardener.pr.github import DEFAULT_API_URL, slug_from_remote
+    from hardener.options import PR_OPTIONS, named
+    from hardener.pr.github import slug_from_remote
 
     options = load_config(git.cwd, request.config_path).options.get("pr", {})
-    remote = request.remote or options.get("remote") or "origin"
+    default = {key: named(PR_OPTIONS, key).default for key in ("remote", "api-url")}  # one place for defaults
+    remote = request.remote or options.get("remote") or default["remote"]
     url = git("remote", "get-url", remote, check=False)
     if not url:
         raise Stop(f"no git remote {remote!r} (see --remote)")
     slug = request.github_repo or options.get("repository") or slug_from_remote(url)
-    api_url = request.api_url or options.get("api-url") or DEFAULT_API_URL
+    api_url = request.api_url or options.get("api-url") or default["api-url"]
     return Settings(remote, request.base or options.get("base") or "", slug, api_url)
 
 
