@@ -243,6 +243,6 @@ def test_prometheus_family_has_its_own_ports_and_probes(image, port, health):
 def test_dotnet_images_know_their_app_user(ref: str, user: str | None, distro: str, shell: bool) -> None:
     """.NET 8+ ships user app (1654); creating it again fails the build (dotnet/docs#35958)."""
     info = images.lookup(ref)
-    assert info is not None and info.name == "dotnet"
+    assert info is not None and info.name in ("dotnet", "aspnet")
     have = None if info.nonroot_user is None else f"{info.nonroot_user.name}:{info.nonroot_user.uid}"
     assert (have, info.distro, info.shell) == (user, distro, shell)
