@@ -135,3 +135,9 @@ def test_crlf_continuation(tmp_path: Path) -> None:
     text = F.replace("\n", "\r\n") + "RUN apt-get update \\\r\n    && apt-get install -y --no-install-recommends a\r\n"
     output, _ = fix(AptHygiene(), text, tmp_path)
     assert output.endswith("a \\\r\n    && rm -rf /var/lib/apt/lists/*\r\n")
+
+
+def test_apt_upgrade_is_not_renamed(tmp_path: Path) -> None:
+    """apt upgrade installs new dependencies; apt-get upgrade would hold those packages back."""
+    output, _ = fix(AptHygiene(), F + "RUN apt-get update && apt -y upgrade\n", tmp_path)
+    assert "apt -y upgrade" in output and "apt-get -y upgrade" not in output

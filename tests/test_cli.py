@@ -43,7 +43,7 @@ def test_diff_is_default_and_writes_nothing(repo: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("diff --git a/Dockerfile b/Dockerfile\n")
     assert "+COPY app.py /app/" in result.stdout
-    assert "2 files would be hardened (3 safe, 1 review), 0 unchanged" in result.stderr
+    assert "2 files would be hardened (2 safe, 2 review), 0 unchanged" in result.stderr
     assert (repo / "Dockerfile").read_bytes() == LEGACY
 
 
@@ -154,11 +154,11 @@ def test_select_ignore_and_thresholds(repo: Path) -> None:
 
 def test_config_in_pyproject(repo: Path) -> None:
     (repo / "pyproject.toml").write_text(
-        '[tool.hardener]\nignore = ["HD6"]\n[tool.hardener.applicability]\nexec-form = "review"\n'
+        '[tool.hardener]\nignore = ["HD6"]\n[tool.hardener.applicability]\nexec-form = "safe"\n'
     )
     report = json.loads(invoke("diff", "--format", "json", ".").stdout)
     changes = {c["id"]: c for f in report["files"] for c in f["changes"]}
-    assert "HD601" not in changes and changes["HD401"]["applicability"] == "review"
+    assert "HD601" not in changes and changes["HD401"]["applicability"] == "safe"
 
 
 def test_inline_suppression(repo: Path) -> None:

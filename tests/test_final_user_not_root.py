@@ -43,9 +43,15 @@ def test_fixes(tmp_path, text, fixed):
     assert out == fixed
 
 
-def test_redundant_removal_is_safe(tmp_path):
+def test_redundant_removal_is_safe_only_when_the_file_proves_it(tmp_path):
+    _, _, changes = run(tmp_path, "FROM golang:1.22 AS b\nUSER root\nRUN x\nUSER root\nRUN y\nFROM scratch\n")
+    assert [(c.line, c.applicability) for c in changes] == [(4, Applicability.SAFE), (2, Applicability.REVIEW)]
+
+
+def test_redundant_removal_known_from_the_knowledge_base_is_review(tmp_path):
     _, _, changes = run(tmp_path, "FROM golang:1.22 AS b\nUSER root\nRUN x\nFROM scratch\n")
-    assert [c.applicability for c in changes] == [Applicability.SAFE]
+    assert [c.applicability for c in changes] == [Applicability.REVIEW]
+    assert "hardener's image knowledge" in changes[0].reason
 
 
 @pytest.mark.parametrize(

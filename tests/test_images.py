@@ -229,3 +229,20 @@ def test_prometheus_family_has_its_own_ports_and_probes(image, port, health):
     info = images.lookup(image)
     assert info is not None and info.facts.ports == (port,)
     assert (info.facts.healthcheck is not None) == health
+
+
+@pytest.mark.parametrize(("ref", "user", "distro", "shell"), [
+    ("mcr.microsoft.com/dotnet/aspnet:8.0", "app:1654", "debian", True),
+    ("mcr.microsoft.com/dotnet/sdk:10.0-noble", "app:1654", "ubuntu", True),
+    ("mcr.microsoft.com/dotnet/runtime:9.0-alpine", "app:1654", "alpine", True),
+    ("mcr.microsoft.com/dotnet/aspnet:8.0-jammy-chiseled", "app:1654", "distroless", False),
+    ("mcr.microsoft.com/dotnet/aspnet", "app:1654", "debian", True),
+    ("mcr.microsoft.com/dotnet/aspnet:6.0", None, "debian", True),
+    ("mcr.microsoft.com/dotnet/runtime:7.0-bullseye-slim", None, "debian", True),
+])
+def test_dotnet_images_know_their_app_user(ref: str, user: str | None, distro: str, shell: bool) -> None:
+    """.NET 8+ ships user app (1654); creating it again fails the build (dotnet/docs#35958)."""
+    info = images.lookup(ref)
+    assert info is not None and info.name in ("dotnet", "aspnet")
+    have = None if info.nonroot_user is None else f"{info.nonroot_user.name}:{info.nonroot_user.uid}"
+    assert (have, info.distro, info.shell) == (user, distro, shell)

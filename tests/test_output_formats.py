@@ -115,7 +115,7 @@ def test_json_schema_rejects_a_wrong_document() -> None:
 def test_markdown_pr_body(tmp_path, monkeypatch) -> None:
     files = {"Dockerfile": LEGACY + REFUSED.split(b"\n", 1)[1], "app.py": b"", "compose.yaml": COMPOSE}
     body = run(tmp_path, monkeypatch, files, "--format", "markdown")
-    assert "| safe | 3 | 1 |" in body and "| review | 1 | 1 |" in body
+    assert "| safe | 2 | 1 |" in body and "| review | 2 | 2 |" in body
     assert "1 refusal: left for a human" in body
     dockerfile = body[body.index("### `Dockerfile`"):body.index("### `compose.yaml`")]
     assert dockerfile.index("+COPY app.py /app/") < dockerfile.index("**HD301 `add-to-copy`** · safe · line 3")

@@ -98,14 +98,14 @@ def test_twice_then_a_human_commit(tmp_path: Path, github: FakeGitHub) -> None:
     assert (review["head"]["ref"], review["base"]["ref"]) == ("hardener/review", "hardener/safe")
     check_golden("safe.md", safe["body"])
     check_golden("review.md", review["body"])
-    assert safe["title"] == "hardener: safe hardening (3 changes in 1 file)"
-    assert review["title"] == "hardener: hardening to review (2 changes in 1 file)"
+    assert safe["title"] == "hardener: safe hardening (2 changes in 1 file)"
+    assert review["title"] == "hardener: hardening to review (3 changes in 2 files)"
     heads = branches(bare)
     assert git(bare, "rev-parse", "hardener/review^") == heads["hardener/safe"]
     assert git(bare, "rev-parse", "hardener/safe^") == heads["main"]
     trailers = git(bare, "log", "-1", "--format=%(trailers)", "hardener/safe")
-    assert "Hardener-Transforms: HD301, HD401, HD501" in trailers
-    assert "Hardener-Transforms: HD601" in git(bare, "log", "-1", "--format=%(trailers)", "hardener/review")
+    assert "Hardener-Transforms: HD301, HD501" in trailers
+    assert "Hardener-Transforms: HD401, HD601" in git(bare, "log", "-1", "--format=%(trailers)", "hardener/review")
     assert "COPY requirements.txt" in git(bare, "show", "hardener/safe:Dockerfile")
     assert "no-new-privileges" not in git(bare, "show", "hardener/safe:docker-compose.yml")
     assert "no-new-privileges" in git(bare, "show", "hardener/review:docker-compose.yml")

@@ -24,7 +24,9 @@ from hardener.options import Option
 _APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",
                    "--default-release")
 # apt subcommands that apt-get has with the same meaning
-_SAME_IN_APT_GET = {"install", "update", "upgrade", "dist-upgrade", "remove", "purge",
+# `apt upgrade` installs new dependencies where `apt-get upgrade` holds the package back,
+# so it is not renamed.
+_SAME_IN_APT_GET = {"install", "update", "dist-upgrade", "remove", "purge",
                     "autoremove", "clean", "autoclean", "build-dep", "source", "download"}
 _NEEDS_LISTS = {"install", "upgrade", "dist-upgrade", "build-dep", "source", "download"}
 _LISTS = "/var/lib/apt/lists"

@@ -1,14 +1,19 @@
 """HD605 compose-healthcheck."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.env_secrets import entries
+from hardener.compose.listen import nginx_listening
 from hardener.compose.service_image import image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get
 from hardener.context import Context
 from hardener.model import Applicability, Finding
+
+_LOCAL_URL = re.compile(r"http://localhost(?::(\d+))?/")
 
 
 class ComposeHealthcheck(ServiceTransform):
@@ -35,6 +40,10 @@ class ComposeHealthcheck(ServiceTransform):
                 - redis-cli
                 - ping
 
+    An nginx service that bind-mounts its own configuration is probed on the port that
+    configuration listens on (its `listen` directives, `${VAR}` in templates from the
+    service's environment), not on the image's default port 80.
+
     ## Applicability
     review: a service configured with a password, another port or TLS may need the
     command adjusted.
@@ -42,7 +51,9 @@ class ComposeHealthcheck(ServiceTransform):
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, it is built
     from a Dockerfile (give the Dockerfile a HEALTHCHECK), or its image is unknown,
-    comes from a variable or has no known health command. Beside `compose.override.yaml`:
+    comes from a variable or has no known health command; an nginx service whose mounted
+    configuration cannot be read (not in the repository, a path from a variable, a
+    `listen` with an unknown variable) or listens on several plain-HTTP ports or none. Beside `compose.override.yaml`:
     a base service whose override sets `image`, `build` or `healthcheck`, and an override
     service its base completes.
 
@@ -54,15 +65,15 @@ class ComposeHealthcheck(ServiceTransform):
     name = "compose-healthcheck"
     references = ("cis-docker:4.6", "checkov:CKV_DOCKER_2")
     applicability = Applicability.REVIEW
-    reads = ("image", "build", "extends", "healthcheck")
+    reads = ("image", "build", "extends", "healthcheck", "volumes", "environment")
     writes = ("healthcheck",)
     pair_keys = ("image", "build", "healthcheck")
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "healthcheck") is None:
-            yield from self._one(doc, service)
+            yield from self._one(doc, service, ctx)
 
-    def _one(self, doc: ComposeDoc, service: Service) -> Iterator[Finding]:
+    def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "build") is not None:
             yield self.refuse(
                 f"service {service.name!r}: it is built from a Dockerfile; give the Dockerfile a HEALTHCHECK",
@@ -77,6 +88,39 @@ class ComposeHealthcheck(ServiceTransform):
         if not test:
             yield self.refuse(f"service {service.name!r}: no health command is known for {info.name}", service.line)
             return
+        test, why_not, where = _probe_listened_port(test, info.name, service, ctx)
+        if why_not:
+            yield self.refuse(f"service {service.name!r}: {why_not}", service.line)
+            return
         edit = insert_mapping_entry(doc, service.node, "healthcheck", {"test": test})
-        reason = f"service {service.name!r}: health checked with {' '.join(test[1:])}"
+        reason = f"service {service.name!r}: health checked with {' '.join(test[1:])}{where}"
         yield self.change([edit], reason, service.line)
+
+
+def _probe_listened_port(test: list[str], image: str, service: Service,
+                         ctx: Context) -> tuple[list[str], str | None, str]:
+    """The health command aimed at the port the service's own server configuration opens.
+
+    (test, why not, where the port was read). An HTTP probe of the image's default port
+    fails forever when a mounted nginx configuration listens elsewhere.
+    """
+    probe = next((i for i, word in enumerate(test) if _LOCAL_URL.search(word)), None)
+    if probe is None or not image.startswith("nginx") or ctx.file is None:
+        return test, None, ""
+    env = {e.name: e.value for e in entries(mapping_get(service.node, "environment")) if e.value is not None}
+    listening = nginx_listening(service.node, ctx.file.parent, env)
+    if listening is None:
+        return test, None, ""
+    if listening.unknown:
+        return test, f"its mounted nginx configuration decides the port, and {listening.unknown}", ""
+    match = _LOCAL_URL.search(test[probe])
+    assert match is not None
+    port = int(match.group(1) or 80)
+    if port in listening.ports:
+        return test, None, f" (port {port}: {listening.source(port)})"
+    if len(listening.ports) != 1:
+        ports = ", ".join(map(str, listening.ports)) or "no plain-HTTP port"
+        return test, f"its mounted nginx configuration ({listening.files}) listens on {ports}; probe the right one by hand", ""
+    new = listening.ports[0]
+    url = test[probe][: match.start()] + f"http://localhost:{new}/" + test[probe][match.end():]
+    return [*test[:probe], url, *test[probe + 1:]], None, f" (port {new}: {listening.source(new)})"

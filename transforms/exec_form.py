@@ -39,8 +39,12 @@ class ExecForm(Transform):
         CMD python app.py               ->  CMD ["python", "app.py"]
 
     ## Applicability
-    safe for CMD; review for ENTRYPOINT, because in exec form `docker run IMAGE args`
-    passes the arguments to it instead of ignoring them.
+    review. The change is meant to change behaviour: the app becomes PID 1 and now
+    receives SIGTERM (an app with a shutdown handler shuts down differently, one without
+    one and no init is no longer killed by the shell's exit). A CMD also reaches an
+    ENTRYPOINT — the stage's or the base image's, which the file may not show — as
+    `app args` instead of `/bin/sh -c "app args"`. For ENTRYPOINT, `docker run IMAGE
+    args` passes the arguments to it instead of ignoring them.
 
     ## Refuses when
     The string uses shell syntax (variables, quotes, pipes, redirections, globs, `&&`,
@@ -57,7 +61,7 @@ class ExecForm(Transform):
     name = "exec-form"
     targets = ("dockerfile",)
     references = ("hadolint:DL3025",)
-    applicability = Applicability.SAFE
+    applicability = Applicability.REVIEW
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         for stage in doc.stages:
@@ -72,12 +76,11 @@ class ExecForm(Transform):
             return
         words = shlex.split(inst.args)
         array = "[" + ", ".join(json.dumps(w) for w in words) + "]"
-        level, reason = Applicability.SAFE, "the command then runs as PID 1 and receives stop signals"
+        reason = "the command then runs as PID 1 and receives stop signals"
         if inst.keyword == "ENTRYPOINT":
-            level = Applicability.REVIEW
             reason += "; `docker run IMAGE args` now passes args to it instead of dropping them"
         yield self.change([Edit(inst.args_start, inst.args_end, array)], reason, inst.line,
-                          end_line=inst.end_line, applicability=level)
+                          end_line=inst.end_line)
 
 
 def _obstacle(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> str | None:

@@ -39,7 +39,9 @@ class FinalUserNotRoot(Transform):
 
     ## Applicability
     review when the user the stage ends with changes (the app, or `--target` of that
-    stage, runs as the earlier user again); safe when a redundant `USER root` is removed.
+    stage, runs as the earlier user again); safe when a `USER root` is removed that an
+    earlier `USER root` of the same file already made redundant; review when only the
+    knowledge base says the base image runs as root.
 
     ## Refuses when
     The entrypoint switches users itself (gosu, su-exec …) or its start command needs
@@ -66,7 +68,7 @@ class FinalUserNotRoot(Transform):
     def _one(self, doc: DockerfileDoc, stage: Stage, root: Instruction, ctx: Context) -> Iterator[Finding]:
         base = images.resolve_stage(doc, stage)
         final = stage is doc.stages[-1]
-        before, _line = images.effective_user(base, before_line=root.line)
+        before, set_at = images.effective_user(base, before_line=root.line)
         if before == "?":
             if not final:
                 yield self.refuse(f"cannot tell whether `USER root` is redundant: {base.unknown}", root.line)
@@ -74,7 +76,12 @@ class FinalUserNotRoot(Transform):
         if images.is_root_user(before):
             if not final:  # the final stage is run-as-non-root's: it adds a real user
                 reason = f"stage {_label(stage)} runs as root anyway; `USER root` is redundant"
-                yield self.change([_delete(doc, root)], reason, root.line, applicability=Applicability.SAFE)
+                # Safe only when this file says so; the base image's default user is a
+                # knowledge-base fact, and a wrong one would leave the build's RUNs unprivileged.
+                level = Applicability.SAFE if set_at is not None else Applicability.REVIEW
+                if set_at is None:
+                    reason += " (the base image's default user, from hardener's image knowledge)"
+                yield self.change([_delete(doc, root)], reason, root.line, applicability=level)
             return
         why = _obstacle(doc, base, stage, ctx)
         if why:

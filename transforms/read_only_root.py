@@ -13,6 +13,7 @@ from hardener.compose.mounts import SCRATCH_PATHS, mount_targets, path_under
 from hardener.compose.service_image import built_dockerfile, image_info, literal_image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
+from hardener.compose.start_writes import start_writes
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
@@ -59,6 +60,10 @@ class ReadOnlyRoot(ServiceTransform):
     unknown, comes from a variable or is a base image running anything but programs that
     write no file (`sleep`, `tail -f /dev/null`, `echo` …), a data directory it writes is not
     on a volume, `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
+    A service that overrides `entrypoint:` or runs a shell `command:` adds what that
+    command writes (redirections, `tee`, `sed -i`, `cp`/`mv` targets …): scratch paths get
+    a tmpfs, a write anywhere else (a config rendered into `/etc/nginx`) is refused, and a
+    start script of its own makes the change an `unsafe` guess.
     A service built from a Dockerfile in the repository is hardened from that Dockerfile
     (the base image's known paths, plus `/tmp` when it starts a known runtime: python,
     gunicorn/uvicorn, node, java; VOLUMEs are volumes already) and refused when the
@@ -95,6 +100,7 @@ class ReadOnlyRoot(ServiceTransform):
         image_volumes: list[str] = []
         writable: Sequence[str] | None  # None: the knowledge base does not know
         guess: str | None = None  # why the writable paths are unknown: only an unsafe guess is offered
+        started = None  # what an overriding entrypoint/command writes at start
         if build is not None:
             found = built_writable(build, ctx)
             if isinstance(found, str):
@@ -120,11 +126,26 @@ class ReadOnlyRoot(ServiceTransform):
                     return
                 writable, name = info.facts.writable_paths, info.name
                 image_volumes = list(info.facts.volumes)  # anonymous volumes: stay writable
+                started = start_writes(service.node, info.facts.entrypoint)
+                if started is not None and started.unknown:
+                    guess = f"{info.name}'s start is overridden and {started.unknown}"
+                    writable = list(dict.fromkeys([*(writable or []), *GUESSED]))
+                elif started is not None and writable is not None and started.paths:
+                    writable = _with_start_writes(list(writable), started.paths)
+                    name = f"{info.name} with its `{started.command}:`"
             if writable is None:
                 guess, writable = f"the knowledge base does not list where {name} writes", list(GUESSED)
         mounted = mount_targets(service.node) + image_volumes
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
+        at_start = [p for p in data if p in started.paths] if started is not None else []
+        if at_start and started is not None:
+            yield self.refuse(
+                f"service {service.name!r}: its `{started.command}:` writes {', '.join(at_start)} at start, "
+                "which fails on a read-only root (a tmpfs there would hide the image's own files)",
+                service.line,
+            )
+            return
         if data:
             yield self.refuse(
                 f"service {service.name!r}: {name} writes data to {', '.join(data)}; "
@@ -144,6 +165,17 @@ class ReadOnlyRoot(ServiceTransform):
                               service.line, applicability=Applicability.UNSAFE)
             return
         yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}{source}", service.line)
+
+
+def _with_start_writes(writable: list[str], written: tuple[str, ...]) -> list[str]:
+    """The image's writable paths plus what the start command writes: a scratch file by
+    its scratch directory (a tmpfs is a directory), anything else as written."""
+    for path in written:
+        if any(path_under(path, w) for w in writable):
+            continue
+        scratch = next((s for s in SCRATCH_PATHS if path_under(path, s)), None)
+        writable.append(scratch or path)
+    return writable
 
 
 def _guessable(service: Service) -> bool:

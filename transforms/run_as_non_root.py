@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.removal import env_pairs
 from hardener.edits import Edit
 from hardener.knowledge import images
 from hardener.knowledge.images import Base, UserSpec
@@ -149,7 +150,7 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
     port = _privileged_port(doc, insts, info)
     if port is not None:
         alt = f" or the {info.unprivileged_variant} image" if info and info.unprivileged_variant else \
-            " or an `-unprivileged` image variant"
+            f" with ENV {info.facts.port_env[0]}" if info and info.facts.port_env else " or an `-unprivileged` image variant"
         return (f"binds privileged port {port}, which a non-root user cannot; listen on a port "
                 f"≥ 1024 (e.g. 8080){alt}")
     command = images.root_start_command(insts)
@@ -174,7 +175,23 @@ def _privileged_port(doc: DockerfileDoc, insts: list[Instruction], info: images.
             first = value.split("-")[0]
             if first.isdigit() and 0 < int(first) < 1024:
                 return int(first)
+    configured = _ports_from_env(doc, insts, info.facts.port_env) if info else None
+    if configured is not None:
+        return next((port for port in configured if port < 1024), None)
     return info.privileged_ports[0] if info and info.privileged_ports else None
+
+
+def _ports_from_env(doc: DockerfileDoc, insts: list[Instruction], names: tuple[str, ...]) -> list[int] | None:
+    """Ports the Dockerfile chooses through the image's own variables (``ASPNETCORE_URLS=
+    http://+:5000``, ``ASPNETCORE_HTTP_PORTS=8080``); None when it sets none of them."""
+    found = None
+    for inst in insts:
+        if inst.keyword != "ENV":
+            continue
+        for pair in env_pairs(doc, inst):
+            if pair.name in names:
+                found = (found or []) + [int(p) for p in re.findall(r"(?:^|[:;\s])(\d{1,5})(?=[/;\s]|$)", pair.value)]
+    return found
 
 
 def _base_image_start(insts: list[Instruction]) -> str | None:

@@ -39,6 +39,7 @@ class ImageFacts:
     entrypoint: str | None = None
     privileged_ports: tuple[int, ...] = ()
     tag_ports: tuple[tuple[str, int], ...] = ()
+    port_env: tuple[str, ...] = ()  # ENV names that choose the listening ports instead (ASPNETCORE_URLS)
     unprivileged_variant: str | None = None
     runtime_variant: str | None = None
     ports: tuple[int, ...] = ()
@@ -57,6 +58,7 @@ _IMAGE_READERS: dict[str, r.Reader] = {
     "distro": r.text, "flavoured": r.flag, "runs_as": r.text, "nonroot_user": r.user,
     "nonroot_user_tags": r.tagged(r.user), "nonroot_tags": r.texts, "drops_privileges": r.text,
     "entrypoint": r.text, "privileged_ports": r.numbers, "tag_ports": r.tagged(r.number),
+    "port_env": r.texts,
     "unprivileged_variant": r.text, "runtime_variant": r.text, "ports": r.numbers,
     "writable_paths": r.texts, "read_only_blocker": r.text, "volumes": r.texts, "cap_add": r.texts,
     "healthcheck": r.texts, "compose_user": r.text, "compose_user_tags": r.tagged(r.text), "file_env": r.texts,
