@@ -54,7 +54,10 @@ class BindPortsLocalhost(ServiceTransform):
     listed in `[tool.hardener.bind-ports-localhost] public = ["svc"]` and the host ports
     an app service publishes to users: 80 and 443 by default (`user-ports = [80, 443]`),
     so an app serving the web directly keeps that port and loses only its debug/admin
-    ones. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
+    ones (long syntax and `${HTTP_PORT:-80}` alike). An app service that is the only one
+    publishing host ports is the stack's entry point and keeps them; a file that already
+    binds most of its published ports to a loopback address left the others open on
+    purpose, and they stay. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
     service that other services of the stack use has its `ports` turned into `expose`
     (reachable only from the stack's networks).
 
@@ -90,12 +93,25 @@ class BindPortsLocalhost(ServiceTransform):
         user_ports = frozenset(str(p) for p in self.option(ctx, "user-ports"))
         ipv6 = _uses_ipv6(doc)
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
+        deliberate = _loopback_binding(doc) and _loopback_binding(_as_written(doc, ctx))
+        publishers = [s.name for s in doc.services() if _publishes_fixed_port(s.node)]
         for service in doc.services():
             node = graph.services.get(service.name)
             if node is None or node.tier == "edge" or service.name in public or node.network_mode == "host":
                 continue
             ports = mapping_get(service.node, "ports")
             if not isinstance(ports, SequenceNode) or not ports.value:
+                continue
+            if deliberate is not None and any(_bindable_item(i) for i in ports.value):
+                yield self.refuse(
+                    f"service {service.name!r}: the file already binds {deliberate} to this host and leaves these "
+                    "ports on every interface, a deliberate choice; list the service as public or bind it by hand",
+                    service.line)
+                continue
+            if node.tier == "app" and publishers == [service.name]:
+                yield self.refuse(
+                    f"service {service.name!r}: the only service that publishes host ports is the stack's entry "
+                    "point; its ports stay public (bind them by hand if users never reach it directly)", service.line)
                 continue
             if service.alias or written_here(service.node, "ports") is not ports:
                 yield self.refuse(f"service {service.name!r}: ports come from a shared anchor or alias", service.line)
@@ -121,7 +137,7 @@ class BindPortsLocalhost(ServiceTransform):
                 text = f"{published}:{target}" if published else f"{target}"
                 if mapping_own(item, "host_ip") is not None:
                     continue
-                if tier == "app" and published in user_ports:
+                if tier == "app" and _faces_users(text if published else f"{target}:{target}", user_ports):
                     kept.append(text)
                     continue
                 edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
@@ -133,7 +149,7 @@ class BindPortsLocalhost(ServiceTransform):
                 edits += _bind_scalar(doc, ports, item, ipv6)
                 shown.append(str(item.value))
         if edits:
-            port = next((_host_port(p) for p in shown if _host_port(p)), "PORT")
+            port = next((h for p in shown if (h := _hint_port(p))), "PORT")
             why = f"; kept public: {', '.join(kept)} (user-facing port)" if kept else ""
             names = sorted({m.group(1) or m.group(3) for p in shown for m in _VARIABLE.finditer(p)})
             if names:
@@ -159,6 +175,67 @@ class BindPortsLocalhost(ServiceTransform):
             f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "
             f"(stack networks only); to reach it from your machine instead, keep a 127.0.0.1 binding and "
             f"tunnel (ssh -L {port}:127.0.0.1:{port} host)"), service.line, applicability=Applicability.UNSAFE)
+
+
+def _loopback_binding(doc: ComposeDoc) -> str | None:
+    """The ports the file binds to a loopback address, when they are most of its published
+    ports: an author who bound those and left a few open chose to (None otherwise)."""
+    bound: list[str] = []
+    open_ = 0
+    for service in doc.services():
+        ports = mapping_get(service.node, "ports")
+        for item in ports.value if isinstance(ports, SequenceNode) else []:
+            if _address(item).strip("[]") in ("127.0.0.1", "::1", "localhost"):
+                bound.append(f"{service.name}: {scalar_value(item) or _long_text(item)}")
+            elif _bindable_item(item):
+                open_ += 1
+    if not bound or len(bound) < open_:
+        return None
+    return f"{len(bound)} of its {len(bound) + open_} published ports ({', '.join(bound[:2])}{', …' if len(bound) > 2 else ''})"
+
+
+def _hint_port(value: str) -> str | None:
+    """The host port to show in the ssh hint: a fixed one, or a port variable's default."""
+    host = _host_port(value)
+    if host and host != "0":
+        return host
+    default = re.search(r"\$\{\w+:?-(\d+)\}", value)
+    return default.group(1) if default else None
+
+
+def _as_written(doc: ComposeDoc, ctx: Context) -> ComposeDoc:
+    """The file as its author wrote it (on disk until the run writes it): bindings this
+    transform added in an earlier round must not count as the author's choice."""
+    if ctx.file is None:
+        return doc
+    try:
+        return ComposeDoc.load(ctx.file.read_bytes(), doc.path)
+    except Exception:  # the engine judged the text it has; the disk copy may be anything
+        return doc
+
+
+def _address(item: Node) -> str:
+    if isinstance(item, MappingNode):
+        return scalar_value(mapping_get(item, "host_ip")) or ""
+    text = scalar_value(item) or ""
+    return text.rsplit(":", 2)[0] if text.count(":") >= 2 else ""
+
+
+def _bindable_item(item: Node) -> bool:
+    if isinstance(item, MappingNode):
+        return mapping_own(item, "host_ip") is None
+    return isinstance(item, ScalarNode) and _bindable(str(item.value))
+
+
+def _publishes_fixed_port(node: Node | None) -> bool:
+    """The service publishes at least one port on a host port of its choosing."""
+    ports = mapping_get(node, "ports")
+    for item in ports.value if isinstance(ports, SequenceNode) else []:
+        if isinstance(item, MappingNode) and mapping_get(item, "published") is not None:
+            return True
+        if isinstance(item, ScalarNode) and _host_port(str(item.value)):
+            return True
+    return False
 
 
 def _long_text(item: Node) -> str:
