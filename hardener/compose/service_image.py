@@ -81,10 +81,13 @@ def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, Dockerfile
     if mapping_get(build, "dockerfile_inline") is not None:
         return None
     path = Path(compose_dir) / (context or ".") / (name or "Dockerfile")
-    if "$" in str(path) or "://" in (context or "") or not path.is_file():
+    if "$" in str(path) or "://" in (context or ""):
+        return None
+    raw = ctx.files.read(path)  # as hardened earlier in this run: Dockerfiles go before Compose files
+    if raw is None:
         return None
     try:
-        return path, DockerfileDoc.load(path.read_bytes(), str(path))
+        return path, DockerfileDoc.load(raw, str(path))
     except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
         return None
 
