@@ -289,3 +289,26 @@ def test_privileged_service_gets_no_cap_drop(tmp_path, value):
 def test_unprivileged_service_still_dropped(tmp_path):
     out, _ = run(tmp_path, "services:\n  s:\n    image: redis:7\n    privileged: false\n")
     assert "cap_drop" in out
+
+
+TWO_STAGES = "FROM node:20 AS development\nCMD [\"npm\", \"run\", \"dev\"]\n\nFROM development AS prod\nUSER 1000:1000\n"
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        pytest.param("build: .", "drops-all", id="no-target-final-stage"),
+        pytest.param("build:\n      context: .\n      target: prod", "drops-all", id="target-non-root-stage"),
+        pytest.param("build:\n      context: .\n      target: development", "refused", id="target-root-stage"),
+        pytest.param("build:\n      context: .\n      target: Development", "refused", id="target-case-insensitive"),
+        pytest.param("build:\n      context: .\n      target: missing", "runtime-default", id="target-unknown"),
+    ],
+)
+def test_built_service_reads_the_stage_its_target_builds(tmp_path, build, expected):
+    """`target:` picks the stage Compose runs: its user decides, not the last stage's."""
+    text = f"services:\n  s:\n    {build}\n"
+    out, refusals = run(tmp_path, text, {"Dockerfile": TWO_STAGES})
+    if expected == "refused":
+        assert out == text and any("runs as root" in r for r in refusals), refusals
+    else:
+        assert "cap_drop:\n      - ALL\n" in out and ("- CHOWN" in out) == (expected == "runtime-default"), out
