@@ -309,6 +309,6 @@ def test_built_service_reads_the_stage_its_target_builds(tmp_path, build, expect
     text = f"services:\n  s:\n    {build}\n"
     out, refusals = run(tmp_path, text, {"Dockerfile": TWO_STAGES})
     if expected == "refused":
-        assert out == text and any("runs as root" in r for r in refusals), refusals
+        assert out == text and any("its `target:` builds runs as root" in r for r in refusals), refusals
     else:
         assert "cap_drop:\n      - ALL\n" in out and ("- CHOWN" in out) == (expected == "runtime-default"), out

@@ -170,6 +170,8 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
         user = built_user(build, ctx)
         if user is None:
             return Unknown("it is built from a Dockerfile that cannot be read here"), []
+        if images.is_root_user(user) and mapping_get(build, "target") is not None:
+            return "the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER", []
         if images.is_root_user(user):
             return "it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there", []
         override = scalar_value(mapping_get(service.node, "user"))
