@@ -1,6 +1,7 @@
 """What transforms may know besides the document: the repo root and the configuration."""
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,15 +11,20 @@ from hardener.model import FileWrite
 
 
 class FileView:
-    """Companion files as a run sees them: the disk, overlaid with the writes accepted so far.
+    """Files as a run sees them: the disk, overlaid with the companion writes accepted so far
+    and with the hardened text of the files the run has already processed.
 
     The engine gives each file a child view; the child's writes reach the run's view only
     when that file's result is accepted, so a rejected output leaves no companion behind.
+    A file read across files (the Dockerfile a Compose `build:` uses, the other file of an
+    override pair) is read here, so it is the text this run produces, in `diff` as in
+    `apply`: one run reaches the state a second run would start from.
     """
 
     def __init__(self, parent: FileView | None = None) -> None:
         self._parent = parent
         self._writes: dict[Path, FileWrite] = {}
+        self._outputs: dict[Path, bytes] = {}  # the run view only: processed files' output
 
     def read(self, path: Path) -> bytes | None:
         write = self._writes.get(path)
@@ -26,10 +32,17 @@ class FileView:
             return write.content
         if self._parent is not None:
             return self._parent.read(path)
+        output = self._outputs.get(_key(path)) if self._outputs else None
+        if output is not None:
+            return output
         try:
             return path.read_bytes()
         except OSError:
             return None
+
+    def record_output(self, path: Path, content: bytes) -> None:
+        """The run's result for a processed file, which later reads of it see (not a write)."""
+        self.run_view()._outputs[_key(path)] = content
 
     def stage(self, write: FileWrite) -> None:
         self._writes[write.path] = write
@@ -50,6 +63,12 @@ class FileView:
 
     def writes(self) -> list[FileWrite]:
         return [self._writes[p] for p in sorted(self._writes)]
+
+
+def _key(path: Path) -> Path:
+    # Cross-file reads build paths like `compose_dir/./web/../Dockerfile`; discovery gives
+    # another spelling of the same file. Normalised, not resolved: a symlink is not followed.
+    return Path(os.path.normpath(os.path.abspath(path)))
 
 
 @dataclass(frozen=True)

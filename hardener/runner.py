@@ -61,15 +61,28 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     transforms = active_transforms(config)
     options = Options(threshold(config), dict(config.applicability))
     contexts: dict[Path, Context] = {}
-    for item in found:
+    done: dict[int, FileResult] = {}
+    for index in run_order(found):
+        item = found[index]
         ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
-        report.results.append(result)
-        if on_result is not None:
-            on_result(result)
+        done[index] = result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
+        if result.output is not None:
+            ctx.files.record_output(item.path, result.output)
+        while len(report.results) in done:  # shown in discovery order, as soon as the ones before are done
+            report.results.append(done.pop(len(report.results)))
+            if on_result is not None:
+                on_result(report.results[-1])
     for ctx in contexts.values():
         report.companions.extend(_companion(write, request.mode) for write in ctx.files.writes())
     return report
+
+
+def run_order(found: Sequence[Found]) -> list[int]:
+    """Dockerfiles before Compose files (stable otherwise): a Compose transform reads the
+    Dockerfile its `build:` uses, and must read it as this run hardens it, or `check` right
+    after `apply` finds what the first run refused ("run-as-non-root fixes it there").
+    No Dockerfile transform reads what a Compose transform writes."""
+    return sorted(range(len(found)), key=lambda i: found[i].kind != "dockerfile")
 
 
 def _companion(write: FileWrite, mode: Mode) -> CompanionResult:

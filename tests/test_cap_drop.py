@@ -248,3 +248,67 @@ def test_idle_commands_need_no_capability(tmp_path, service, capless):
     out, _ = run(tmp_path, text)
     assert "cap_drop:\n      - ALL\n" in out
     assert ("cap_add" not in out) == capless, out
+
+
+@pytest.mark.parametrize(
+    "service, keeps_raw",
+    [
+        pytest.param("    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n", False, id="redis-cli-ping-exec"),
+        pytest.param("    healthcheck:\n      test: redis-cli -h localhost ping\n", False, id="redis-cli-ping-string"),
+        pytest.param("    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -qO- http://localhost/ping || exit 1\"]\n",
+                     False, id="wget-url-ending-in-ping"),
+        pytest.param("    healthcheck:\n      test: [\"CMD-SHELL\", \"curl -f http://localhost:8080/ping\"]\n",
+                     False, id="curl-url-ending-in-ping"),
+        pytest.param("    command: [\"sh\", \"-c\", \"echo ping | nc db 6379\"]\n", False, id="ping-as-echo-argument"),
+        pytest.param("    healthcheck:\n      test: [\"CMD\", \"/bin/ping\", \"-c1\", \"db\"]\n", True, id="ping-by-path-exec"),
+        pytest.param("    healthcheck:\n      test: ping -c1 db\n", True, id="ping-string-form"),
+        pytest.param("    healthcheck:\n      test: [\"CMD-SHELL\", \"sudo -u probe fping db || exit 1\"]\n",
+                     True, id="fping-after-sudo"),
+        pytest.param("    healthcheck:\n      test: [\"CMD-SHELL\", \"test -f /ok && exec arping -c1 gw\"]\n",
+                     True, id="arping-after-and-exec"),
+        pytest.param("    command: [\"sh\", \"-c\", \"env A=1 timeout 5 mtr -r gw; sleep 60\"]\n", True, id="env-timeout-prefix"),
+        pytest.param("    healthcheck:\n      test: [\"NONE\"]\n", False, id="healthcheck-none"),
+    ],
+)
+def test_net_raw_only_for_raw_socket_programs(tmp_path, service, keeps_raw):
+    """NET_RAW is kept for a raw-socket tool run as a program (argv[0], after a path, a prefix such
+    as sudo/exec/env or a list operator), never for `ping` as an argument or inside a URL."""
+    out, _ = run(tmp_path, "services:\n  s:\n    image: acme/probe:1\n" + service)
+    assert "cap_drop" in out and ("- NET_RAW" in out) == keeps_raw, out
+
+
+@pytest.mark.parametrize("value", ["true", "yes", "'true'", "${PRIVILEGED:-false}"])
+def test_privileged_service_gets_no_cap_drop(tmp_path, value):
+    """Docker ignores cap_drop on a privileged container: adding it would be false assurance."""
+    text = f"services:\n  s:\n    image: redis:7\n    privileged: {value}\n"
+    out, refusals = run(tmp_path, text)
+    assert out == text
+    assert any("Docker ignores cap_drop" in r and "HD602" in r for r in refusals), refusals
+
+
+def test_unprivileged_service_still_dropped(tmp_path):
+    out, _ = run(tmp_path, "services:\n  s:\n    image: redis:7\n    privileged: false\n")
+    assert "cap_drop" in out
+
+
+TWO_STAGES = "FROM node:20 AS development\nCMD [\"npm\", \"run\", \"dev\"]\n\nFROM development AS prod\nUSER 1000:1000\n"
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        pytest.param("build: .", "drops-all", id="no-target-final-stage"),
+        pytest.param("build:\n      context: .\n      target: prod", "drops-all", id="target-non-root-stage"),
+        pytest.param("build:\n      context: .\n      target: development", "refused", id="target-root-stage"),
+        pytest.param("build:\n      context: .\n      target: Development", "refused", id="target-case-insensitive"),
+        pytest.param("build:\n      context: .\n      target: missing", "runtime-default", id="target-unknown"),
+    ],
+)
+def test_built_service_reads_the_stage_its_target_builds(tmp_path, build, expected):
+    """`target:` picks the stage Compose runs: its user decides, not the last stage's."""
+    text = f"services:\n  s:\n    {build}\n"
+    out, refusals = run(tmp_path, text, {"Dockerfile": TWO_STAGES})
+    if expected == "refused":
+        assert out == text and any("its `target:` builds runs as root" in r for r in refusals), refusals
+    else:
+        assert "cap_drop:\n      - ALL\n" in out and ("- CHOWN" in out) == (expected == "runtime-default"), out

@@ -68,3 +68,18 @@ def test_refusals(lock: str | None, ignore: str | None, body: str, reason: str, 
 def test_no_context_no_findings(tmp_path: Path) -> None:
     output, refusals = fix(NpmCi(), F + "COPY . .\nRUN npm install\n", tmp_path)
     assert refusals == [] and "npm install" in output
+
+
+def test_reads_the_dockerignore_as_staged_in_the_run(tmp_path: Path) -> None:
+    """A .dockerignore written earlier in the run (not yet on disk) counts, as a second run would see it."""
+    from hardener.context import Context
+    from hardener.engine import Options, process
+    from hardener.model import FileWrite
+
+    _context(tmp_path)
+    ctx = Context(tmp_path)
+    ctx.files.stage(FileWrite(tmp_path / ".dockerignore", b"package-lock.json\n"))
+    path = tmp_path / "Dockerfile"
+    text = F + "COPY . .\nRUN npm install\n"
+    result = process(str(path), "dockerfile", text.encode(), [NpmCi()], ctx.for_file(path), Options())
+    assert not result.changed and any(".dockerignore excludes" in r.reason for r in result.refusals), result

@@ -58,10 +58,15 @@ class CapDrop(ServiceTransform):
     review: a custom command or plugin may need a capability the image's default
     entrypoint does not; with the runtime-default set, an image that pings, sniffs, makes
     device nodes, chroots (sshd) or sets file capabilities needs the one it uses back.
+    NET_RAW is kept only when the service's command or health check runs a raw-socket tool
+    (ping, fping, arping, traceroute, tcpdump, mtr, nmap) as a program — not when `ping`
+    is an argument (`redis-cli ping`, `wget http://x/ping`).
 
     ## Refuses when
-    The file is a legacy v1 file, the service is an alias or not a mapping, has neither
-    `image:` nor `build:`, runs a Windows image, is built from a Dockerfile that runs as
+    The service runs `privileged: true` (or a variable): Docker grants it every capability
+    whatever `cap_drop` says, so a cap_drop would be false assurance; host-access (HD602)
+    reports the service. The file is a legacy v1 file, the service is an alias or not a
+    mapping, has neither `image:` nor `build:`, runs a Windows image, is built from a Dockerfile that runs as
     root (run-as-non-root fixes that first), `cap_add` holds `ALL`, or `cap_drop`/`cap_add`
     come from a shared anchor; a service other services merge (`<<: *svc`) unless each of
     them would get the same change (then the one edit goes into the anchored service and
@@ -83,7 +88,8 @@ class CapDrop(ServiceTransform):
         Option("unknown", "string", "runtime-default", "A service whose image's needs are unknown: keep CRI-O's "
                "default capability set, or refuse it.", choices=("runtime-default", "refuse")),
     )
-    reads = ("image", "build", "extends", "user", "entrypoint", "command", "healthcheck", "cap_drop", "cap_add")
+    reads = ("image", "build", "extends", "user", "entrypoint", "command", "healthcheck", "privileged", "cap_drop",
+             "cap_add")
     writes = ("cap_drop", "cap_add")
     pair_keys = ("image", "build", "user", "entrypoint", "command", "privileged", "cap_drop", "cap_add")
 
@@ -99,6 +105,10 @@ class CapDrop(ServiceTransform):
         if "ALL" in have:
             yield self.refuse(f"service {service.name!r}: `cap_add: [ALL]` undoes any cap_drop; "
                               "list the capabilities it needs", service.line)
+            return
+        privileged = _privileged(mapping_get(node, "privileged"))
+        if privileged:
+            yield self.refuse(f"service {service.name!r}: {privileged}; host-access (HD602) reports it", service.line)
             return
         why, needed = needed_caps(service, ctx)
         fallback = isinstance(why, Unknown) and self.option(ctx, "unknown") != "refuse"
@@ -160,6 +170,8 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
         user = built_user(build, ctx)
         if user is None:
             return Unknown("it is built from a Dockerfile that cannot be read here"), []
+        if images.is_root_user(user) and mapping_get(build, "target") is not None:
+            return "the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER", []
         if images.is_root_user(user):
             return "it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there", []
         override = scalar_value(mapping_get(service.node, "user"))
@@ -178,6 +190,17 @@ def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
     if caps is None:
         return Unknown(f"the knowledge base does not list the capabilities {info.name} needs"), []
     return None, [str(c).upper() for c in caps]
+
+
+def _privileged(node: Node | None) -> str | None:
+    """Why a `privileged:` value rules cap_drop out: Docker grants a privileged container every
+    capability whatever cap_drop says, so adding it would only look like hardening."""
+    value = (scalar_value(node) or "").strip()
+    if value.lower() in ("true", "yes", "on", "1"):
+        return "runs `privileged: true`, where Docker ignores cap_drop (it would be false assurance)"
+    if "$" in value:
+        return f"`privileged: {value}` comes from a variable; with it true, Docker ignores cap_drop"
+    return None
 
 
 def _caps(node: Node | None) -> set[str]:

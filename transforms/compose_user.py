@@ -10,7 +10,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.override import HardenedThere
-from hardener.compose.service_image import built_dockerfile
+from hardener.compose.service_image import built_dockerfile, built_stage
 from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
@@ -120,13 +120,15 @@ def _why_root(info: images.ImageInfo) -> str:
 def _built(build: Node | None, ctx: Context) -> str | None:
     """Refusal for a service built from a Dockerfile that runs as root (None: fine)."""
     found = built_dockerfile(build, ctx)
-    stage = found[1].final_stage() if found else None
+    stage = built_stage(build, found[1]) if found else None
     if found is None or stage is None:
         return None  # not readable here: nothing to say
     path, doc = found
     user, _line = images.effective_user(images.resolve_stage(doc, stage))
     if images.is_root_user(user):
         compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
+        if mapping_get(build, "target") is not None:  # run-as-non-root changes only the last stage
+            return f"the stage of {_rel(path, compose_dir)} its `target:` builds runs as root; give it a non-root USER"
         return f"it is built from {_rel(path, compose_dir)}, which runs as root; run-as-non-root (HD201) fixes it there"
     return None
 

@@ -63,16 +63,16 @@ class NpmCi(Transform):
             for cmd in cmds:
                 sub = _bare_install(cmd)
                 if sub is not None:
-                    yield from self._one(doc, inst, cmd.words[sub], lock, context)
+                    yield from self._one(doc, inst, cmd.words[sub], lock, context, ctx)
 
     def _one(self, doc: DockerfileDoc, inst: Instruction, word: Word, lock: str | None,
-             context: Path) -> Iterator[Finding]:
+             context: Path, ctx: Context) -> Iterator[Finding]:
         if lock is None:
             if (context / "package.json").is_file():
                 yield self.refuse("the build context has no package-lock.json; commit one to make "
                                   "installs reproducible", inst.line)
             return
-        if _ignored(context, lock):
+        if _ignored(ctx.files.read(context / ".dockerignore"), lock):  # as generate-dockerignore left it
             yield self.refuse(f".dockerignore excludes {lock}", inst.line)
             return
         if not _copied_before(doc, inst, lock):
@@ -98,11 +98,8 @@ def _bare_install(cmd: Command) -> int | None:
     return sub
 
 
-def _ignored(context: Path, lock: str) -> bool:
-    ignore = context / ".dockerignore"
-    if not ignore.is_file():
-        return False
-    lines = [ln.strip() for ln in ignore.read_text(errors="replace").splitlines()]
+def _ignored(ignore: bytes | None, lock: str) -> bool:
+    lines = [ln.strip() for ln in (ignore or b"").decode("utf-8", "replace").splitlines()]
     patterns = [ln.lstrip("/") for ln in lines if ln and not ln.startswith(("#", "!"))]
     return any(fnmatch.fnmatch(lock, p) or p in ("*", "**") for p in patterns)
 

@@ -10,7 +10,7 @@ from hardener.compose.anchors import own_sequence
 from hardener.compose.command import writes_nothing
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.mounts import SCRATCH_PATHS, mount_targets, path_under
-from hardener.compose.service_image import built_dockerfile, image_info, literal_image_info
+from hardener.compose.service_image import built_dockerfile, built_stage, image_info, literal_image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, scalar_value
 from hardener.compose.start_writes import start_writes
@@ -217,7 +217,7 @@ def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | str:
     else why it is not. The base image's known paths (knowledge base), plus /tmp when the
     Dockerfile starts a known runtime; VOLUMEs become volumes and need nothing here."""
     found = built_dockerfile(build, ctx)
-    stage = found[1].final_stage() if found else None
+    stage = built_stage(build, found[1]) if found else None
     if found is None or stage is None:
         return "it is built from a Dockerfile that cannot be read here; its writable paths are not known"
     path, doc = found

@@ -17,7 +17,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from hardener.compose import falco
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.mounts import mount_targets
-from hardener.compose.service_image import image_info
+from hardener.compose.service_image import built_dockerfile, image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 from hardener.context import Context
@@ -107,7 +107,7 @@ class AddRuntimeRules(ServiceTransform):
         if clash:
             yield self.refuse(f"{target.relative_to(root).as_posix()}: {clash}", 1)
             return
-        services, skipped = self._facts(doc, ctx, project, compose.parent)
+        services, skipped = self._facts(doc, ctx, project)
         for service, reason in skipped:
             yield self.refuse(reason, service.line)
         if not any(s.count for s in services):
@@ -120,7 +120,7 @@ class AddRuntimeRules(ServiceTransform):
             files.append(FileWrite(readme, falco.README.encode(), 0o644))
         yield self.change([], falco.summary(target.relative_to(root).as_posix(), services), 1, files=tuple(files))
 
-    def _facts(self, doc: ComposeDoc, ctx: Context, project: str, here: Path
+    def _facts(self, doc: ComposeDoc, ctx: Context, project: str
                ) -> tuple[list[falco.ServiceRules], list[tuple[Service, str]]]:
         no_shell = set(_strings(list(self.option(ctx, "no-shell"))))
         internal = _internal_networks(doc)
@@ -131,7 +131,7 @@ class AddRuntimeRules(ServiceTransform):
             if match is None:
                 skipped.append((service, f"service {service.name!r}: no runtime rules: {why}"))
                 continue
-            built = _dockerfile(service, here) if mapping_get(service.node, "build") is not None else None
+            built = _dockerfile(service, ctx) if mapping_get(service.node, "build") is not None else None
             shell, why_shell = _no_shell(service, built, service.name in no_shell)
             writable, why_write = _writable(service)
             nets = _networks(by_name, service)
@@ -200,18 +200,10 @@ def _no_shell(service: Service, built: DockerfileDoc | None, vouched: bool) -> t
     return None, f"shell ({info.name} has a shell its entrypoint may use; list it in no-shell if it never does)"
 
 
-def _dockerfile(service: Service, here: Path) -> DockerfileDoc | None:
-    """The Dockerfile a ``build:`` uses, when it is here and parses (as cap-drop reads it)."""
-    build = mapping_get(service.node, "build")
-    context = scalar_value(build) if isinstance(build, ScalarNode) else scalar_value(mapping_get(build, "context"))
-    name = scalar_value(mapping_get(build, "dockerfile")) if isinstance(build, MappingNode) else None
-    path = here / (context or ".") / (name or "Dockerfile")
-    if "$" in str(path) or "://" in (context or "") or not path.is_file():
-        return None
-    try:
-        return DockerfileDoc.load(path.read_bytes(), str(path))
-    except Exception:
-        return None
+def _dockerfile(service: Service, ctx: Context) -> DockerfileDoc | None:
+    """The Dockerfile a ``build:`` uses, as hardened in this run (as cap-drop reads it)."""
+    found = built_dockerfile(mapping_get(service.node, "build"), ctx)
+    return found[1] if found else None
 
 
 def _writable(service: Service) -> tuple[tuple[str, ...] | None, str | None]:

@@ -9,11 +9,13 @@ refuse as before.
 """
 from __future__ import annotations
 
+import re
 import shlex
 
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from hardener.compose.splice import mapping_get
+from hardener.knowledge.capabilities import RAW_SOCKET_TOOLS
 from hardener.plans.copy.node import expand, split_code
 
 # Programs that write no file (stdout/stderr are the container's log, not its filesystem).
@@ -24,7 +26,19 @@ WRITE_FREE = frozenset({"sleep", "echo", "printf", "true", "false", "top", "cat"
 # (`cat`/`tail` of a file might: only `tail -f /dev/null` counts) and open no raw socket.
 CAPLESS = frozenset({"sleep", "echo", "printf", "true", "false", "env", "printenv", "hostname", "id", "whoami",
                      "date", "uname"})
-RAW_SOCKET = frozenset({"ping", "ping6", "arping", "traceroute", "tcpdump", "mtr", "nmap", "fping"})
+# Commands that run the rest of their words as a command: (options that take a value, operands
+# before the command). `timeout 5 ping db` runs ping; `busybox ping` runs busybox's ping applet.
+_PREFIXES: dict[str, tuple[frozenset[str], int]] = {
+    "sudo": (frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group"}), 0),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "exec": (frozenset({"-a"}), 0),
+    "env": (frozenset({"-u", "-C", "--unset", "--chdir"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "nohup": (frozenset(), 0),
+    "command": (frozenset(), 0),
+    "timeout": (frozenset({"-s", "-k", "--signal", "--kill-after"}), 1),
+    "busybox": (frozenset(), 0),
+}
 
 
 def service_commands(node: Node | None) -> list[list[str]] | None:
@@ -50,7 +64,7 @@ def writes_nothing(node: Node | None) -> str | None:
     if not commands:
         return None
     for argv in commands:
-        program = argv[0].rsplit("/", 1)[-1]
+        program = _runs(argv)
         if program not in WRITE_FREE or any(w.startswith((">", "<")) or w in (">", ">>", "<", "|") for w in argv):
             return None
         if program == "ip" and not {"show", "list", "ls"} & set(argv):
@@ -66,33 +80,80 @@ def needs_no_capabilities(node: Node | None) -> str | None:
     if not commands:
         return None
     for argv in commands:
-        program = argv[0].rsplit("/", 1)[-1]
+        program = _runs(argv)
         if program not in CAPLESS and not (program == "tail" and argv[1:] == ["-f", "/dev/null"]):
             return None
     return text
 
 
 def uses_raw_sockets(node: Node | None) -> str | None:
-    """The first program of the service's command or health check that opens raw sockets."""
-    texts = [_words(mapping_get(node, k)) or [] for k in ("entrypoint", "command")]
-    health = mapping_get(node, "healthcheck")
-    texts.append(_words(mapping_get(health, "test")) or [])
-    for words in texts:
-        for word in (w for text in words for argv in (split_code(text) or [[text]]) for w in argv):
-            name = word.rsplit("/", 1)[-1]
-            if name in RAW_SOCKET:
-                return name
+    """The first raw-socket tool (ping, tcpdump …) the service runs as a program: the program of
+    its `entrypoint:` + `command:` or of a simple command in their ``sh -c`` code, or of its
+    health check (exec or shell form). An argument is not a program: `redis-cli ping`,
+    `wget http://db/ping` and `echo ping` keep no NET_RAW."""
+    for argv in _service_argvs(node) + _health_argvs(mapping_get(node, "healthcheck")):
+        name = program(argv)
+        if name in RAW_SOCKET_TOOLS:
+            return name
     return None
 
 
-def _words(node: Node | None) -> list[str] | None:
+def program(argv: list[str]) -> str | None:
+    """The base name of the program a simple command runs, past ``NAME=value`` assignments and
+    prefixes that run the rest (``sudo -u x``, ``exec``, ``env``, ``timeout 5``, a path)."""
+    words = list(argv)
+    while words:
+        name = words[0].rsplit("/", 1)[-1]
+        if re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.DOTALL):
+            del words[0]
+            continue
+        if name not in _PREFIXES:
+            return name or None
+        takes_value, operands = _PREFIXES[name]
+        del words[0]
+        while words and words[0].startswith("-") and words[0] != "-":
+            option = words.pop(0)
+            if option == "--":
+                break
+            if option in takes_value and words:
+                del words[0]
+        del words[:operands]
+    return None
+
+
+def _runs(argv: list[str]) -> str:
+    """The program a command really runs: `env A=1 mtr` runs mtr; a bare `env` runs env."""
+    return program(argv) or argv[0].rsplit("/", 1)[-1]
+
+
+def _service_argvs(node: Node | None) -> list[list[str]]:
+    argv = [w for key in ("entrypoint", "command") for w in (_words(mapping_get(node, key), templated=True) or [])]
+    return [c for c in expand([argv]) if c] if argv else []
+
+
+def _health_argvs(health: Node | None) -> list[list[str]]:
+    """The simple commands of a health check: ``[CMD, prog, …]`` runs prog, ``[CMD-SHELL, code]``
+    and the string form run code in a shell, ``[NONE]`` runs nothing."""
+    test = mapping_get(health, "test")
+    if isinstance(test, ScalarNode):
+        return split_code(str(test.value)) or []
+    words = _words(test, templated=True) or []
+    if words[:1] == ["CMD"]:
+        return [c for c in expand([words[1:]]) if c]
+    if words[:1] == ["CMD-SHELL"]:
+        return split_code(" ".join(words[1:])) or []
+    return []
+
+
+def _words(node: Node | None, templated: bool = False) -> list[str] | None:
     """A command as Compose reads it: a string is split like a shell would (no expansion),
-    a list is taken word by word; `$` anywhere makes it unknown."""
+    a list is taken word by word; `$` anywhere makes it unknown (unless ``templated``: a
+    caller that only looks for a literal program name may read the words around a variable)."""
     if node is None:
         return []
     if isinstance(node, ScalarNode):
         text = str(node.value)
-        if "$" in text:
+        if "$" in text and not templated:
             return None
         try:
             return shlex.split(text)
@@ -100,5 +161,5 @@ def _words(node: Node | None) -> list[str] | None:
             return None
     if isinstance(node, SequenceNode) and all(isinstance(i, ScalarNode) for i in node.value):
         words = [str(i.value) for i in node.value]
-        return None if any("$" in w for w in words) else words
+        return None if any("$" in w for w in words) and not templated else words
     return None

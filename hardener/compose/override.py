@@ -59,28 +59,27 @@ def _first(role: str, candidates: list[Path]) -> tuple[str, Path] | None:
 
 
 @lru_cache(maxsize=64)
-def _services(path: Path, mtime: float) -> dict[str, Service] | None:
-    """The other file's services by name (cached per path and mtime within the process);
+def _services(path: Path, raw: bytes) -> dict[str, Service] | None:
+    """The other file's services by name (cached per path and content within the process);
     None when it cannot be parsed (then nothing is known and nothing changes)."""
     try:
-        doc = ComposeDoc(SourceText.decode(path.read_bytes()), str(path))
+        doc = ComposeDoc(SourceText.decode(raw), str(path))
         return {s.name: s for s in doc.services() if isinstance(s.node, MappingNode)}
     except Exception:
         return None
 
 
 def other_services(ctx: Context) -> tuple[str, Path, dict[str, Service]] | None:
-    """The partner's role ("base"/"override"), its path and its services, for ``ctx.file``."""
+    """The partner's role ("base"/"override"), its path and its services, for ``ctx.file``.
+    The partner is read as this run has hardened it so far, like every cross-file read."""
     if ctx.file is None:
         return None
     pair = pair_of(Path(ctx.file))
     if pair is None:
         return None
     role, other = pair
-    try:
-        services = _services(other.resolve(), other.stat().st_mtime)
-    except OSError:
-        return None
+    raw = ctx.files.read(other)
+    services = _services(other.resolve(), raw) if raw is not None else None
     return (role, other, services) if services is not None else None
 
 

@@ -16,7 +16,7 @@ from hardener.context import Context
 from hardener.knowledge import images
 
 if TYPE_CHECKING:
-    from hardener.dockerfile.doc import DockerfileDoc
+    from hardener.dockerfile.doc import DockerfileDoc, Stage
 
 
 def image_info(service: Service) -> tuple[str | None, images.ImageInfo | None]:
@@ -81,18 +81,32 @@ def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, Dockerfile
     if mapping_get(build, "dockerfile_inline") is not None:
         return None
     path = Path(compose_dir) / (context or ".") / (name or "Dockerfile")
-    if "$" in str(path) or "://" in (context or "") or not path.is_file():
+    if "$" in str(path) or "://" in (context or ""):
+        return None
+    raw = ctx.files.read(path)  # as hardened earlier in this run: Dockerfiles go before Compose files
+    if raw is None:
         return None
     try:
-        return path, DockerfileDoc.load(path.read_bytes(), str(path))
+        return path, DockerfileDoc.load(raw, str(path))
     except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
         return None
 
 
+def built_stage(build: Node | None, doc: DockerfileDoc) -> Stage | None:
+    """The stage a ``build:`` builds: the one its ``target:`` names, else the last; None when
+    the target comes from a variable or names no stage (the image it runs is not known)."""
+    target = scalar_value(mapping_get(build, "target")) if not isinstance(build, ScalarNode) else None
+    if not target:
+        return doc.final_stage()
+    if "$" in target:
+        return None
+    return next((s for s in doc.stages if s.name == target.lower()), None)
+
+
 def built_user(build: Node, ctx: Context) -> str | None:
-    """The final user of the Dockerfile a ``build:`` uses; None when it cannot be read."""
+    """The user the stage a ``build:`` builds runs as; None when it cannot be read."""
     found = built_dockerfile(build, ctx)
-    stage = found[1].final_stage() if found else None
+    stage = built_stage(build, found[1]) if found else None
     if found is None or stage is None:
         return None
     user, _line = images.effective_user(images.resolve_stage(found[1], stage))

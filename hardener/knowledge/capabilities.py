@@ -6,3 +6,9 @@ from __future__ import annotations
 RUNTIME_DEFAULT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
                    "SETGID", "SETPCAP", "SETUID")
 WITHHELD = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT")  # Docker grants them too
+
+# Programs that open ICMP or raw/packet sockets, so need NET_RAW (unless the host's
+# net.ipv4.ping_group_range lets unprivileged ICMP through, which a Compose file cannot know).
+# Only their name as a program counts: `redis-cli ping` or `curl http://x/ping` open none.
+RAW_SOCKET_TOOLS = frozenset({"ping", "ping6", "arping", "traceroute", "traceroute6", "tcpdump", "mtr",
+                              "nmap", "fping", "fping6"})
