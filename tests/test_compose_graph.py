@@ -307,7 +307,9 @@ def test_bind_public_option(tmp_path: Path) -> None:
     assert _run(BindPortsLocalhost(), text, tmp_path, options=options)[0] == text
 
 
-APP = "services:\n  web:\n    build: .\n    ports:\n{ports}\n"
+# A second service that publishes a port (explicitly on every interface, which is left
+# alone): with only one publisher, that service is the stack's entry point and keeps its ports.
+APP = "services:\n  web:\n    build: .\n    ports:\n{ports}\n  other:\n    build: ./other\n    ports: ['0.0.0.0:9000:9000']\n"
 
 
 @pytest.mark.parametrize(("ports", "options", "expected"), [
@@ -327,6 +329,12 @@ def test_bind_app_service(ports: str, options: dict, expected: str, tmp_path: Pa
     output, _ = _run(BindPortsLocalhost(), text, tmp_path, options={"bind-ports-localhost": options})
     assert expected in output, output
     assert _run(BindPortsLocalhost(), output, tmp_path, options={"bind-ports-localhost": options})[0] == output
+
+
+def test_the_only_publisher_is_the_entry_point(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    build: .\n    ports:\n      - '8000:8000'\n  db:\n    image: postgres:16\n"
+    output, refusals = _run(BindPortsLocalhost(), text, tmp_path)
+    assert output == text and any("entry point" in r for r in refusals)
 
 
 def test_bind_app_reason_names_kept_ports(tmp_path: Path) -> None:

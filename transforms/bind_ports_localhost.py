@@ -52,9 +52,9 @@ class BindPortsLocalhost(ServiceTransform):
     keep it (an SSH tunnel, or the `public` list). Edge services (reverse proxies, and
     services a proxy config in the repo routes from) keep public ports, as do services
     listed in `[tool.hardener.bind-ports-localhost] public = ["svc"]` and the host ports
-    an app service publishes to users: 80 and 443 by default (`user-ports = [80, 443]`),
-    so an app serving the web directly keeps that port and loses only its debug/admin
-    ones (long syntax and `${HTTP_PORT:-80}` alike). An app service that is the only one
+    an app service publishes to users: 80 and 443 by default (`user-ports = [80, 443]`), on
+    the host or in the container (`5000:80` is a web UI), so an app serving the web keeps
+    that port and loses only its debug/admin ones (long syntax and `${HTTP_PORT:-80}` alike). An app service that is the only one
     publishing host ports is the stack's entry point and keeps them; a file that already
     binds most of its published ports to a loopback address left the others open on
     purpose, and they stay. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
@@ -137,7 +137,7 @@ class BindPortsLocalhost(ServiceTransform):
                 text = f"{published}:{target}" if published else f"{target}"
                 if mapping_own(item, "host_ip") is not None:
                     continue
-                if tier == "app" and _faces_users(text if published else f"{target}:{target}", user_ports):
+                if tier == "app" and _faces_users(f"{published or target}:{target}", user_ports):
                     kept.append(text)
                     continue
                 edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
@@ -261,11 +261,10 @@ def _unknown_variable(item: Node) -> bool:
 
 
 def _faces_users(value: str, user_ports: frozenset[str]) -> bool:
+    """A user-facing host port, or a web server's own port (``5000:80``: the container serves
+    HTTP on 80, so people open it in a browser whatever host port it is published on)."""
     masked = _masked(value) or value
-    host = _host_port(masked)
-    if host == "0":  # the host port comes from a variable: judge by the container port
-        return (_container_port(masked) or "").split("/")[0] in user_ports
-    return host in user_ports
+    return _host_port(masked) in user_ports or (_container_port(masked) or "").split("/")[0] in user_ports
 
 
 def _bindable(value: str) -> bool:
