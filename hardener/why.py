@@ -4,7 +4,8 @@ A function that may fail to produce its value returns ``T | Why`` (never ``T | s
 ``"!"``/``"refuse: "`` prefix, a str subclass or a ValueError the caller catches); the caller
 tests ``isinstance(x, Why)`` and hands it to ``Transform.refuse``. The kind says what sort of
 "no" it is, so no caller reads meaning out of the wording. ``str(why)`` is the reason alone:
-reports show exactly the text the helper wrote.
+reports show exactly the text the helper wrote. (The edit primitives of compose/splice.py
+still raise ValueError on a node they cannot edit; callers turn that into a Why at once.)
 """
 from __future__ import annotations
 
