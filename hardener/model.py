@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hardener.edits import Edit
 from hardener.options import Option, named
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.context import Context
@@ -128,5 +129,8 @@ class Transform:
             reason, line, tuple(edits), end_line, self.references, files,
         )
 
-    def refuse(self, reason: str, line: int, *, incomplete: bool = False) -> Refusal:
+    def refuse(self, reason: str | Why, line: int, *, incomplete: bool = False) -> Refusal:
+        """A refusal; a ``Why`` of kind INCOMPLETE (an outside failure) marks it incomplete."""
+        if isinstance(reason, Why):
+            incomplete, reason = incomplete or reason.incomplete, reason.reason
         return Refusal(self.id, self.name, reason, line, self.references, incomplete)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.why import Why
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _ARCHIVE_NAME = re.compile(r"\.(tar|tgz|tbz2?|txz|tzst|gz|bz2|xz|zst|lz4|z)$", re.IGNORECASE)
@@ -69,9 +71,9 @@ class AddToCopy(Transform):
                 "make it absolute or set WORKDIR first", inst.line)
             return
         verdicts = [_verdict(s, ctx.build_context) for s in sources]
-        refusal = next((v for v in verdicts if v.startswith("refuse:")), None)
+        refusal = next((v for v in verdicts if isinstance(v, Why)), None)
         if refusal:
-            yield self.refuse(refusal.removeprefix("refuse: "), inst.line)
+            yield self.refuse(refusal, inst.line)
             return
         keyword = doc.text[inst.keyword_start : inst.keyword_end]
         new = "copy" if keyword.islower() else "COPY"
@@ -105,12 +107,12 @@ def _relative_without_workdir(doc: DockerfileDoc, inst: Instruction) -> bool:
     return True
 
 
-def _verdict(source: str, context_dir: Path | None) -> str:
-    """'safe', 'unsure' (name only) or 'refuse: why'."""
+def _verdict(source: str, context_dir: Path | None) -> Literal["safe", "unsure"] | Why:
+    """'safe', 'unsure' (name only) or why not."""
     if _REMOTE.match(source):
-        return "refuse: the source is a URL; ADD downloads it (pin it with --checksum instead)"
+        return Why("the source is a URL; ADD downloads it (pin it with --checksum instead)")
     if _ARCHIVE_NAME.search(source.rstrip("/")):
-        return "refuse: the source looks like an archive, which ADD unpacks and COPY would not"
+        return Why("the source looks like an archive, which ADD unpacks and COPY would not")
     if "$" in source or any(ch in source for ch in "*?["):
         return "unsure"
     if context_dir is None:
@@ -119,7 +121,7 @@ def _verdict(source: str, context_dir: Path | None) -> str:
     if not path.exists():
         return "unsure"
     if path.is_file() and _is_archive(path):
-        return "refuse: the source is a tar or compressed archive, which ADD unpacks"
+        return Why("the source is a tar or compressed archive, which ADD unpacks")
     return "safe"
 
 

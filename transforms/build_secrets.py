@@ -9,6 +9,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.dockerfile.removal import Pair, env_pairs, overlapping, remove_pairs
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.why import Why
 
 # BuildKit's SecretsUsedInArgOrEnv tokens, without the bare "key" (GPG_KEY is a public
 # fingerprint) but with the compound keys that are secrets
@@ -79,7 +80,7 @@ class BuildSecrets(Transform):
             movable: list[Pair] = []
             for pair in pairs:
                 verdict = self._judge(doc, inst, pair)
-                if isinstance(verdict, str):
+                if isinstance(verdict, Why):
                     yield self.refuse(verdict, inst.line)
                 elif verdict:
                     movable.append(pair)
@@ -88,41 +89,41 @@ class BuildSecrets(Transform):
         if plan:
             yield from self._move(doc, plan)
 
-    def _judge(self, doc: DockerfileDoc, inst: Instruction, pair: Pair) -> bool | str:
-        """True: move it to a secret mount; False: not a secret; str: a refusal."""
+    def _judge(self, doc: DockerfileDoc, inst: Instruction, pair: Pair) -> bool | Why:
+        """True: move it to a secret mount; False: not a secret; Why: a refusal."""
         literal = pair.has_value and pair.value and "$" not in pair.value
         if literal and _SECRET_VALUE.search(pair.value):
-            return (f"{inst.keyword} {pair.name} holds a literal secret: rotate it, then pass it "
-                    "as a build secret")
+            return Why(f"{inst.keyword} {pair.name} holds a literal secret: rotate it, then pass it "
+                       "as a build secret")
         if not secret_name(pair.name) or (literal and pair.value.startswith(("/", "./"))):
             return False
         if literal:
-            return (f"{inst.keyword} {pair.name} has a literal value in the Dockerfile: if it is a real "
-                    "secret, rotate it and pass it as a build secret")
+            return Why(f"{inst.keyword} {pair.name} has a literal value in the Dockerfile: if it is a real "
+                       "secret, rotate it and pass it as a build secret")
         if inst.stage < 0 or (inst.keyword == "ENV" and not pair.value):
             return False  # a global ARG only supplies defaults; an empty ENV holds nothing
         if inst.keyword == "ENV":
-            return (f"ENV {pair.name} looks like a secret, but the running container may need it; "
-                    "move it to a runtime secret by hand")
+            return Why(f"ENV {pair.name} looks like a secret, but the running container may need it; "
+                       "move it to a runtime secret by hand")
         return self._usable(doc, inst, pair)
 
-    def _usable(self, doc: DockerfileDoc, inst: Instruction, pair: Pair) -> bool | str:
+    def _usable(self, doc: DockerfileDoc, inst: Instruction, pair: Pair) -> bool | Why:
         if pair.has_value and pair.value:
-            return f"ARG {pair.name} defaults to another variable, which a secret cannot express"
+            return Why(f"ARG {pair.name} defaults to another variable, which a secret cannot express")
         stage = doc.stages[inst.stage]
         same = [i for i in stage.instructions if i.keyword == "ARG"
                 and any(p.name == pair.name for p in env_pairs(doc, i))]
         if len(same) > 1:
-            return f"ARG {pair.name} is declared twice in the stage; merge them first"
+            return Why(f"ARG {pair.name} is declared twice in the stage; merge them first")
         later = [i for i in stage.instructions if i.start > inst.start]
         other = next((i for i in later if i.keyword != "RUN" and _mentions(doc, i, pair.name)), None)
         if other is not None:
-            return (f"ARG {pair.name} is used by {other.keyword} on line {other.line}; "
-                    "a secret mount only reaches RUN")
+            return Why(f"ARG {pair.name} is used by {other.keyword} on line {other.line}; "
+                       "a secret mount only reaches RUN")
         if not any(i.keyword == "RUN" for i in later):
             return False
         problem = _frontend_problem(doc)
-        return f"ARG {pair.name}: {problem}" if problem else True
+        return Why(f"ARG {pair.name}: {problem}") if problem else True
 
     def _move(self, doc: DockerfileDoc, plan: list[tuple[Instruction, list[Pair], list[Pair]]]
               ) -> Iterator[Finding]:

@@ -22,6 +22,7 @@ from hardener.knowledge import images
 from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
 from hardener.model import Applicability, Finding
 from hardener.options import Option
+from hardener.why import Why, WhyKind
 
 
 class CapDrop(ServiceTransform):
@@ -111,7 +112,7 @@ class CapDrop(ServiceTransform):
             yield self.refuse(f"service {service.name!r}: {privileged}; host-access (HD602) reports it", service.line)
             return
         why, needed = needed_caps(service, ctx)
-        fallback = isinstance(why, Unknown) and self.option(ctx, "unknown") != "refuse"
+        fallback = why is not None and why.kind is WhyKind.UNKNOWN and self.option(ctx, "unknown") != "refuse"
         if why and not fallback:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
             return
@@ -123,8 +124,10 @@ class CapDrop(ServiceTransform):
         missing = [c for c in needed if c not in have and c not in dropped]
         try:
             edits = _edits(doc, node, drop, missing)
-        except ValueError as err:
-            yield self.refuse(f"service {service.name!r}: {err}", service.line)
+        except ValueError as err:  # a splice helper met a node it cannot edit
+            edits = Why(str(err))
+        if isinstance(edits, Why):
+            yield self.refuse(f"service {service.name!r}: {edits}", service.line)
             return
         added = ", ".join(missing) or "none"
         if idle:
@@ -141,54 +144,57 @@ class CapDrop(ServiceTransform):
         yield self.change(edits, reason, service.line)
 
 
-def _edits(doc: ComposeDoc, node: Node | None, drop: Node | None, missing: list[str]) -> list[Edit]:
+def _edits(doc: ComposeDoc, node: Node | None, drop: Node | None, missing: list[str]) -> list[Edit] | Why:
     appends: list[Edit] = []
     entries: list[tuple[str, list[str]]] = []
     if drop is None:
         entries.append(("cap_drop", ["ALL"]))
     else:
-        appends.append(append_sequence_item(doc, own_sequence(node, "cap_drop"), "ALL"))
+        seq = own_sequence(node, "cap_drop")
+        if isinstance(seq, Why):
+            return seq
+        appends.append(append_sequence_item(doc, seq, "ALL"))
     if missing:
         add = mapping_get(node, "cap_add")
         if add is None:
             entries.append(("cap_add", missing))
         else:
             seq = own_sequence(node, "cap_add")
+            if isinstance(seq, Why):
+                return seq
             appends += [append_sequence_item(doc, seq, c) for c in missing]
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
-class Unknown(str):
-    """A refusal reason that only says what the service needs is not known (it may still
-    get the runtime-default set), unlike a reason it must not be touched at all."""
-
-
-def needed_caps(service: Service, ctx: Context) -> tuple[str | None, list[str]]:
-    """(refusal, capabilities the service needs after ``cap_drop: [ALL]``)."""
+def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
+    """(refusal, capabilities the service needs after ``cap_drop: [ALL]``). A refusal of kind
+    UNKNOWN only says what the service needs is not known (it may still get the
+    runtime-default set), unlike a reason it must not be touched at all."""
     build = mapping_get(service.node, "build")
     if build is not None:
         user = built_user(build, ctx)
         if user is None:
-            return Unknown("it is built from a Dockerfile that cannot be read here"), []
+            return Why("it is built from a Dockerfile that cannot be read here", WhyKind.UNKNOWN), []
         if images.is_root_user(user) and mapping_get(build, "target") is not None:
-            return "the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER", []
+            return Why("the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER"), []
         if images.is_root_user(user):
-            return "it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there", []
+            return Why("it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there"), []
         override = scalar_value(mapping_get(service.node, "user"))
         if override and images.is_root_user(override):
-            return "its `user:` is root although the Dockerfile is not; what it needs as root is not known", []
+            return Why("its `user:` is root although the Dockerfile is not; what it needs as root is not known"), []
         return None, []
     why, info = image_info(service)
     if info is None:
+        assert why is not None  # image_info gives a reason whenever it gives no entry
         if mapping_get(service.node, "image") is None:
-            return why, []
+            return Why(why), []
         known = literal_image_info(service)
         if known is not None and known.windows:
-            return "a Windows container has no Linux capabilities to drop", []
-        return Unknown(why), []
+            return Why("a Windows container has no Linux capabilities to drop"), []
+        return Why(why, WhyKind.UNKNOWN), []
     caps = info.facts.cap_add
     if caps is None:
-        return Unknown(f"the knowledge base does not list the capabilities {info.name} needs"), []
+        return Why(f"the knowledge base does not list the capabilities {info.name} needs", WhyKind.UNKNOWN), []
     return None, [str(c).upper() for c in caps]
 
 

@@ -33,6 +33,7 @@ from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
 from hardener.model import Applicability, FileWrite, Finding
+from hardener.why import Why
 
 ROTATE = "rotate it and move it to a secret/env file"
 # the entrypoint reads *_FILE only when it starts the server (first argument, or a flag for it)
@@ -105,7 +106,7 @@ class ComposeSecrets(ServiceTransform):
     writes = ("environment", "secrets")
     shared = False  # a service others merge is refused per credential (obstacle), not shared
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Silent | None:
         # an alias's environment is the anchored service's: reported there
         return SILENT if service.alias or not isinstance(service.node, MappingNode) else None
 
@@ -143,10 +144,12 @@ class ComposeSecrets(ServiceTransform):
         names = _secret_names(doc, ctx, directory, moves)
         try:
             edits = _edits(doc, moves, names)
-        except ValueError as err:
+        except ValueError as err:  # replace_scalar: a value it cannot splice
+            edits = Why(str(err))
+        if isinstance(edits, Why):
             for move in moves:
                 yield self.refuse(f"service {move.service.name!r}: literal credential in environment: "
-                                  f"{move.entry.name} — {ROTATE} ({err})", move.line)
+                                  f"{move.entry.name} — {ROTATE} ({edits})", move.line)
             return
         files = [FileWrite(directory / "secrets" / n, (m.entry.value or "").encode(), 0o600, sensitive=True) for m, n in zip(moves, names)]
         files += ignore_writes(doc, ctx, directory, names[0])
@@ -172,14 +175,14 @@ def _credentials(doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[tu
         if why is None and not is_credential_name(entry.name):
             why = "a URL with a password; the app must get it from elsewhere"
         if why is None:
-            why = info if isinstance(info, str) else _variable_problem(doc, service, entry.name, info, names, ctx)
+            why = info.reason if isinstance(info, Why) else _variable_problem(doc, service, entry.name, info, names, ctx)
         yield entry, why
 
 
 def _service_problem(doc: ComposeDoc, service: Service, env: Node | None) -> str | None:
     why = obstacle(doc, service)
     if why:
-        return why
+        return why.reason
     if written_here(service.node, "environment") is None or node_uses(doc, env) > 1:
         return "`environment` comes from a shared anchor; change it there"
     version = scalar_value(mapping_own(doc.documents[service.doc_index], "version"))
@@ -187,38 +190,37 @@ def _service_problem(doc: ComposeDoc, service: Service, env: Node | None) -> str
         return f"`version: {version}` predates Compose secrets (3.1)"
     secrets = mapping_get(service.node, "secrets")
     if secrets is not None:
-        try:
-            own_sequence(service.node, "secrets")
-        except ValueError as err:
-            return str(err)
+        seq = own_sequence(service.node, "secrets")
+        if isinstance(seq, Why):
+            return seq.reason
     return None
 
 
-def _file_env_image(service: Service) -> str | frozenset[str]:
+def _file_env_image(service: Service) -> Why | frozenset[str]:
     """The variables the service's image reads from ``<NAME>_FILE``, or why that is unknown."""
     node = service.node
     if mapping_get(node, "build") is not None:
-        return "it is built from a Dockerfile, whose entrypoint may not read *_FILE"
+        return Why("it is built from a Dockerfile, whose entrypoint may not read *_FILE")
     image = scalar_value(mapping_get(node, "image"))
     info = images.lookup(image) if image and "$" not in image else None
     if info is None:
-        return f"the image {image!r} is not known to read *_FILE" if image else "it has no `image:`"
+        return Why(f"the image {image!r} is not known to read *_FILE" if image else "it has no `image:`")
     file_env = frozenset(info.facts.file_env)
     if not file_env:
         return file_env  # each variable is reported as not read from a file
     if mapping_get(node, "entrypoint") is not None:
-        return "`entrypoint:` replaces the script that reads *_FILE"
+        return Why("`entrypoint:` replaces the script that reads *_FILE")
     command = mapping_get(node, "command")
     first = _first_word(command)
     if command is not None and not (first.startswith("-") or first in _SERVERS.get(info.name, ())):
-        return f"its `command:` does not start the {info.name} server, so *_FILE is not read"
+        return Why(f"its `command:` does not start the {info.name} server, so *_FILE is not read")
     user = scalar_value(mapping_get(node, "user"))
     if user and not images.is_root_user(user):
-        return f"it runs as user {user}, which cannot read a 0600 secrets file owned by you"
+        return Why(f"it runs as user {user}, which cannot read a 0600 secrets file owned by you")
     drop = {c.upper() for c in _words(mapping_get(node, "cap_drop"))}
     add = {c.upper().removeprefix("CAP_") for c in _words(mapping_get(node, "cap_add"))}
     if "ALL" in drop and not add & {"DAC_OVERRIDE", "DAC_READ_SEARCH"}:
-        return "without DAC_OVERRIDE root in the container cannot read a 0600 secrets file owned by you"
+        return Why("without DAC_OVERRIDE root in the container cannot read a 0600 secrets file owned by you")
     return file_env
 
 
@@ -267,7 +269,7 @@ def _secret_names(doc: ComposeDoc, ctx: Context, directory: Path, moves: list[Mo
     return out
 
 
-def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit]:
+def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit] | Why:
     edits: list[Edit] = []
     by_service: dict[str, list[str]] = {}
     for move, secret in zip(moves, names):
@@ -283,6 +285,8 @@ def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit]:
             edits.append(insert_mapping_entry(doc, service.node, "secrets", new))
         else:
             seq = own_sequence(service.node, "secrets")
+            if isinstance(seq, Why):  # _service_problem refuses such a service first
+                return seq
             edits += [append_sequence_item(doc, seq, s) for s in new]
     root = doc.documents[moves[0].service.doc_index]
     top = mapping_own(root, "secrets")
@@ -292,7 +296,7 @@ def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit]:
     elif isinstance(top, MappingNode):
         edits += [insert_mapping_entry(doc, top, s, f) for s, f in files.items()]
     else:
-        raise ValueError("the top-level `secrets:` is not a mapping")
+        return Why("the top-level `secrets:` is not a mapping")
     return edits
 
 

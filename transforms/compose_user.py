@@ -9,13 +9,13 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.override import HardenedThere
 from hardener.compose.service_image import built_dockerfile, built_stage
 from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
 from hardener.knowledge import images
 from hardener.model import Applicability, Finding
+from hardener.why import Why, WhyKind
 
 
 class ComposeUser(ServiceTransform):
@@ -64,11 +64,11 @@ class ComposeUser(ServiceTransform):
     def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         return iter(())  # nothing to say: the other Compose transforms already name the file legacy
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Why | None | Silent:
         # An alias or a non-mapping is passed over silently, and so is a partial override
         # service whose base file gets the user.
         why = SILENT if shape_problem(service) else (why_not(service) if why_not is not None else None)
-        return SILENT if isinstance(why, HardenedThere) else why
+        return SILENT if isinstance(why, Why) and why.kind is WhyKind.HARDENED_THERE else why
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         why, user = _verdict(service, ctx)

@@ -61,7 +61,7 @@ class HostAccess(ServiceTransform):
     def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         yield from self.services(doc, ctx)  # a report: whatever `services:` the file has
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Silent | None:
         # An alias is reported too (at its anchor): it reaches the host as much as the anchor.
         return None if isinstance(service.node, MappingNode) else SILENT
 

@@ -20,6 +20,7 @@ from hardener.plans.copy.java import JAVA_MANIFESTS, is_java_build, java_needs
 from hardener.plans.copy.node import NODE_MANIFESTS, node_needs, split_code
 from hardener.plans.copy.python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
 from hardener.plans.copy.step import Step
+from hardener.why import Why
 
 # Every ecosystem narrow-copy knows; `[tool.hardener.narrow-copy] ecosystems = [...]` limits them.
 DEFAULT_ECOSYSTEMS = ("python", "node", "go", "java")
@@ -98,7 +99,7 @@ class NarrowCopy(Transform):
         wanted = self.option(ctx, "ecosystems")
         enabled = [e for e in _KNOWN if isinstance(wanted, (list, tuple)) and e in wanted] or list(DEFAULT_ECOSYSTEMS)
         needs, first = _needs(doc, inst, directory, paths, tops, later, enabled)
-        if isinstance(needs, str):
+        if isinstance(needs, Why):
             return self.refuse(needs, inst.line)
         odd = next((n for n in sorted(needs) if re.search(r"[\s$\\\"'*?\[]", n)), None)
         if odd:
@@ -119,7 +120,7 @@ def _copies_all(inst: Instruction) -> bool:
 
 
 def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[str], tops: set[str],
-           later: list[Instruction], enabled: list[str]) -> tuple[set[str] | str, tuple[str, ...]]:
+           later: list[Instruction], enabled: list[str]) -> tuple[set[str] | Why, tuple[str, ...]]:
     """The top-level entries to copy (or why they cannot be known) and the ones to list first."""
     others: list[str] = [e for e in ("node", "go") if e in enabled and {"node": "package.json", "go": "go.mod"}[e] in tops]
     others += ["java"] if "java" in enabled and tops & set(_JAVA_TOPS) else []
@@ -132,13 +133,13 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
                 needs = needs | probes if isinstance(probes, set) else probes
             return needs, ()
     if others and inst.stage < 0:
-        return "the COPY stands before any FROM", ()
+        return Why("the COPY stands before any FROM"), ()
     if not others:
         if enabled == ["python"]:
-            return "not a Python project (narrow-copy knows Python's import graph only)", ()
+            return Why("not a Python project (narrow-copy knows Python's import graph only)"), ()
         titles = [{"python": "Python", "node": "Node", "go": "Go", "java": "Java"}[e] for e in enabled]
         names = ", ".join(titles[:-1]) + " or " + titles[-1]
-        return f"not a {names} project (no manifest of theirs at the context root)", ()
+        return Why(f"not a {names} project (no manifest of theirs at the context root)"), ()
     steps, texts = _steps(doc, inst, later)
     if "java" in others and len(others) > 1:  # a Maven/Gradle build wins when a RUN/CMD runs it
         java = any(is_java_build(a) for s in steps for a in s.argvs or [])
@@ -155,7 +156,7 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
     else:
         needs = node_needs(directory, frozenset(paths), steps)
         first = NODE_MANIFESTS
-    if isinstance(needs, str):
+    if isinstance(needs, Why):
         return needs, ()
     return needs | mentioned(texts, tops), first
 

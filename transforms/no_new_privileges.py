@@ -8,11 +8,11 @@ from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
-from hardener.compose.override import Completed
 from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, written_here
 from hardener.context import Context
 from hardener.model import Applicability, Finding
+from hardener.why import Why
 
 OPTION = "no-new-privileges:true"
 _NNP = re.compile(r"^no-new-privileges(?:[:=](true|false))?$", re.IGNORECASE)
@@ -59,11 +59,11 @@ class NoNewPrivileges(ServiceTransform):
     pair_keys = ("security_opt",)
     shared = False  # each service gets its own option, merged services included
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Why | None | Silent:
         # The pair first: a partial override service says nothing, its base file gets the option
         # (merged as a set), even when it is no mapping here.
         why = (why_not(service) if why_not is not None else None) or shape_problem(service)
-        return SILENT if isinstance(why, Completed) else why
+        return SILENT if why is not None and why.kind.completed else why
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         options = mapping_get(service.node, "security_opt")

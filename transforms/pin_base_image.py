@@ -9,8 +9,9 @@ from hardener.dockerfile.doc import DockerfileDoc, Flag, Instruction
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
 from hardener.oci import imageref
-from hardener.oci.digest_cache import OPTIONS, RegistryFailure, key, resolver_for
+from hardener.oci.digest_cache import OPTIONS, key, resolver_for
 from hardener.oci.pinning import Plan, Site, plan
+from hardener.why import Why
 
 _WHOLE_VAR = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _LABEL = re.compile(r"org\.opencontainers\.image\.base\.(digest|name)=(\"?)([^\"\s]*)\2")
@@ -82,8 +83,8 @@ class PinBaseImage(Transform):
         lock = resolver.lock_update(ctx.files, [s.ref for s in sites])  # the same on every change
         for site in _merged(sites):
             decided = plan(site.ref, results[key(site.ref)], site.platforms, resolver.settings.most_specific_tag)
-            if isinstance(decided, str):
-                yield self.refuse(decided, site.line, incomplete=isinstance(decided, RegistryFailure))
+            if isinstance(decided, Why):
+                yield self.refuse(decided, site.line)
                 continue
             edits = [Edit(site.start, site.end, decided.new), *_label_edits(doc, site, decided)]
             yield self.change(edits, decided.reason, site.line, applicability=decided.applicability,

@@ -13,9 +13,10 @@ from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding
 from hardener.oci import imageref
-from hardener.oci.digest_cache import OPTIONS, RegistryFailure, key, resolver_for
+from hardener.oci.digest_cache import OPTIONS, key, resolver_for
 from hardener.oci.pinning import plan
 from hardener.options import named
+from hardener.why import Why
 
 
 class PinComposeImage(ServiceTransform):
@@ -61,7 +62,7 @@ class PinComposeImage(ServiceTransform):
     def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         return iter(())  # the other Compose transforms already name the file legacy
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Silent | None:
         # an alias pins through its anchor; with `build:` the image is the one Compose builds
         node = service.node
         return SILENT if service.alias or not isinstance(node, MappingNode) or mapping_get(node, "build") is not None \
@@ -80,7 +81,7 @@ class PinComposeImage(ServiceTransform):
             if isinstance(found, tuple) and found[0].start_mark.index not in seen:
                 seen.add(found[0].start_mark.index)
                 sites.append((service, *found))
-            elif isinstance(found, str):
+            elif isinstance(found, Why):
                 yield self.refuse(f"service {service.name!r}: {found}", service.line)
 
         yield from self.each_service(doc, ctx, one)
@@ -96,9 +97,8 @@ class PinComposeImage(ServiceTransform):
         for service, node, ref, platforms in sites:
             decided = plan(ref, results[key(ref)], platforms, resolver.settings.most_specific_tag)
             line = node.start_mark.line + 1
-            if isinstance(decided, str):
-                yield self.refuse(f"service {service.name!r}: {decided}", line,
-                                  incomplete=isinstance(decided, RegistryFailure))
+            if isinstance(decided, Why):
+                yield self.refuse(decided.about(f"service {service.name!r}"), line)
                 continue
             try:
                 edit = _keep_quotes(replace_scalar(doc, node, decided.new), node.style)
@@ -108,7 +108,7 @@ class PinComposeImage(ServiceTransform):
             yield self.change([edit], f"service {service.name!r}: {decided.reason}", line,
                               applicability=decided.applicability, files=lock)
 
-    def _site(self, service: Service, ctx: Context) -> tuple[ScalarNode, imageref.ImageRef, tuple[str, ...]] | str | None:
+    def _site(self, service: Service, ctx: Context) -> tuple[ScalarNode, imageref.ImageRef, tuple[str, ...]] | Why | None:
         """(image node, ref, platforms), a refusal reason, or None when there is nothing to pin."""
         node = service.node
         image = mapping_get(node, "image")
@@ -116,11 +116,11 @@ class PinComposeImage(ServiceTransform):
         if not isinstance(image, ScalarNode) or not text:
             return None
         if "$" in text:
-            return f"image {text!r} comes from a variable; pin the value where it is set"
+            return Why(f"image {text!r} comes from a variable; pin the value where it is set")
         try:
             ref = imageref.parse(text.strip())
         except imageref.BadReference as exc:
-            return str(exc)
+            return Why(str(exc))
         if ref.pinned:
             return None
         platform = scalar_value(mapping_get(node, "platform"))

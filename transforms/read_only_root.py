@@ -18,6 +18,7 @@ from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
 from hardener.model import Applicability, Finding
+from hardener.why import Why
 
 # Where most programs write scratch files: the unsafe guess for a service whose writes are unknown.
 GUESSED = ("/tmp", "/run")
@@ -88,10 +89,10 @@ class ReadOnlyRoot(ServiceTransform):
         if mapping_get(service.node, "read_only") is None:
             yield from self._one(doc, service, ctx)
 
-    def why_not(self, service: Service) -> str | None:
+    def why_not(self, service: Service) -> Why | None:
         flag = scalar_value(mapping_get(service.node, "read_only"))
         if flag is not None and flag.lower() not in ("true", "yes", "on"):
-            return "`read_only` is explicitly false" if flag.lower() in ("false", "no", "off") else None
+            return Why("`read_only` is explicitly false") if flag.lower() in ("false", "no", "off") else None
         return None
 
     def _one(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
@@ -103,8 +104,8 @@ class ReadOnlyRoot(ServiceTransform):
         started = None  # what an overriding entrypoint/command writes at start
         if build is not None:
             found = built_writable(build, ctx)
-            if isinstance(found, str):
-                guess, found = found, (list(GUESSED), "")
+            if isinstance(found, Why):
+                guess, found = found.reason, (list(GUESSED), "")
             writable, source = found
             name = "its app"
         else:
@@ -155,8 +156,10 @@ class ReadOnlyRoot(ServiceTransform):
             return
         try:
             edits = _edits(doc, service.node, todo)
-        except ValueError as err:
-            yield self.refuse(f"service {service.name!r}: {err}", service.line)
+        except ValueError as err:  # a splice helper met a node it cannot edit
+            edits = Why(str(err))
+        if isinstance(edits, Why):
+            yield self.refuse(f"service {service.name!r}: {edits}", service.line)
             return
         extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
         if guess is not None:
@@ -190,7 +193,7 @@ def _base_image(service: Service) -> bool:
     return info is not None and info.facts.tier == "base" and not info.windows
 
 
-def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
+def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit] | Why:
     appends: list[Edit] = []
     entries: list[tuple[str, bool | list[str]]] = [("read_only", True)]
     if paths:
@@ -199,9 +202,11 @@ def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
             entries.append(("tmpfs", paths))
         elif isinstance(existing, SequenceNode):
             seq = own_sequence(node, "tmpfs")
+            if isinstance(seq, Why):
+                return seq
             appends += [append_sequence_item(doc, seq, p) for p in paths]
         else:
-            raise ValueError("`tmpfs` is a single string; make it a list to add more paths")
+            return Why("`tmpfs` is a single string; make it a list to add more paths")
     return merge_inserts(appends + [insert_mapping_entry(doc, node, k, v) for k, v in entries])
 
 
@@ -212,30 +217,30 @@ def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit]:
 _RUNTIMES = re.compile(r"(python[\d.]*|gunicorn|uvicorn|hypercorn|daphne|waitress-serve|node|java)")
 
 
-def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | str:
+def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | Why:
     """Where a service built from a Dockerfile in the repo writes, and how that is known;
     else why it is not. The base image's known paths (knowledge base), plus /tmp when the
     Dockerfile starts a known runtime; VOLUMEs become volumes and need nothing here."""
     found = built_dockerfile(build, ctx)
     stage = built_stage(build, found[1]) if found else None
     if found is None or stage is None:
-        return "it is built from a Dockerfile that cannot be read here; its writable paths are not known"
+        return Why("it is built from a Dockerfile that cannot be read here; its writable paths are not known")
     path, doc = found
     base = images.resolve_stage(doc, stage)
     if base.info is None:
-        return f"it is built on {base.image or 'an unknown image'}, whose writable paths are not known"
+        return Why(f"it is built on {base.image or 'an unknown image'}, whose writable paths are not known")
     known = list(base.info.facts.writable_paths or ())
     start = images.last_start([i for s in base.chain for i in s.instructions])
     if start is None:
         if base.info.facts.tier == "base" or not known:
-            return f"it runs the default command of {base.info.name}, whose writes are not known"
+            return Why(f"it runs the default command of {base.info.name}, whose writes are not known")
         return known, f"; from {path.name}: the paths {base.info.name} writes"
     words = [w for w in (list(start.json) if start.json is not None else start.args.split())
              if w != "exec" and "=" not in w]
     program = words[0].rsplit("/", 1)[-1] if words else ""
     if not _RUNTIMES.fullmatch(program):
-        return (f"its {start.keyword} runs `{program or start.args}`, not a known runtime; a script may write "
-                "anywhere")
+        return Why(f"its {start.keyword} runs `{program or start.args}`, not a known runtime; a script may write "
+                   "anywhere")
     scratch = [p for p in known if any(path_under(p, s) for s in SCRATCH_PATHS)]
     return sorted({"/tmp", *scratch}), (f"; from {path.name}: {program} on {base.info.name} writes temporary files "
                                         "only — if the app writes into its own directory, put a volume there")

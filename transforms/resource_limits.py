@@ -26,6 +26,7 @@ from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import tiers
 from hardener.model import Applicability, Finding
 from hardener.options import Option
+from hardener.why import Why
 
 NAME = "resource-limits"
 KINDS = ("memory", "cpus", "pids")
@@ -121,7 +122,7 @@ class ResourceLimits(ServiceTransform):
 
         def one(service: Service) -> Iterator[Finding]:
             form = _form(doc.documents[service.doc_index])
-            why = (form if isinstance(form, str) else None) or _why_not(service)
+            why = (form if isinstance(form, Why) else None) or _why_not(service)
             if why:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
                 return
@@ -138,7 +139,7 @@ class ResourceLimits(ServiceTransform):
     def _one(self, doc: ComposeDoc, service: Service, ctx: Context, tier: str, form: Form,
              missing: list[str]) -> Iterator[Finding]:
         values = _values(ctx, service.name, tier)
-        if isinstance(values, str):
+        if isinstance(values, Why):
             yield self.refuse(f"service {service.name!r}: {values}", service.line)
             return
         todo = {k: values[k] for k in missing if k in form.where and values[k].text}
@@ -152,8 +153,10 @@ class ResourceLimits(ServiceTransform):
             return
         try:
             edits = _edits(doc, service.node, {form.where[k]: v.text for k, v in todo.items()}, form)
-        except ValueError as err:
-            yield self.refuse(f"service {service.name!r}: {err}", service.line)
+        except ValueError as err:  # a splice helper met a node it cannot edit
+            edits = Why(str(err))
+        if isinstance(edits, Why):
+            yield self.refuse(f"service {service.name!r}: {edits}", service.line)
             return
         defaults = any(not v.configured for v in todo.values())
         hint = (f"; configure [tool.hardener.{NAME}] memory/cpus/pids, .tiers.{tier} or "
@@ -192,7 +195,7 @@ class Value:
     configured: bool
 
 
-def _form(root: Node) -> Form | str:
+def _form(root: Node) -> Form | Why:
     node = mapping_own(root, "version")
     version = scalar_value(node)
     spec = {"memory": (*_DEPLOY, "memory"), "cpus": (*_DEPLOY, "cpus"), "pids": ("pids_limit",)}
@@ -200,7 +203,7 @@ def _form(root: Node) -> Form | str:
         return Form(spec, {})
     match = _VERSION.fullmatch((version or "").strip())
     if match is None or match.group(1) == "1":
-        return f"unknown Compose file version {version!r}"
+        return Why(f"unknown Compose file version {version!r}")
     line = node.start_mark.line + 1
     minor = int(match.group(2) or 0)
     if match.group(1) == "3":
@@ -247,7 +250,7 @@ def tier_limits() -> dict[str, dict[str, Any]]:
     return {tier: dataclasses.asdict(limits) for tier, limits in tiers.limits().items()}
 
 
-def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | str:
+def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | Why:
     """Per limit: the service's table, the tier's, the global keys, else the tier default."""
     base = f"[tool.hardener.{NAME}"
     layers = [
@@ -262,7 +265,7 @@ def _values(ctx: Context, service: str, tier: str) -> dict[str, Value] | str:
         text = _normal(kind, table[kind])
         if text is None:
             what = "size like 512M" if kind == "memory" else "positive number"
-            return f"{source}: {kind} = {table[kind]!r} is not a {what}"
+            return Why(f"{source}: {kind} = {table[kind]!r} is not a {what}")
         out[kind] = Value(text, source, configured)
     return out
 
@@ -317,7 +320,7 @@ def _conflict(node: Node | None, todo: dict[str, Value]) -> str | None:
     return None
 
 
-def _edits(doc: ComposeDoc, node: Node | None, leaves: dict[tuple[str, ...], str], form: Form) -> list[Edit]:
+def _edits(doc: ComposeDoc, node: Node | None, leaves: dict[tuple[str, ...], str], form: Form) -> list[Edit] | Why:
     tree: dict[str, Any] = {}
     for path, text in leaves.items():
         branch = tree
@@ -325,33 +328,40 @@ def _edits(doc: ComposeDoc, node: Node | None, leaves: dict[tuple[str, ...], str
             branch = branch.setdefault(key, {})
         branch[path[-1]] = int(text) if path[-1] in ("pids", "pids_limit") else text
     edits: list[Edit] = []
-    _splice(doc, node, tree, edits)
+    why = _splice(doc, node, tree, edits)
+    if why is not None:
+        return why
     if form.numeric_cpus and "cpus" in tree:  # a v2 schema types `cpus` as a number
         quoted, plain = f"cpus: {render_scalar(tree['cpus'], quote=doc.quote)}", f"cpus: {tree['cpus']}"
         edits = [Edit(e.start, e.end, e.replacement.replace(quoted, plain, 1)) for e in edits]
     return merge_inserts(edits)
 
 
-def _splice(doc: ComposeDoc, node: Node | None, tree: dict[str, Any], edits: list[Edit]) -> None:
-    """Insert ``tree`` into ``node``, descending into mappings that exist (deepest first)."""
+def _splice(doc: ComposeDoc, node: Node | None, tree: dict[str, Any], edits: list[Edit]) -> Why | None:
+    """Insert ``tree`` into ``node``, descending into mappings that exist (deepest first);
+    else why not (a mapping on the way that is not this service's own)."""
     later: list[Edit] = []
     for key, sub in tree.items():
         if isinstance(sub, dict) and mapping_get(node, key) is not None:
-            _splice(doc, _own_mapping(node, key), sub, edits)
+            own = _own_mapping(node, key)
+            why = own if isinstance(own, Why) else _splice(doc, own, sub, edits)
+            if why is not None:
+                return why
         else:
             later.append(insert_mapping_entry(doc, node, key, sub))
     edits.extend(later)
+    return None
 
 
-def _own_mapping(node: Node | None, key: str) -> MappingNode:
-    """``key``'s mapping written in ``node`` itself, else ValueError (merged, aliased, anchored)."""
+def _own_mapping(node: Node | None, key: str) -> MappingNode | Why:
+    """``key``'s mapping written in ``node`` itself, else why not (merged, aliased, anchored)."""
     value = mapping_own(node, key)
     if value is None:
-        raise ValueError(f"`{key}` comes from a merge key; a `{key}:` here would replace it, not extend it")
+        return Why(f"`{key}` comes from a merge key; a `{key}:` here would replace it, not extend it")
     if not isinstance(value, MappingNode) or not isinstance(node, MappingNode):
-        raise ValueError(f"`{key}` is not a mapping")
+        return Why(f"`{key}` is not a mapping")
     if written_here(node, key) is None:
-        raise ValueError(f"`{key}` is an alias of a shared anchor; set the limits there")
+        return Why(f"`{key}` is an alias of a shared anchor; set the limits there")
     if getattr(value, "anchor", None):
-        raise ValueError(f"`{key}` carries an anchor other services may use; set the limits there")
+        return Why(f"`{key}` carries an anchor other services may use; set the limits there")
     return value

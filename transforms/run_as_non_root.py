@@ -12,6 +12,7 @@ from hardener.knowledge import images
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
 from hardener.options import Option
+from hardener.why import Why
 
 _FS_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR", "USER", "VOLUME")
 _CREATES_USER = re.compile(r"(?:^|[;&|(]\s*)((?:useradd|adduser)\s[^;&|]*)")
@@ -88,7 +89,7 @@ class RunAsNonRoot(Transform):
             yield self.refuse(why, stage.from_.line)
             return
         plan = _user_plan(doc, base, ctx)
-        if isinstance(plan, str):
+        if isinstance(plan, Why):
             yield self.refuse(plan, stage.from_.line)
             return
         yield from self._fix(doc, base, *plan)
@@ -206,8 +207,8 @@ def _base_image_start(insts: list[Instruction]) -> str | None:
     return None
 
 
-def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, str | None, str] | str:
-    """(user, RUN command or None, how) or a refusal reason."""
+def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, str | None, str] | Why:
+    """(user, RUN command or None, how) or why not."""
     info = base.info
     own = _created_user(base.instructions())  # the author's own user comes first
     if own is not None:
@@ -220,18 +221,18 @@ def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, 
         return _NO_SHELL_UID, None, f"{info.name} has no shell; the nonroot uid needs no passwd entry"
     distro = info.distro if info else images.distro_from_runs(base.instructions())
     if distro is None:
-        return f"unknown base image: {base.unknown}, and no apt-get/apk RUN shows its distro"
+        return Why(f"unknown base image: {base.unknown}, and no apt-get/apk RUN shows its distro")
     tool = images.distro_facts(distro).user_tool
     command = images.user_create_command(tool, spec)
     if command is None:
-        return f"the {distro} base has no way to create a user"
+        return Why(f"the {distro} base has no way to create a user")
     how = f"user {spec.name} created with {_TOOL_TEXT.get(tool, tool)} on {distro}"
     if info is None:
         how += f"; the base image is unknown, its package-manager RUN shows a {distro}-family distro"
     return spec, command, how
 
 
-def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | str | None:
+def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | Why | None:
     """The Dockerfile creates a user itself but never switches to it: use its uid."""
     for run in reversed([i for i in insts if i.keyword == "RUN"]):
         command = next((m.group(1) for m in _CREATES_USER.finditer(run.args)), None)
@@ -239,7 +240,7 @@ def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | str 
             continue
         uid = _UID_FLAG.search(command)
         if uid is None:
-            return f"the Dockerfile creates a user (line {run.line}) without a fixed uid; add `-u <uid>` and `USER <uid>`"
+            return Why(f"the Dockerfile creates a user (line {run.line}) without a fixed uid; add `-u <uid>` and `USER <uid>`")
         gid = _GID_FLAG.search(run.args)
         spec = UserSpec("user", int(uid.group(1)), int(gid.group(1)) if gid else None)
         return spec, None, f"the user the Dockerfile creates on line {run.line}"

@@ -25,6 +25,7 @@ from hardener.dockerfile.doc import DockerfileDoc
 from hardener.knowledge import images
 from hardener.model import Applicability, FileWrite, Finding
 from hardener.options import Option
+from hardener.why import Why
 
 TARGET_DIR = Path("deploy/falco")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -221,7 +222,7 @@ def _writable(service: Service) -> tuple[tuple[str, ...] | None, str | None]:
             return None, f"writes ({reason})"
         mounts += [str(p) for p in kb]
     paths = falco.pmatch_paths(mounts)
-    return (None, f"writes ({paths})") if isinstance(paths, str) else (paths, None)
+    return (None, f"writes ({paths})") if isinstance(paths, Why) else (paths, None)
 
 
 def _internal_networks(doc: ComposeDoc) -> set[str]:

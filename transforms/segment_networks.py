@@ -20,6 +20,7 @@ from hardener.context import Context
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding
 from hardener.options import Option
+from hardener.why import Why
 
 
 class SegmentNetworks(ServiceTransform):
@@ -97,7 +98,7 @@ class SegmentNetworks(ServiceTransform):
             yield self.refuse(f"cannot segment networks: {obstacle}", 1)
             return
         result = plan_segments(graph, list(self.option(ctx, "egress") or []), _taken(doc, graph))
-        if isinstance(result, str):
+        if isinstance(result, Why):
             yield self.refuse(f"cannot segment networks: {result}", 1)
         elif result is not None:
             yield from self._edits(doc, graph, result)
@@ -106,7 +107,7 @@ class SegmentNetworks(ServiceTransform):
         services = {s.name: s for s in doc.services()}
         problem = anchor_obstacle(doc, set(plan.assignment))
         top = _top_level(doc, plan.networks)
-        if isinstance(top, str) or problem:
+        if isinstance(top, Why) or problem:
             yield self.refuse(f"cannot segment networks: {problem or top}", 1)
             return
         edits = [insert_mapping_entry(doc, services[n].node, "networks", nets) for n, nets in plan.assignment.items()]
@@ -164,13 +165,13 @@ def _taken(doc: ComposeDoc, graph: Graph) -> set[str]:
     return names
 
 
-def _top_level(doc: ComposeDoc, bodies: dict[str, dict[str, bool]]) -> list[Edit] | str:
+def _top_level(doc: ComposeDoc, bodies: dict[str, dict[str, bool]]) -> list[Edit] | Why:
     root = doc.documents[0]
     top = mapping_own(root, "networks")
     if top is None:
         return [insert_mapping_entry(doc, root, "networks", dict(bodies))] if bodies else []
     if not isinstance(top, MappingNode) or not top.value and not top.flow_style:
-        return "the top-level `networks:` is empty or not a mapping"
+        return Why("the top-level `networks:` is empty or not a mapping")
     return [insert_mapping_entry(doc, top, name, body) for name, body in bodies.items()]
 
 

@@ -22,6 +22,7 @@ from hardener.plans.split.common import (
     runtime_text,
 )
 from hardener.plans.split.render import render
+from hardener.why import Why
 
 _JAVA = frozenset({"maven", "gradle", "openjdk", "eclipse-temurin", "amazoncorretto"})
 _FAMILIES = {"golang": "go", "python": "python", "node": "node", **dict.fromkeys(_JAVA, "java")}
@@ -128,7 +129,7 @@ class SplitBuildStage(Transform):
             return self.refuse(static, stage.from_.line)
         if found is None:
             return None
-        if isinstance(found, str):
+        if isinstance(found, Why):
             return self.refuse(found, stage.from_.line)
         plan, dropped = found
         # a static site nginx cannot serve as configured still gets the node-slim runtime
@@ -137,29 +138,31 @@ class SplitBuildStage(Transform):
                            end_line=stage.instructions[-1].end_line)
 
 
-def _plan(doc: DockerfileDoc, stage: Stage, eco: str, ctx: Context) -> tuple[Plan, list[str]] | str | None:
-    """(plan, build-only packages dropped), a refusal reason, or None: nothing worth splitting."""
+def _plan(doc: DockerfileDoc, stage: Stage, eco: str, ctx: Context) -> tuple[Plan, list[str]] | Why | None:
+    """(plan, build-only packages dropped), why not, or None: nothing worth splitting."""
     module = planner(eco)
     ref = _ref(stage.base)
     why = _shape_problem(doc, stage) or (None if ref else f"cannot read the image reference {stage.base!r}")
-    steps = read_steps(doc, stage, module.is_build) if why is None else why
-    if isinstance(steps, str) or ref is None:
-        return steps if isinstance(steps, str) else None
+    steps = read_steps(doc, stage, module.is_build) if why is None else Why(why)
+    if isinstance(steps, Why) or ref is None:
+        return steps if isinstance(steps, Why) else None
     if not module.wants_split(ref, steps, stage):
         return None  # already a runtime-size image with no build tooling
     plan = module.plan(doc, stage, ref, steps, ctx.build_context)
-    packages = plan if isinstance(plan, str) else runtime_packages(steps.packages, runtime_text(stage), steps.manager)
-    if isinstance(plan, str) or isinstance(packages, str):
-        return plan if isinstance(plan, str) else str(packages)
+    if isinstance(plan, Why):
+        return plan
+    packages = runtime_packages(steps.packages, runtime_text(stage), steps.manager)
+    if isinstance(packages, Why):
+        return packages
     keep, dropped = packages
     if keep and steps.manager != plan.package_manager:
-        return f"the runtime needs {', '.join(keep)} but {plan.runtime_base} uses another package manager"
+        return Why(f"the runtime needs {', '.join(keep)} but {plan.runtime_base} uses another package manager")
     plan = dataclasses.replace(plan, runtime_packages=tuple(dict.fromkeys(keep + list(plan.runtime_packages))))
     if plan.runtime_packages and not steps.packages:
-        return (f"the runtime needs {', '.join(plan.runtime_packages)}, which the full base image had "
-                "preinstalled; install it in the Dockerfile first")
+        return Why(f"the runtime needs {', '.join(plan.runtime_packages)}, which the full base image had "
+                   "preinstalled; install it in the Dockerfile first")
     why = runtime_gap(stage, plan)
-    return why if why else (plan, dropped)
+    return Why(why) if why else (plan, dropped)
 
 
 def _ref(base: str) -> ImageRef | None:

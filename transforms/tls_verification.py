@@ -10,6 +10,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.dockerfile.shell import Command, Word, commands
 from hardener.edits import Edit
 from hardener.model import Applicability, Finding, Transform
+from hardener.why import Why
 
 PROXY = "builds behind a TLS-intercepting proxy need its CA installed instead"
 # variable -> the values that switch verification off (None: any non-empty value)
@@ -112,7 +113,7 @@ class TlsVerification(Transform):
         found: list[str] = []
         for i, cmd in enumerate(cmds):
             verdict = _scan(cmd)
-            if isinstance(verdict, str):
+            if isinstance(verdict, Why):
                 yield self.refuse(verdict, inst.line)
                 return
             whole, cmd_spans, cmd_edits, what = verdict
@@ -160,7 +161,7 @@ def _mentions_switch(code: str) -> bool:
 Scan = tuple[bool, list[tuple[int, int]], list[Edit], list[str]]
 
 
-def _scan(cmd: Command) -> Scan | str:
+def _scan(cmd: Command) -> Scan | Why:
     """(remove the whole command, word spans to delete, other edits, what was found) or a refusal."""
     words = cmd.words
     spans: list[tuple[int, int]] = []
@@ -187,7 +188,7 @@ def _scan(cmd: Command) -> Scan | str:
     if j is None or not (tool in _FLAGS or tool in ("pip", "git", "yum-config-manager")):
         return False, spans, [], found
     result = _tool(tool, cmd, j)
-    if isinstance(result, str):
+    if isinstance(result, Why):
         return result
     return False, spans + result[0], result[1], found + result[2]
 
@@ -211,7 +212,7 @@ def _tool_index(words: tuple[Word, ...], prog: int) -> int | None:
 
 
 def _tool(tool: str, cmd: Command, j: int
-          ) -> tuple[list[tuple[int, int]], list[Edit], list[str]] | str:
+          ) -> tuple[list[tuple[int, int]], list[Edit], list[str]] | Why:
     args = list(cmd.words[j + 1 :])
     spans: list[tuple[int, int]] = []
     edits: list[Edit] = []
@@ -228,7 +229,7 @@ def _tool(tool: str, cmd: Command, j: int
         return spans, edits, found
     if tool == "apk" and any(a.value.endswith(".apk") for a in args) and \
             any(a.value == "--allow-untrusted" for a in args):
-        return "apk installs a local unsigned package, which needs --allow-untrusted; sign it"
+        return Why("apk installs a local unsigned package, which needs --allow-untrusted; sign it")
     for a in args:
         if a.value in _FLAGS.get(tool, ()) or _SSLVERIFY_OFF.match(a.value):
             found.append(f"{tool} {a.value}")
@@ -278,10 +279,10 @@ def _drop_k(cluster: str) -> str:
     return letters.replace("k", "") + cluster[len(letters) :]
 
 
-def _pip(args: list[Word]) -> tuple[list[tuple[int, int]], list[Edit], list[str]] | str:
+def _pip(args: list[Word]) -> tuple[list[tuple[int, int]], list[Edit], list[str]] | Why:
     if any("http://" in a.value for a in args) and \
             any(a.value.startswith("--trusted-host") for a in args):
-        return "pip uses a plain-http index, which --trusted-host lets in; serve it over https"
+        return Why("pip uses a plain-http index, which --trusted-host lets in; serve it over https")
     spans: list[tuple[int, int]] = []
     for a, b in zip(args, [*args[1:], None]):
         if a.value == "--trusted-host" and b is not None:

@@ -16,6 +16,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.splice import mapping_own, merge_sources, written_here
 from hardener.model import Change, Finding, Refusal, Transform
+from hardener.why import Why
 
 LEGACY = "legacy v1 Compose file (no `services:`); migrate it to the Compose spec first"
 
@@ -41,12 +42,12 @@ def _merged(node: object) -> list[object]:
     return found
 
 
-def shape_problem(service: Service) -> str | None:
+def shape_problem(service: Service) -> Why | None:
     """Why a service cannot be edited by itself at all."""
     if service.alias:
-        return "the service is an alias of another; changing it would change the anchor"
+        return Why("the service is an alias of another; changing it would change the anchor")
     if not isinstance(service.node, MappingNode) or not service.node.value:
-        return "the service definition is not a mapping"
+        return Why("the service definition is not a mapping")
     return None
 
 
@@ -56,16 +57,16 @@ class Silent:
 
 
 SILENT = Silent()
-Gate = Callable[[Service], "str | None | Silent"]
+Gate = Callable[[Service], "Why | None | Silent"]
 
 
-def default_gate(why_not: Callable[[Service], str | None] | None) -> Gate:
+def default_gate(why_not: Callable[[Service], Why | None] | None) -> Gate:
     """Refuse a service that cannot be edited by itself, then for the transform's own reason."""
     return lambda service: shape_problem(service) or (why_not(service) if why_not is not None else None)
 
 
 def per_service(transform: Transform, doc: ComposeDoc, one: OneService,
-                why_not: Callable[[Service], str | None] | None = None, *,
+                why_not: Callable[[Service], Why | None] | None = None, *,
                 gate: Gate | None = None, shared: bool = True) -> Iterator[Finding]:
     """Run ``one`` on each service that passes ``gate`` (default: shape, then ``why_not``).
     With ``shared``, a service others merge gets one change they all inherit, or a refusal
@@ -97,7 +98,7 @@ def per_service(transform: Transform, doc: ComposeDoc, one: OneService,
 
 
 def _shared(doc: ComposeDoc, mine: list[Finding], users: list[Service], one: OneService,
-            why_not: Callable[[Service], str | None] | None) -> tuple[Change | None, str]:
+            why_not: Callable[[Service], Why | None] | None) -> tuple[Change | None, str]:
     """The anchored service's change when each user would get the same one, else (None, why)."""
     if len(mine) != 1 or not isinstance(mine[0], Change):
         return None, "this service's change comes with a refusal"
@@ -119,19 +120,19 @@ def _shape(change: Change) -> tuple[tuple[bool, str], ...]:
                  for e in change.edits)
 
 
-def obstacle(doc: ComposeDoc, service: Service) -> str | None:
+def obstacle(doc: ComposeDoc, service: Service) -> Why | None:
     """Why a service cannot be edited on its own: an alias, not a mapping, or merged into others."""
     why = shape_problem(service)
     if why is None and (users := merge_users(doc, service)):
-        return f"its anchor is merged into {', '.join(u.name for u in users)}; an edit would change them too"
+        return Why(f"its anchor is merged into {', '.join(u.name for u in users)}; an edit would change them too")
     return why
 
 
-def own_sequence(service: Node | None, key: str) -> Node:
-    """The list under ``key`` written in this service itself, else ValueError (anchor/merge)."""
+def own_sequence(service: Node | None, key: str) -> SequenceNode | Why:
+    """The list under ``key`` written in this service itself, else why not (anchor/merge)."""
     value = mapping_own(service, key)
     if not isinstance(value, SequenceNode) or not isinstance(service, MappingNode):
-        raise ValueError(f"`{key}` comes from a shared anchor or is not a list; change it there")
+        return Why(f"`{key}` comes from a shared anchor or is not a list; change it there")
     if written_here(service, key) is None:  # ``key: *alias``
-        raise ValueError(f"`{key}` is an alias of a shared anchor; change it there")
+        return Why(f"`{key}` is an alias of a shared anchor; change it there")
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hardener.compose.graph import Edge, Graph
+from hardener.why import Why
 
 
 @dataclass
@@ -16,16 +17,16 @@ class Plan:
     notes: list[str]
 
 
-def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | str | None:
+def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | Why | None:
     """Tier networks for the services on the implicit default network.
 
-    Returns a reason (str) when segmenting would be a guess, None when there is
+    Returns why not when segmenting would be a guess, None when there is
     nothing to segment. Only connections that work today are kept: a pair that shares
     no network now is not a connection the stack uses.
     """
     free = [n for n, s in graph.services.items() if s.declared is None and s.network_mode is None]
     kept, notes = _kept_pairs(graph)
-    if isinstance(kept, str):
+    if isinstance(kept, Why):
         return kept
     touched = [n for n in free if any(n in p for p in kept)]
     if not touched:
@@ -33,7 +34,7 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | st
     for name in free:
         if name not in touched:
             if graph.tier(name) != "app":
-                return f"{graph.tier(name)} service {name!r} has no inferred connection; the graph is incomplete"
+                return Why(f"{graph.tier(name)} service {name!r} has no inferred connection; the graph is incomplete")
             notes.append(f"{name!r} has no inferred connection and stays on the default network")
     front, back, out = (_fresh(n, taken) for n in ("frontend", "backend", "egress"))
     assignment: dict[str, list[str]] = {}
@@ -51,7 +52,7 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | st
     return Plan(assignment, {n: b for n, b in bodies.items() if n in used}, notes)
 
 
-def _kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | str, list[str]]:
+def _kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | Why, list[str]]:
     kept: dict[frozenset[str], list[Edge]] = {}
     notes: list[str] = []
     for edges in graph.pairs().values():
@@ -62,7 +63,7 @@ def _kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | str, l
             if all(e.source == "depends_on" for e in edges):
                 notes.append(f"{a}->{b} is start-up order only (depends_on), not kept as a connection")
                 continue
-            return f"edge service and data service {a!r}/{b!r} talk directly", notes
+            return Why(f"edge service and data service {a!r}/{b!r} talk directly"), notes
         kept[frozenset((a, b))] = edges
     return kept, notes
 

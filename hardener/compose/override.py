@@ -19,6 +19,7 @@ from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.context import Context
 from hardener.source import SourceText
+from hardener.why import Why, WhyKind
 
 # The file names `docker compose` loads without -f, and the override it pairs with each.
 BASE_STEMS = ("compose", "docker-compose")
@@ -26,15 +27,7 @@ SUFFIXES = (".yaml", ".yml")
 # Sequences Compose merges as sets: adding to them in the base is not undone by the override.
 SET_MERGED = frozenset({"cap_add", "cap_drop", "security_opt"})
 
-WhyNot = Callable[[Service], "str | None"]
-
-
-class Completed(str):
-    """A reason meaning: the other file of the pair defines this partial service."""
-
-
-class HardenedThere(Completed):
-    """... and the other file gets the change, so there is nothing to say here."""
+WhyNot = Callable[[Service], "Why | None"]
 
 
 def pair_of(path: Path) -> tuple[str, Path] | None:
@@ -94,7 +87,7 @@ def _contradicts(key: str, service: Service) -> bool:
     return False
 
 
-def override_conflict(partner: Service, keys: Iterable[str], file_name: str) -> str | None:
+def override_conflict(partner: Service, keys: Iterable[str], file_name: str) -> Why | None:
     """Why the base file's service should not be edited: the override's service of the same
     name writes a key the transform reads or edits (replaced scalars, merged mappings) or
     contradicts its change in a set-merged sequence."""
@@ -104,15 +97,16 @@ def override_conflict(partner: Service, keys: Iterable[str], file_name: str) -> 
         if key in SET_MERGED and not _contradicts(key, partner):
             continue  # merged as a set: values added in the base survive
         if key in ("image", "build"):
-            return f"{file_name} sets `{key}:` for this service; hardened there"
+            return Why(f"{file_name} sets `{key}:` for this service; hardened there")
         verb = "sets" if key not in SET_MERGED else "overrides"
-        return f"{file_name} {verb} `{key}:` for this service; change it there"
+        return Why(f"{file_name} {verb} `{key}:` for this service; change it there")
     return None
 
 
-def completed_by(service: Service, partner: Service | None, keys: Iterable[str], file_name: str) -> str | None:
+def completed_by(service: Service, partner: Service | None, keys: Iterable[str], file_name: str) -> Why | None:
     """Why an override service without its own image/build is left alone: the base file
-    defines it and gets the change. None when it is complete here, or when it sets a key the
+    defines it and gets the change (kind HARDENED_THERE), or defines it while this file sets a
+    key the change depends on (kind COMPLETED). None when it is complete here, or when it sets a key the
     transform depends on (then this file defines the fact; the transform sees it here)."""
     own = any(mapping_get(service.node, k) is not None for k in ("image", "build"))
     if own or partner is None:
@@ -120,9 +114,9 @@ def completed_by(service: Service, partner: Service | None, keys: Iterable[str],
     if not any(mapping_get(partner.node, k) is not None for k in ("image", "build", "extends")):
         return None
     if any(mapping_get(service.node, k) is not None for k in keys if k not in ("image", "build")):
-        return Completed(f"completed by {file_name}, which defines its image, while this file sets a key "
-                         "the change depends on; set it in one file")
-    return HardenedThere(f"completed by {file_name}; hardened there")
+        return Why(f"completed by {file_name}, which defines its image, while this file sets a key "
+                   "the change depends on; set it in one file", WhyKind.COMPLETED)
+    return Why(f"completed by {file_name}; hardened there", WhyKind.HARDENED_THERE)
 
 
 def why_not(ctx: Context, keys: Iterable[str], inner: WhyNot | None = None) -> WhyNot | None:
@@ -134,7 +128,7 @@ def why_not(ctx: Context, keys: Iterable[str], inner: WhyNot | None = None) -> W
     role, other, services = found
     keys = tuple(keys)
 
-    def check(service: Service) -> str | None:
+    def check(service: Service) -> Why | None:
         partner = services.get(service.name)
         if role == "override":  # this file is the base
             why = override_conflict(partner, keys, other.name) if partner is not None else None

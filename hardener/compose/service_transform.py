@@ -21,8 +21,9 @@ from hardener.compose.anchors import LEGACY, Silent, per_service, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
 from hardener.model import Finding, Transform
+from hardener.why import Why
 
-WhyNot = Callable[[Service], "str | None"]
+WhyNot = override.WhyNot  # one definition: the pair check and the transforms share it
 
 
 class ServiceTransform(Transform):
@@ -61,11 +62,11 @@ class ServiceTransform(Transform):
         why_not = override.why_not(ctx, self.pair_keys, mine) if self.pair_keys is not None else mine
         yield from per_service(self, doc, one, why_not, gate=lambda s: self.gate(s, why_not), shared=self.shared)
 
-    def gate(self, service: Service, why_not: WhyNot | None) -> str | None | Silent:
+    def gate(self, service: Service, why_not: WhyNot | None) -> Why | None | Silent:
         """Why a service is left alone: refused when it cannot be edited by itself, then for
         ``why_not`` (the pair, then the transform's own reason); ``SILENT`` to say nothing."""
         return shape_problem(service) or (why_not(service) if why_not is not None else None)
 
-    def why_not(self, service: Service) -> str | None:
+    def why_not(self, service: Service) -> Why | None:
         """The transform's own reason to leave a service alone (asked of merging services too)."""
         return None

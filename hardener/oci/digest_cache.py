@@ -24,6 +24,7 @@ from typing import Any
 from hardener.model import FileWrite
 from hardener.oci.imageref import ImageRef
 from hardener.options import Option
+from hardener.why import Why, WhyKind
 
 LOCK_VERSION = 1
 DEFAULT_TTL = 24 * 3600.0
@@ -239,15 +240,6 @@ class Settings:
         )
 
 
-class Failure(str):
-    """A reason a reference could not be resolved (a str, so reports just show it)."""
-
-
-class RegistryFailure(Failure):
-    """The registry was asked and the answer was unusable (down, 401/403, 404, 429, bad manifest,
-    timeout): the run is incomplete, unlike an ``--offline`` refusal, which is the user's choice."""
-
-
 class Resolver:
     """Resolves references for one run (shared by every file and both pin transforms)."""
 
@@ -259,7 +251,7 @@ class Resolver:
                                 with_time=False)
         self.cache = DigestStore(cache_dir() / "digests.json" if settings.cache else None, with_time=True)
         self._client = client
-        self._memo: dict[str, Resolution | Failure] = {}
+        self._memo: dict[str, Resolution | Why] = {}
         self._guard = threading.Lock()
 
     @property
@@ -275,7 +267,7 @@ class Resolver:
                 self._client = RegistryClient(config)
             return self._client
 
-    def resolve_many(self, refs: Iterable[ImageRef]) -> dict[str, Resolution | Failure]:
+    def resolve_many(self, refs: Iterable[ImageRef]) -> dict[str, Resolution | Why]:
         """Every reference's resolution or failure; unknown ones are fetched concurrently."""
         wanted = {key(r): r for r in refs}
         missing = [r for k, r in wanted.items() if self._known(k) is None]
@@ -285,9 +277,9 @@ class Resolver:
                 for name, result in zip([key(r) for r in missing], pool.map(self._fetch, missing)):
                     self._remember(name, result)
             self.cache.save()
-        return {k: self._known(k) or Failure("not resolved") for k in wanted}
+        return {k: self._known(k) or Why("not resolved") for k in wanted}
 
-    def _known(self, name: str) -> Resolution | Failure | None:
+    def _known(self, name: str) -> Resolution | Why | None:
         if name in self._memo:
             return self._memo[name]
         found = self.lock.get(name)
@@ -297,12 +289,12 @@ class Resolver:
             found = cached if fresh else None
         if found is None and self.offline:
             lock = self.settings.lock or "the lock file"
-            return Failure(f"--offline: no digest for {name} in {lock} or the cache")
+            return Why(f"--offline: no digest for {name} in {lock} or the cache")
         if found is not None:
             self._memo[name] = found
         return found
 
-    def _remember(self, name: str, result: Resolution | Failure) -> None:
+    def _remember(self, name: str, result: Resolution | Why) -> None:
         with self._guard:
             self._memo[name] = result
         if isinstance(result, Resolution):
@@ -325,7 +317,7 @@ class Resolver:
         content = store_bytes(merged, with_time=False)
         return () if content == before else (FileWrite(path, content),)
 
-    def _fetch(self, ref: ImageRef) -> Resolution | Failure:
+    def _fetch(self, ref: ImageRef) -> Resolution | Why:
         from hardener.oci.registry import Budget, RegistryError
 
         try:
@@ -338,7 +330,9 @@ class Resolver:
                 tags = self._same_digest_tags(ref, manifest.digest, budget)
             return Resolution(manifest.digest, manifest.media_type, manifest.platforms, tags, time.time())
         except RegistryError as exc:
-            return RegistryFailure(str(exc))
+            # The registry answered unusably (down, 401/403, 404, 429, bad manifest, timeout): the run
+            # is incomplete, unlike an --offline refusal, which is the user's choice.
+            return Why(str(exc), WhyKind.INCOMPLETE)
 
     def _same_digest_tags(self, ref: ImageRef, digest: str, budget: Any) -> tuple[str, ...]:
         """Version tags of the written family that point at the same digest (bounded)."""

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from hardener.model import Applicability
 from hardener.oci import imageref
-from hardener.oci.digest_cache import Failure, Resolution, choose_tag, is_floating
+from hardener.oci.digest_cache import Resolution, choose_tag, is_floating
+from hardener.why import Why
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,16 @@ class Plan:
     digest: str
 
 
-def plan(ref: imageref.ImageRef, found: Resolution | Failure, platforms: tuple[str, ...],
-         most_specific: bool) -> Plan | str:
-    """What to write instead of ``ref``, or why not (the refusal reason; a RegistryFailure
-    when the registry failed, so the run reports itself as partial)."""
-    if isinstance(found, Failure):
-        return type(found)(f"{ref.written}: {found}")
+def plan(ref: imageref.ImageRef, found: Resolution | Why, platforms: tuple[str, ...],
+         most_specific: bool) -> Plan | Why:
+    """What to write instead of ``ref``, or why not (of kind INCOMPLETE when the registry
+    failed, so the run reports itself as partial)."""
+    if isinstance(found, Why):
+        return found.about(ref.written)
     missing = [p for p in platforms if found.platforms and not _has_platform(found.platforms, p)]
     if missing:
-        return (f"{ref.written}: the image has no {', '.join(missing)} variant "
-                f"(it has {', '.join(found.platforms)}); the file builds for {', '.join(platforms)}")
+        return Why(f"{ref.written}: the image has no {', '.join(missing)} variant "
+                   f"(it has {', '.join(found.platforms)}); the file builds for {', '.join(platforms)}")
     short = found.digest[:19] + "…"
     if not is_floating(ref.tag):
         return Plan(ref.with_tag_and_digest(ref.tag, found.digest), Applicability.SAFE,

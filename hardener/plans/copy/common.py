@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from hardener.plans.copy.node import expand
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.plans.copy.step import Step
@@ -35,19 +36,19 @@ def foreign_command_problem(argv: list[str], step: Step, cwd: str | None, tops: 
     return None
 
 
-def build_commands(steps: list[Step]) -> Iterator[Command | str]:
+def build_commands(steps: list[Step]) -> Iterator[Command | Why]:
     """Each simple command of ``steps`` as (step, the directory it runs in, argv, the
     ``VAR=value`` assignments before it), wrappers and assignments taken off and ``cd`` followed
-    (argv is empty for a line of assignments only); a reason (then nothing more) when a step
+    (argv is empty for a line of assignments only); why not (then nothing more) when a step
     cannot be split into simple commands."""
     for step in steps:
         if step.argvs is None:
-            yield f"the RUN at line {step.line} cannot be split into simple commands"
+            yield Why(f"the RUN at line {step.line} cannot be split into simple commands")
             return
         cwd = step.base
         for argv in expand(step.argvs):
             if argv is None:
-                yield f"cannot split the command at line {step.line} into simple commands"
+                yield Why(f"cannot split the command at line {step.line} into simple commands")
                 return
             assigned: dict[str, str] = {}
             while argv and ((m := _ASSIGNMENT.match(argv[0])) or argv[0] in WRAPPERS):

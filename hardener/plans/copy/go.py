@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from hardener.plans.copy.common import build_commands, foreign_command_problem
 from hardener.repo_facts import read_text
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.plans.copy.step import Step
@@ -41,33 +42,33 @@ _VALUE_FLAGS = frozenset({"-o", "-ldflags", "-gcflags", "-asmflags", "-tags", "-
 _SKIP_DIR = re.compile(r"(^|/)(testdata|[._][^/]*)(/|$)")
 
 
-def go_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | str:
+def go_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | Why:
     """Top-level entries a Go build needs, or why they cannot be known."""
     tops = {p for p in paths if "/" not in p}
     if "go.work" in tops:
-        return "a go.work workspace: the modules it uses are not followed"
+        return Why("a go.work workspace: the modules it uses are not followed")
     text = read_text(directory / "go.mod")
     module = re.search(r"(?m)^\s*module\s+\"?([^\s\"]+)", text)
     if module is None:
-        return "go.mod names no module"
+        return Why("go.mod names no module")
     need = {m for m in (*GO_MANIFESTS, "vendor") if m in tops}
     need |= {m.split("/")[0] for m in re.findall(r"=>\s*\./([^\s)]+)", text) if m.split("/")[0] in tops}
     cgo = next((v for s in steps for k, v in s.env.items() if k == "CGO_ENABLED"), None)
     targets: list[str] = []
     for found in build_commands(steps):
-        if isinstance(found, str):
+        if isinstance(found, Why):
             return found
         step, cwd, argv, assigned = found
         cgo = assigned.get("CGO_ENABLED", cgo)
         why = _command(argv, step, cwd, targets, tops) if argv else None
         if why:
-            return why
+            return Why(why)
     if cgo == "1":
-        return "cgo is enabled (CGO_ENABLED=1): its C flags and includes reach files by path"
+        return Why("cgo is enabled (CGO_ENABLED=1): its C flags and includes reach files by path")
     if not targets:
-        return "no `go build`/`go install` in this stage: what it compiles is unknown"
+        return Why("no `go build`/`go install` in this stage: what it compiles is unknown")
     packages = _packages(directory, paths, module.group(1), targets, cgo == "0")
-    return packages if isinstance(packages, str) else need | packages
+    return packages if isinstance(packages, Why) else need | packages
 
 
 def _command(argv: list[str], step: Step, cwd: str | None, targets: list[str], tops: set[str]) -> str | None:
@@ -119,7 +120,7 @@ def _positional(words: list[str], first_only: bool) -> list[str]:
 
 
 def _packages(directory: Path, paths: frozenset[str], module: str, targets: list[str],
-              no_cgo: bool) -> set[str] | str:
+              no_cgo: bool) -> set[str] | Why:
     files: dict[str, list[str]] = {}
     for p in sorted(paths):
         if p.endswith(".go") and not p.endswith("_test.go"):
@@ -161,7 +162,7 @@ def _packages(directory: Path, paths: frozenset[str], module: str, targets: list
             head = re.split(r"(?m)^(func|type|var|const)\b", _strip_comments(source), maxsplit=1)[0]
             imports = re.findall(r'"([^"\n]+)"', " ".join(re.findall(r"(?ms)^import\s*(\(.*?\)|[^\n]*)", head)))
             if "C" in imports and not no_cgo:
-                return f"{rel} uses cgo (import \"C\"): its C flags and includes reach files by path"
+                return Why(f"{rel} uses cgo (import \"C\"): its C flags and includes reach files by path")
             todo += [i[len(module) + 1 :] if i != module else "" for i in imports
                      if i == module or i.startswith(module + "/")]
             for pattern in re.findall(r"(?m)^//go:embed\s+(.+)$", source):

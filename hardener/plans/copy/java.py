@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from hardener.plans.copy.common import WRAPPERS, build_commands, foreign_command_problem
 from hardener.repo_facts import read_text
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.plans.copy.step import Step
@@ -54,23 +55,23 @@ def is_java_build(argv: list[str]) -> bool:
     return bool(argv) and argv[0].rsplit("/", 1)[-1] in _TOOLS
 
 
-def java_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | str:
+def java_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | Why:
     """Top-level entries a Maven or Gradle build needs, or why they cannot be known."""
     tops = {p for p in paths if "/" not in p}
     dirs = {p.split("/")[0] for p in paths if "/" in p}
     used: set[str] = set()
     for found in build_commands(steps):
-        if isinstance(found, str):
+        if isinstance(found, Why):
             return found
         step, cwd, argv, _assigned = found
         why = _command(argv, step, cwd, used, tops | dirs) if argv else None
         if why:
-            return why
+            return Why(why)
     if not used & _TOOLS:
-        return "no mvn/gradle build in this stage: what it compiles is unknown"
+        return Why("no mvn/gradle build in this stage: what it compiles is unknown")
     maven = "pom.xml" in tops and used & {"mvn", "mvnw"}
     needed = _maven(directory, tops | dirs) if maven else _gradle(directory, tops | dirs)
-    if isinstance(needed, str):
+    if isinstance(needed, Why):
         return needed
     needed |= {w for w in ("mvnw", "gradlew") if w in used and w in tops}
     if "mvnw" in needed and ".mvn" in dirs:
@@ -96,40 +97,40 @@ def _command(argv: list[str], step: Step, cwd: str | None, used: set[str], tops:
     return foreign_command_problem(argv, step, cwd, tops, where, ("make", "gmake", "just", "task", "ant"))
 
 
-def _maven(directory: Path, tops: set[str]) -> set[str] | str:
+def _maven(directory: Path, tops: set[str]) -> set[str] | Why:
     text = read_text(directory / "pom.xml")
     if not text.strip():
-        return "pom.xml is empty or cannot be read"
+        return Why("pom.xml is empty or cannot be read")
     need = {"pom.xml"} | {d for d in (".mvn", "src") if d in tops}
     for rel in re.findall(r"<relativePath>\s*([^<\s]+)\s*</relativePath>", text):
         if rel.startswith(".."):
-            return f"pom.xml's parent ({rel}) is outside the build context"
+            return Why(f"pom.xml's parent ({rel}) is outside the build context")
     for module in re.findall(r"<module>\s*([^<]+?)\s*</module>", text):
         top = module.strip("./").split("/")[0] if not module.startswith("..") else ""
         if not top or top not in tops:
-            return f"the module {module!r} of pom.xml is not in the build context"
+            return Why(f"the module {module!r} of pom.xml is not in the build context")
         need.add(top)
     words = re.findall(r">\s*([^<>\s]+)\s*<", text)
     return need | _named(words, tops)
 
 
-def _gradle(directory: Path, tops: set[str]) -> set[str] | str:
+def _gradle(directory: Path, tops: set[str]) -> set[str] | Why:
     need = {f for f in GRADLE_FILES if f in tops and f != "gradlew"} | {d for d in ("buildSrc", "src") if d in tops}
     if not need & {"build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"}:
-        return "no build.gradle or settings.gradle at the context root"
+        return Why("no build.gradle or settings.gradle at the context root")
     settings = next((n for n in ("settings.gradle.kts", "settings.gradle") if n in tops), None)
     text = _strip_comments(read_text(directory / settings)) if settings else ""
     if _DYNAMIC.search(text):
-        return f"{settings} computes its projects (file trees, loops): they cannot be known"
+        return Why(f"{settings} computes its projects (file trees, loops): they cannot be known")
     for call in re.findall(r"\binclude(?:Build)?\b\s*\(?([^\n)]*)", text):
         words = re.findall(r"\"([^\"$]*)\"|'([^']*)'", call)
         rest = re.sub(r"\"[^\"$]*\"|'[^']*'|[\s,]", "", call)
         if rest or not words:
-            return f"{settings} includes projects by a computed name ({call.strip()!r})"
+            return Why(f"{settings} includes projects by a computed name ({call.strip()!r})")
         for word in (a or b for a, b in words):
             top = word.lstrip(":").replace(":", "/").removeprefix("./").split("/")[0]
             if word.startswith("..") or top not in tops:
-                return f"{settings} includes {word!r}, which is not in the build context"
+                return Why(f"{settings} includes {word!r}, which is not in the build context")
             need.add(top)
     literals: list[str] = []
     for name in ("build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"):

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from hardener.repo_facts import read_text
+from hardener.why import Why
 
 CODE = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".vue", ".svelte", ".astro", ".html")
 _EXTS = ("", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".cts", ".json", ".node", ".vue", ".svelte")
@@ -21,7 +22,7 @@ _STRING = re.compile(r"(['\"`])((?:\\.|(?!\1)[^\\\n])*)\1")
 
 
 def reached(directory: Path, paths: frozenset[str], tops: set[str], starts: list[str],
-           aliases: list[tuple[str, str]]) -> set[str] | str:
+           aliases: list[tuple[str, str]]) -> set[str] | Why:
     """Top-level entries of every file reached from ``starts`` by literal requires and imports
     (``paths``: the files of the context), and those its string literals name."""
     need: set[str] = set()
@@ -39,14 +40,14 @@ def reached(directory: Path, paths: frozenset[str], tops: set[str], starts: list
         for call in _CALL.finditer(text):
             literal = _LITERAL_ARG.match(text, call.end())
             if literal is None:
-                return f"{rel} has a {call.group(1)}() of a computed path (dynamic require)"
+                return Why(f"{rel} has a {call.group(1)}() of a computed path (dynamic require)")
             specs.append(literal.group(2))
         specs += [m.group(2) for m in _FROM.finditer(text)]
         for spec in specs:
             if spec == "express":  # Express renders from ./views by convention, not by a literal
                 need |= {"views"} & tops
             if spec.startswith("#"):
-                return f"{rel} imports {spec} through package.json imports, which narrow-copy does not follow"
+                return Why(f"{rel} imports {spec} through package.json imports, which narrow-copy does not follow")
             found = _local(paths, posixpath.dirname(rel), spec, aliases)
             if found:
                 todo.append(found)

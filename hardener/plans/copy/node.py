@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardener.plans.copy import js_imports
 from hardener.repo_facts import read_text
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.plans.copy.step import Step
@@ -119,28 +120,28 @@ def expand(argvs: Iterable[list[str]]) -> Iterator[list[str] | None]:
             yield argv
 
 
-def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | str:
+def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | Why:
     """Top-level entries a Node app needs, or why they cannot be known."""
     tops = {p for p in paths if "/" not in p}
     pkg = js_imports.read_json(directory / "package.json")
     if not isinstance(pkg, dict):
-        return "package.json cannot be read as a JSON object"
+        return Why("package.json cannot be read as a JSON object")
     if pkg.get("workspaces") or {"pnpm-workspace.yaml", "lerna.json"} & tops:
-        return "a workspace (monorepo) project: each workspace's needs are not followed"
+        return Why("a workspace (monorepo) project: each workspace's needs are not followed")
     npmrc = read_text(directory / ".npmrc") if ".npmrc" in tops else ""
     if re.search(r"_(auth|authToken|password)\s*=", npmrc):
-        return ".npmrc holds a registry credential (a secret): pass it with RUN --mount=type=secret"
+        return Why(".npmrc holds a registry credential (a secret): pass it with RUN --mount=type=secret")
     app = _App(directory, paths, pkg)
     for step in steps:
         why = app.step(step)
         if why:
-            return why
+            return Why(why)
     if "node_modules" in tops and not app.installs:
-        return "node_modules is in the build context and no later install replaces it; add it to .dockerignore"
+        return Why("node_modules is in the build context and no later install replaces it; add it to .dockerignore")
     if app.missing and not app.tools:
-        return f"the command runs {app.missing[0]}, which is not in the build context and no known tool builds it"
+        return Why(f"the command runs {app.missing[0]}, which is not in the build context and no known tool builds it")
     if not app.entries and not app.tools:
-        return "no Node entrypoint in the command this stage runs (`node app.js`, `npm start`) and no known build"
+        return Why("no Node entrypoint in the command this stage runs (`node app.js`, `npm start`) and no known build")
     need = {m for m in NODE_MANIFESTS if m in tops} | ({b for b in _BERRY if b in tops} if ".yarnrc.yml" in tops else set())
     return app.finish(need)
 
@@ -338,7 +339,7 @@ class _App:
                     return why
         return None
 
-    def finish(self, need: set[str]) -> set[str] | str:
+    def finish(self, need: set[str]) -> set[str] | Why:
         from hardener.plans.copy.python import mentioned
 
         starts = list(self.entries)
@@ -360,7 +361,7 @@ class _App:
             starts += [p for p in sorted(self.paths) if p.split("/")[0] in need and p.endswith(js_imports.CODE)]
         need |= self.extra & self.tops
         found = js_imports.reached(self.directory, self.files, self.tops, starts, js_imports.aliases(self.directory, self.tops))
-        if isinstance(found, str):
+        if isinstance(found, Why):
             return found
         return need | found | mentioned(self.texts, self.tops)
 

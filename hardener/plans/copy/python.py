@@ -13,11 +13,12 @@ from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.dockerfile.doc import Instruction
+from hardener.why import Why
 
 PY_MANIFESTS = ("requirements.txt", "requirements-prod.txt", "constraints.txt", "pyproject.toml", "setup.cfg",
                 "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "gunicorn.conf.py", "alembic.ini")
 PY_KINDS = ("pip", "poetry", "uv", "pipenv")
-NO_ENTRY = "no Python entrypoint in this stage's CMD/ENTRYPOINT (`python app.py`, `python -m pkg`, `gunicorn mod:app`)"
+NO_ENTRY = Why("no Python entrypoint in this stage's CMD/ENTRYPOINT (`python app.py`, `python -m pkg`, `gunicorn mod:app`)")
 _WHOLE_TREE = re.compile(r"(^|\s)(\.|\./|\*|\./\*)(\s|$|;|&)|pip3? install (-e )?\.|setup\.py|poetry install(?!.*--no-root)"
                          r"|uv sync(?!.*--no-install-project)|compileall|pytest|tox\b")
 _PY_CMD = re.compile(r"^python[\d.]*$")
@@ -29,24 +30,24 @@ def mentioned(texts: list[str], tops: set[str]) -> set[str]:
     return {t for text in texts for t in tops if re.search(rf"(?<![\w.-]){re.escape(t)}(?![\w-])", text)}
 
 
-def python_needs(directory: Path, tops: set[str], later: list[Instruction]) -> set[str] | str:
+def python_needs(directory: Path, tops: set[str], later: list[Instruction]) -> set[str] | Why:
     """The top-level entries to copy, or why they cannot be known."""
     runs = [i for i in later if i.keyword == "RUN"]
     whole = next((i for i in runs if _WHOLE_TREE.search(i.args)), None)
     if whole is not None:
-        return f"the RUN at line {whole.line} works on the whole copied tree"
+        return Why(f"the RUN at line {whole.line} works on the whole copied tree")
     commands = [i for i in later if i.keyword in ("CMD", "ENTRYPOINT")]
     entry = _entry(commands, tops)
     if entry is None:
         return NO_ENTRY
     found = facts.python_needs(directory, entry, tops)
     if found.dynamic:
-        return found.dynamic
+        return Why(found.dynamic)
     return (set(found.entries) | mentioned([i.args for i in later], tops) | {entry.split("/")[0]}
             | {m for m in PY_MANIFESTS if m in tops})
 
 
-def python_probes(directory: Path, tops: set[str], checks: list[Instruction]) -> set[str] | str:
+def python_probes(directory: Path, tops: set[str], checks: list[Instruction]) -> set[str] | Why:
     """What the HEALTHCHECK probes that run a Python file or module import (or why unknown)."""
     needs: set[str] = set()
     for check in checks:
@@ -55,7 +56,7 @@ def python_probes(directory: Path, tops: set[str], checks: list[Instruction]) ->
             continue
         found = facts.python_needs(directory, entry, tops)
         if found.dynamic:
-            return f"the HEALTHCHECK at line {check.line}: {found.dynamic}"
+            return Why(f"the HEALTHCHECK at line {check.line}: {found.dynamic}")
         needs |= set(found.entries) | {entry.split("/")[0]}
     return needs
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hardener.dockerfile.shell import Command
     from hardener.oci.imageref import ImageRef
     from hardener.plans.split.common import Plan, Steps
+    from hardener.why import Why
 
 
 class Planner(Protocol):
@@ -26,7 +27,7 @@ class Planner(Protocol):
         """Does this stage build with the ecosystem's tooling on a full image?"""
 
     def plan(self, doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps,
-             context: Path | None) -> Plan | str:
+             context: Path | None) -> Plan | Why:
         """The split, or why not."""
 
 

@@ -23,6 +23,7 @@ from hardener.dockerfile.shell_edit import program, subcommand
 from hardener.dockerfile.workdir import join_workdir
 from hardener.edits import Edit
 from hardener.knowledge import images
+from hardener.why import Why
 
 BUILDER = "build"
 RUNTIME_ONLY = frozenset({"LABEL", "EXPOSE", "VOLUME", "HEALTHCHECK", "CMD", "ENTRYPOINT", "STOPSIGNAL"})
@@ -66,7 +67,7 @@ class Steps:
     writes: tuple[tuple[Instruction, str, str], ...] = ()  # (RUN, program, path) builder-only RUNs write
 
 
-def read_steps(doc: DockerfileDoc, stage: Stage, is_build: Callable[[Command], bool]) -> Steps | str:
+def read_steps(doc: DockerfileDoc, stage: Stage, is_build: Callable[[Command], bool]) -> Steps | Why:
     """Classify every RUN command, or say which one the split cannot account for."""
     packages: list[str] = []
     managers: set[str] = set()
@@ -76,29 +77,29 @@ def read_steps(doc: DockerfileDoc, stage: Stage, is_build: Callable[[Command], b
         cmds = commands(inst, doc.escape)
         if not cmds or inst.flags:
             why = "has flags" if inst.flags else "is not plain shell hardener can split"
-            return f"the RUN at line {inst.line} {why}"
+            return Why(f"the RUN at line {inst.line} {why}")
         kinds: list[str] = []
         paths: list[tuple[str, str]] = []
         for cmd in cmds:
             kind = _kind(cmd, is_build, packages, managers)
             if kind is None:
-                return (f"the RUN at line {inst.line} runs `{_name(cmd)}`: hardener cannot tell whether the "
-                        "runtime needs what it does")
+                return Why(f"the RUN at line {inst.line} runs `{_name(cmd)}`: hardener cannot tell whether the "
+                           "runtime needs what it does")
             kinds.append(kind)
             if kind == "build":
                 build.append((inst, cmd))
             paths += [(_name(cmd), p) for p in _written(cmd, kind)]
         if "user" in kinds:
             if any(k not in ("user", "harmless", "fs") for k in kinds):
-                return f"the RUN at line {inst.line} creates a user and also builds: split it by hand"
+                return Why(f"the RUN at line {inst.line} creates a user and also builds: split it by hand")
             continue  # a user-creating RUN is copied into the runtime stage as it is
         if any(_name(c) == "chown" for c in cmds):
-            return f"the chown in the RUN at line {inst.line} would be lost: COPY --from makes files root-owned"
+            return Why(f"the chown in the RUN at line {inst.line} would be lost: COPY --from makes files root-owned")
         if any(_name(c) == "cd" for c in cmds) and any(not p.startswith("/") for _, p in paths):
-            return f"the RUN at line {inst.line} changes directory with cd and then writes relative paths"
+            return Why(f"the RUN at line {inst.line} changes directory with cd and then writes relative paths")
         writes += [(inst, name, p) for name, p in paths]
     if len(managers) > 1:
-        return "the stage uses both apt-get and apk"
+        return Why("the stage uses both apt-get and apk")
     return Steps(tuple(packages), managers.pop() if managers else None, tuple(build), tuple(writes))
 
 
@@ -178,7 +179,7 @@ def _package_words(cmd: Command, sub: int, takes_value: tuple[str, ...]) -> list
 
 
 def runtime_packages(packages: tuple[str, ...], runtime_text: str, manager: str | None = "apt"
-                     ) -> tuple[list[str], list[str]] | str:
+                     ) -> tuple[list[str], list[str]] | Why:
     """(packages the runtime installs, build-only ones dropped), or why a package is unknown.
 
     ``runtime_text`` is what the running container executes (CMD, ENTRYPOINT, HEALTHCHECK):
@@ -196,10 +197,10 @@ def runtime_packages(packages: tuple[str, ...], runtime_text: str, manager: str 
             dropped.append(name)
             keep.append(libraries[name])
         elif re.search(r"-dev(el)?$", name):
-            return (f"the runtime library of {name} is unknown for {manager} (hardener/data/"
-                    "build_packages.toml lists the known ones)")
+            return Why(f"the runtime library of {name} is unknown for {manager} (hardener/data/"
+                       "build_packages.toml lists the known ones)")
         elif "$" in name or "*" in name:
-            return f"the package {name!r} is not literal"
+            return Why(f"the package {name!r} is not literal")
         else:
             keep.append(name)
     return list(dict.fromkeys(keep)), dropped

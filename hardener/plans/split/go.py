@@ -21,6 +21,7 @@ from hardener.dockerfile.workdir import join_workdir, working_dirs
 from hardener.edits import Edit
 from hardener.oci.imageref import ImageRef
 from hardener.plans.split.common import Plan, Steps, data, literal_words, write_outside
+from hardener.why import Why
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 _GO_SUBS = frozenset({"build", "mod", "get", "vet", "test", "generate", "version", "env", "list", "run"})
@@ -39,14 +40,14 @@ def is_build(cmd: Command) -> bool:
     return sub is not None and cmd.words[sub].value in _GO_SUBS
 
 
-def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | str:
+def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | Why:
     runtime = _runtime_image(ref)
-    if runtime.startswith("!"):
-        return runtime[1:]
+    if isinstance(runtime, Why):
+        return runtime
     cwd = working_dirs(doc)
     go_run = _start_problem(stage, [], cwd)
     if go_run and "toolchain" in go_run:
-        return go_run
+        return Why(go_run)
     outputs: list[str] = []
     inline: list[Edit] = []
     cgo_env = _cgo_from_env(stage)
@@ -56,39 +57,39 @@ def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context:
         if sub is None or cmd.words[sub].value != "build":
             continue
         out = _output(cmd, sub, cwd.get(inst.start))
-        if out.startswith("!"):
-            return f"the go build at line {inst.line} {out[1:]}"
+        if isinstance(out, Why):
+            return Why(f"the go build at line {inst.line} {out}")
         outputs.append(out)
         cgo = next((w.value.split("=", 1)[1] for w in cmd.words[: cmd.program_index()]
                     if w.value.startswith("CGO_ENABLED=")), cgo_env)
         if cgo not in (None, "0"):
-            return f"the go build at line {inst.line} sets CGO_ENABLED={cgo}: the binary needs the builder's C libraries"
+            return Why(f"the go build at line {inst.line} sets CGO_ENABLED={cgo}: the binary needs the builder's C libraries")
         if cgo is None:
             inline.append(Edit(cmd.words[0].start, cmd.words[0].start, "CGO_ENABLED=0 "))
     if not outputs:
-        return "no `go build -o <path>` in the stage: the binary to copy is unknown"
+        return Why("no `go build -o <path>` in the stage: the binary to copy is unknown")
     why = (write_outside(steps, cwd, outputs) or _cgo_code(context) or _assets(context)
            or _start_problem(stage, outputs, cwd))
     if why:
-        return why
+        return Why(why)
     notes = ("built with CGO_ENABLED=0 (static binary)",) if inline else ()
     return Plan("go", runtime, tuple((o, o) for o in dict.fromkeys(outputs)) + ((CA_BUNDLE, CA_BUNDLE),),
                 inline=tuple(inline), package_manager="apk" if "alpine" in runtime.rsplit("/", 1)[-1] else "apt",
                 notes=notes)
 
 
-def _runtime_image(ref: ImageRef) -> str:
+def _runtime_image(ref: ImageRef) -> str | Why:
     if ref.digest:
-        return "!the golang image is pinned by digest; the runtime image's digest is not known offline"
+        return Why("the golang image is pinned by digest; the runtime image's digest is not known offline")
     if not ref.is_official:
-        return f"!{ref.name_as_written} is not the official golang image"
+        return Why(f"{ref.name_as_written} is not the official golang image")
     tag = ref.tag or "latest"
     for pattern, image in data()["go"]["runtime"]:
         match = re.search(pattern, tag)
         if match:
             prefix = ref.name_as_written[: -len("golang")]
             return prefix + str(image).replace("{1}", match.group(1) if match.groups() else "")
-    return f"!no runtime image is known for golang:{tag} (hardener/data/build_packages.toml [go] runtime)"
+    return Why(f"no runtime image is known for golang:{tag} (hardener/data/build_packages.toml [go] runtime)")
 
 
 def _cgo_from_env(stage: Stage) -> str | None:
@@ -100,17 +101,17 @@ def _cgo_from_env(stage: Stage) -> str | None:
     return None
 
 
-def _output(cmd: Command, sub: int, cwd: str | None) -> str:
+def _output(cmd: Command, sub: int, cwd: str | None) -> str | Why:
     words = [w.value for w in cmd.words[sub + 1 :]]
     value = next((w[3:] for w in words if w.startswith("-o=")), None)
     if value is None and "-o" in words and words.index("-o") + 1 < len(words):
         value = words[words.index("-o") + 1]
     if value is None:
-        return "!has no -o: the binary's name depends on the module"
+        return Why("has no -o: the binary's name depends on the module")
     if value.endswith("/") or "$" in value:
-        return f"!writes to {value!r}, not one literal file"
+        return Why(f"writes to {value!r}, not one literal file")
     path = join_workdir(cwd, value)
-    return path if path else f"!writes to {value!r} relative to an unknown directory"
+    return path if path else Why(f"writes to {value!r} relative to an unknown directory")
 
 
 def _cgo_code(context: Path | None) -> str | None:

@@ -30,6 +30,7 @@ from hardener.plans.split.common import (
     runtime_packages,
     write_outside,
 )
+from hardener.why import Why
 
 _NPM_SUBS = frozenset({"ci", "install", "i", "run", "run-script", "prune", "cache", "config", "set", "audit", "rebuild"})
 _CODENAMES = ("bookworm", "bullseye", "buster", "trixie")
@@ -48,7 +49,7 @@ def wants_split(ref: ImageRef, steps: Steps, stage: Stage) -> bool:
     """Worth it when the image is the full one, a build script runs, or build packages come in."""
     builds = any(_npm_sub(cmd) in ("run", "run-script") for _, cmd in steps.build)
     dropped = runtime_packages(steps.packages, "", steps.manager)
-    return _runtime_tag(ref.tag) != ref.tag or builds or isinstance(dropped, str) or bool(dropped[1])
+    return _runtime_tag(ref.tag) != ref.tag or builds or isinstance(dropped, Why) or bool(dropped[1])
 
 
 def npm_lock_problem(context: Path, pinned: str) -> str | None:
@@ -61,27 +62,27 @@ def npm_lock_problem(context: Path, pinned: str) -> str | None:
     return None
 
 
-def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | str:
+def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | Why:
     if ref.digest or not ref.is_official:
-        return "only the official node image, by tag, has a known -slim runtime"
+        return Why("only the official node image, by tag, has a known -slim runtime")
     tag = _runtime_tag(ref.tag)
     if tag is None:
-        return f"no -slim variant is known for node:{ref.tag or 'latest'} (pin a release tag such as 20)"
+        return Why(f"no -slim variant is known for node:{ref.tag or 'latest'} (pin a release tag such as 20)")
     if context is None:
-        return "the build context is unknown: cannot read package.json"
+        return Why("the build context is unknown: cannot read package.json")
     why = npm_lock_problem(context, "the production dependencies")
     if why:
-        return why
+        return Why(why)
     global_install = next((inst for inst, cmd in steps.build if _npm_sub(cmd) in ("install", "i")
                            and has_option(cmd.words, ("--global", "--location=global"), "g")), None)
     if global_install is not None:
-        return f"the npm install at line {global_install.line} is global; the runtime stage copies only the app directory"
+        return Why(f"the npm install at line {global_install.line} is global; the runtime stage copies only the app directory")
     app = final_workdir(stage)
     cwd = working_dirs(doc)
     why = copy_outside(stage, cwd, app) or write_outside(steps, cwd, [app] if app else [])
     why = why or _dev_at_start(stage, context)
     if why:
-        return why
+        return Why(why)
     assert app is not None
     major = re.match(r"\d+", ref.tag or "")
     omit = "--production" if major and int(major.group()) < 16 else "--omit=dev"

@@ -27,6 +27,7 @@ from hardener.plans.split.common import (
     runtime_packages,
     write_outside,
 )
+from hardener.why import Why
 
 VENV = "/opt/venv"
 _PY = re.compile(r"^python[\d.]*$")
@@ -66,27 +67,27 @@ def wants_split(ref: ImageRef, steps: Steps, stage: Stage) -> bool:
     if not any(_pip_sub(cmd) is not None for _, cmd in steps.build):
         return False
     dropped = runtime_packages(steps.packages, "", steps.manager)
-    return _runtime_tag(ref.tag) != ref.tag or isinstance(dropped, str) or bool(dropped[1])
+    return _runtime_tag(ref.tag) != ref.tag or isinstance(dropped, Why) or bool(dropped[1])
 
 
-def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | str:
+def plan(doc: DockerfileDoc, stage: Stage, ref: ImageRef, steps: Steps, context: Path | None) -> Plan | Why:
     if ref.digest or not ref.is_official:
-        return "only the official python image, by tag, has a known -slim runtime"
+        return Why("only the official python image, by tag, has a known -slim runtime")
     tag = _runtime_tag(ref.tag)
     if tag is None:
-        return f"no -slim variant is known for python:{ref.tag or 'latest'} (pin a release tag such as 3.12)"
+        return Why(f"no -slim variant is known for python:{ref.tag or 'latest'} (pin a release tag such as 3.12)")
     why = _env_problem(stage) or _pip_problem(steps)
     if why:
-        return why
+        return Why(why)
     app = final_workdir(stage)
     cwd = working_dirs(doc)
     why = copy_outside(stage, cwd, app, "the venv and ") or write_outside(steps, cwd, [VENV] + ([app] if app else []))
     why = why or _start_problem(stage, cwd, app)
     if why:
-        return why
+        return Why(why)
     native = _native(steps, context) if not re.search(r"slim|alpine", ref.tag or "") else []
     if native and "alpine" in tag:
-        return f"{native[0]} needs a system library on Alpine that hardener does not know"
+        return Why(f"{native[0]} needs a system library on Alpine that hardener does not know")
     artifacts = ((VENV, VENV),) + (((app, app),) if app and any(i.keyword == "COPY" for i in stage.instructions) else ())
     path = f'ENV PATH="{VENV}/bin:$PATH"'
     return Plan("python", f"{ref.name_as_written}:{tag}", artifacts,

@@ -23,6 +23,7 @@ from hardener.plans.split.common import data, final_workdir, read_steps
 from hardener.plans.split.node import is_build, npm_lock_problem
 from hardener.plans.split.render import builder_name, keyword_case, relabel
 from hardener.repo_facts import read_text
+from hardener.why import Why
 
 PORT = "8080"  # nginx-unprivileged's default listen port
 MOVED = frozenset({"LABEL", "EXPOSE", "HEALTHCHECK"})  # describe the running container: to the runtime
@@ -38,17 +39,18 @@ Served = tuple[str, str, str]  # (server, directory as written, port)
 
 
 def split(doc: DockerfileDoc, stage: Stage, ctx: Context,
-          shape_problem: Callable[[DockerfileDoc, Stage], str | None]) -> tuple[Edit, str] | str | None:
-    """(edit, reason), a refusal reason, or None: the stage does not serve a static build."""
+          shape_problem: Callable[[DockerfileDoc, Stage], str | None]) -> tuple[Edit, str] | Why | None:
+    """(edit, reason), why not, or None: the stage does not serve a static build."""
     found = served(stage, context := ctx.build_context)
     if found is None:
         return None
-    steps = shape_problem(doc, stage) or read_steps(doc, stage, is_build)
-    if isinstance(steps, str):
+    problem = shape_problem(doc, stage)
+    steps = Why(problem) if problem else read_steps(doc, stage, is_build)
+    if isinstance(steps, Why):
         return steps
     if not any(c.argv[c.program_index() :][:2] in (["npm", "run"], ["npm", "run-script"]) for _, c in steps.build):
         return None  # nothing is built: not a static-site build (the Node plan decides)
-    if isinstance(found, str):
+    if isinstance(found, Why):
         return found
     server, directory, port = found
     app = final_workdir(stage)
@@ -62,13 +64,13 @@ def split(doc: DockerfileDoc, stage: Stage, ctx: Context,
            or (source is not None and f"{app or ''}/".startswith(f"{source.rstrip('/')}/")
                and f"{server} serves {source}, the app's sources included"))
     if why or source is None:
-        return why or None
+        return Why(why) if why else None
     return _render(doc, stage, source), (
         f"split into a build stage ({stage.base}) and an nginx-unprivileged runtime stage that serves only "
         f"{source} instead of {server}; nginx's default config does not reproduce {server}'s {_LOST[server]}")
 
 
-def served(stage: Stage, context: Path | None) -> Served | str | None:
+def served(stage: Stage, context: Path | None) -> Served | Why | None:
     """What the start command serves: (server, directory, port), why it cannot move, or None."""
     words, scripts, env = _start_words(stage), _scripts(context), _env(stage)
     for _ in range(3):  # npm run x -> script -> npx serve …
@@ -92,34 +94,34 @@ def served(stage: Stage, context: Path | None) -> Served | str | None:
     return None
 
 
-def _parse_serve(args: list[str], env: dict[str, str]) -> Served | str:
+def _parse_serve(args: list[str], env: dict[str, str]) -> Served | Why:
     if {"-s", "--single"} & set(args):
-        return "serve -s (--single) rewrites unknown paths to index.html; nginx needs a try_files config for that"
+        return Why("serve -s (--single) rewrites unknown paths to index.html; nginx needs a try_files config for that")
     found = _options("serve", args, {"-l": "listen", "--listen": "listen", "-p": "listen"}, _SERVE_OK, greedy=False)
-    if isinstance(found, str):
+    if isinstance(found, Why):
         return found
     listen = found[0].get("listen", [])
     if len(listen) > 1:
-        return "serve listens on several endpoints"
+        return Why("serve listens on several endpoints")
     port = env.get("PORT", "3000") if not listen else listen[0] if listen[0].isdigit() else \
         next(iter(re.findall(r"^tcp://(?:0\.0\.0\.0|\[::\]|::)?:(\w+)$", listen[0])), None)
-    return _finish("serve", found[1], port) if port else f"serve listens on {listen[0]}, " + (
-        "not a literal port" if "$" in listen[0] else "not on every interface")
+    return _finish("serve", found[1], port) if port else Why(f"serve listens on {listen[0]}, " + (
+        "not a literal port" if "$" in listen[0] else "not on every interface"))
 
 
-def _parse_http_server(args: list[str], env: dict[str, str]) -> Served | str:
+def _parse_http_server(args: list[str], env: dict[str, str]) -> Served | Why:
     if {"NODE_HTTP_SERVER_USERNAME", "NODE_HTTP_SERVER_PASSWORD"} & set(env):
-        return "http-server takes basic-auth credentials from the environment; nginx's default config has none"
+        return Why("http-server takes basic-auth credentials from the environment; nginx's default config has none")
     found = _options("http-server", args, {"-p": "port", "--port": "port", "-a": "address"}, _HTTP_OK, greedy=True)
-    if isinstance(found, str):
+    if isinstance(found, Why):
         return found
     if found[0].get("address", ["0.0.0.0"])[-1] != "0.0.0.0":
-        return f"http-server listens on address {found[0]['address'][-1]}, not on every interface"
+        return Why(f"http-server listens on address {found[0]['address'][-1]}, not on every interface")
     return _finish("http-server", found[1], found[0].get("port", [env.get("PORT", PORT)])[-1])
 
 
 def _options(server: str, args: list[str], valued: dict[str, str], harmless: set[str], greedy: bool
-             ) -> tuple[dict[str, list[str]], list[str]] | str:
+             ) -> tuple[dict[str, list[str]], list[str]] | Why:
     """Option values and positionals; ``greedy``: a flag takes the next word, as minimist does."""
     values: dict[str, list[str]] = {}
     dirs: list[str] = []
@@ -132,20 +134,20 @@ def _options(server: str, args: list[str], valued: dict[str, str], harmless: set
             i += 1 if eq else 2
             continue
         if word in harmless and greedy and nxt is not None and not nxt.startswith("-"):
-            return f"{server} reads the word after {word} as its value: which directory it serves is unclear"
+            return Why(f"{server} reads the word after {word} as its value: which directory it serves is unclear")
         if word.startswith("-") and word not in harmless:
-            return f"the {server} option {word} changes how files are served; nginx's default config lacks it"
+            return Why(f"the {server} option {word} changes how files are served; nginx's default config lacks it")
         dirs += [] if word.startswith("-") else [word]
         i += 1
     return values, dirs
 
 
-def _finish(server: str, dirs: list[str], port: str) -> Served | str:
+def _finish(server: str, dirs: list[str], port: str) -> Served | Why:
     if not dirs:
-        return f"{server} names no directory: it serves the working directory (or ./public), sources included"
+        return Why(f"{server} names no directory: it serves the working directory (or ./public), sources included")
     if len(dirs) > 1 or not re.fullmatch(r"[\w./@+-]+", dirs[0]):
-        return f"{server} serves {' '.join(dirs)}, not one literal directory"
-    return (server, dirs[0], port) if port.isdigit() else f"{server}'s port {port} is not a literal number"
+        return Why(f"{server} serves {' '.join(dirs)}, not one literal directory")
+    return (server, dirs[0], port) if port.isdigit() else Why(f"{server}'s port {port} is not a literal number")
 
 
 def _start_words(stage: Stage) -> list[str] | None:
