@@ -7,10 +7,10 @@ guessed value is worse than no label.
 from __future__ import annotations
 
 import configparser
-import functools
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -132,11 +132,23 @@ def _clean_path(path: str) -> str:
 # ---------------------------------------------------------------- package manifests
 
 
-def package_metadata(directory: Path) -> PackageMeta | None:
-    """Metadata of the first manifest found in ``directory`` that names its package."""
+# the programs (and base image names) that build or run each manifest's package
+MANIFEST_TOOLS: dict[str, tuple[str, ...]] = {
+    "package.json": ("npm", "npx", "yarn", "pnpm", "node", "nodejs", "bun", "corepack"),
+    "pyproject.toml": ("pip", "pip3", "python", "python3", "poetry", "uv", "pipenv", "pdm", "hatch"),
+    "Cargo.toml": ("cargo", "rust", "rustc"),
+    "setup.cfg": ("pip", "pip3", "python", "python3"),
+    "pom.xml": ("mvn", "mvnw", "maven", "java", "eclipse-temurin", "openjdk", "amazoncorretto"),
+    "go.mod": ("go", "golang"),
+}
+
+
+def package_metadata(directory: Path, accept: Callable[[str], bool] | None = None) -> PackageMeta | None:
+    """Metadata of the first manifest found in ``directory`` that names its package (and, with
+    ``accept``, whose file name it accepts)."""
     for name, reader in _READERS:
         path = directory / name
-        if not path.is_file():
+        if (accept is not None and not accept(name)) or not path.is_file():
             continue
         try:
             meta = reader(path)
@@ -251,58 +263,33 @@ def spdx_or_none(value: object) -> str | None:
     return clean
 
 
-# ---------------------------------------------------------------- LICENSE → SPDX
+# ---------------------------------------------------------------- versions and tags
 
-_LICENSE_FILES = re.compile(r"^(LICEN[CS]E|COPYING)([.-][A-Za-z0-9.-]+)?$", re.IGNORECASE)
-# (id, phrases all present, phrases all absent); the text is lower-cased, whitespace-folded
-_LICENSE_TEXTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("Apache-2.0", ("apache license", "version 2.0, january 2004"), ()),
-    ("MIT", ("permission is hereby granted, free of charge, to any person obtaining a copy",
-             "the above copyright notice and this permission notice shall be included"), ()),
-    ("ISC", ("permission to use, copy, modify, and/or distribute this software for any purpose",
-             "copyright notice and this permission notice appear in all copies"), ()),
-    ("0BSD", ("permission to use, copy, modify, and/or distribute this software for any purpose",),
-     ("appear in all copies",)),
-    ("BSD-3-Clause", ("redistribution and use in source and binary forms",
-                      "neither the name of"), ("all advertising materials",)),
-    ("BSD-2-Clause", ("redistribution and use in source and binary forms",),
-     ("neither the name of", "all advertising materials", "may not be used to endorse")),
-    ("MPL-2.0", ("mozilla public license version 2.0",), ()),
-    ("Unlicense", ("this is free and unencumbered software released into the public domain",), ()),
-    ("BSL-1.0", ("boost software license - version 1.0",), ()),
-    ("CC0-1.0", ("cc0 1.0 universal",), ()),
-    ("EPL-2.0", ("eclipse public license - v 2.0",), ()),
-)
-# The GPL family is left out on purpose: its text does not say "-only" or "-or-later".
+# versions `npm init`, `cargo new`, `poetry new` and `uv init` write: a fact only when tagged
+PLACEHOLDER_VERSIONS = frozenset({"0.0.0", "0.0.1", "0.1.0", "1.0.0"})
 
 
-def license_spdx(directory: Path, stop: Path | None = None) -> str | None:
-    """The SPDX id of the one license file in ``directory`` or the nearest parent up to ``stop``."""
-    current = directory.resolve()
-    limit = stop.resolve() if stop is not None else current
-    while True:
-        files = _license_files(current)
-        if files:
-            return _identify(files[0]) if len(files) == 1 else None  # several: dual licensing
-        if current == limit or limit not in current.parents:
-            return None
-        current = current.parent
+def git_tags(root: Path) -> frozenset[str]:
+    """The tag names of the repository at ``root`` (loose refs and packed-refs)."""
+    gdir = git_dir(root)
+    if gdir is None:
+        return frozenset()
+    common = _common_dir(gdir)
+    tags = {p.relative_to(common / "refs" / "tags").as_posix()
+            for p in (common / "refs" / "tags").rglob("*") if p.is_file()}
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8", errors="replace").splitlines():
+            name = line.partition(" ")[2]
+            if name.startswith("refs/tags/"):
+                tags.add(name.removeprefix("refs/tags/"))
+    return frozenset(tags)
 
 
-@functools.lru_cache(maxsize=4096)
-def _license_files(directory: Path) -> list[Path]:
-    """License files directly in ``directory`` (cached: every Dockerfile of a repo asks for the
-    same root, whose listing can be long; the name is checked before the stat)."""
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if _LICENSE_FILES.match(p.name) and p.is_file())
-
-
-def _identify(path: Path) -> str | None:
-    try:
-        text = " ".join(path.read_text(encoding="utf-8", errors="replace")[:200_000].lower().split())
-    except OSError:
-        return None
-    found = [spdx for spdx, present, absent in _LICENSE_TEXTS
-             if all(p in text for p in present) and not any(a in text for a in absent)]
-    return found[0] if len(found) == 1 else None
+def version_is_fact(version: str, root: Path) -> bool:
+    """A declared version, unless it is a placeholder that no tag of the repository at
+    ``root`` (``1.0.0``, ``v1.0.0``, ``name@1.0.0``, ``name-v1.0.0``) confirms."""
+    if version not in PLACEHOLDER_VERSIONS:
+        return True
+    return any(t.removeprefix("v") == version or re.search(rf"[@/_-]v?{re.escape(version)}$", t)
+               for t in git_tags(root))

@@ -49,9 +49,9 @@ def test_base_name(before: str, after: str, tmp_path: Path) -> None:
 def test_everything_from_git_and_manifest(tmp_path: Path) -> None:
     _git(tmp_path, "https://ci:tok@github.com/o/web.git")
     pkg = {"name": "web", "description": 'say "hi" for $5 \\ more', "version": "2.0.0", "license": "MIT"}
-    out = _fix("FROM node:20\nRUN npm ci\nCMD x\n", tmp_path, {"package.json": json.dumps(pkg)})
+    out = _fix("FROM node:20\nCOPY package*.json ./\nRUN npm ci\nCMD x\n", tmp_path, {"package.json": json.dumps(pkg)})
     assert out == (
-        "FROM node:20\nRUN npm ci\nARG VCS_REF=\nARG BUILD_DATE=\n"
+        "FROM node:20\nCOPY package*.json ./\nRUN npm ci\nARG VCS_REF=\nARG BUILD_DATE=\n"
         f'LABEL {OCI}source="https://github.com/o/web" \\\n'
         f"      {OCI}revision=$VCS_REF \\\n"
         f"      {OCI}created=$BUILD_DATE \\\n"
@@ -73,11 +73,11 @@ def test_build_args_reuse_declarations(tmp_path: Path) -> None:
 
 
 def test_windows_escape_and_crlf(tmp_path: Path) -> None:
-    text = "# escape=`\r\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\r\nRUN dir\r\n"
+    text = "# escape=`\r\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\r\nCOPY . .\r\nRUN go build\r\n"
     out = _fix(text, tmp_path, {"go.mod": "module example.com/tool\n"})
     assert out == ("# escape=`\r\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\r\n"
                    f'LABEL {OCI}title="tool" `\r\n'
-                   f'      {OCI}base.name="mcr.microsoft.com/windows/servercore:ltsc2022"\r\nRUN dir\r\n')
+                   f'      {OCI}base.name="mcr.microsoft.com/windows/servercore:ltsc2022"\r\nCOPY . .\r\nRUN go build\r\n')
 
 
 def test_keys_already_set_are_not_repeated(tmp_path: Path) -> None:
@@ -98,3 +98,38 @@ def test_nothing_known(text: str, tmp_path: Path) -> None:
 def test_only_final_stage(tmp_path: Path) -> None:
     out = _fix("FROM golang AS build\nRUN go build\nFROM alpine\nCOPY --from=build /a /a\n", tmp_path)
     assert out.count("LABEL") == 1 and out.index("LABEL") > out.index("FROM alpine")
+
+
+SERVER = "FROM golang:1.22\nCOPY go.mod go.sum ./\nCOPY cmd/ cmd/\nRUN go build ./cmd/server\nCMD [\"server\"]\n"
+FRONT = '{"name": "web-ui", "description": "The front end", "version": "3.1.0"}'
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    pytest.param(SERVER, "server-mod", id="go-server-not-the-front-end"),
+    pytest.param(SERVER.replace("COPY go.mod go.sum ./", "COPY . ."), "server-mod", id="copy-all-runs-go-only"),
+    pytest.param("FROM node:20\nCOPY package.json ./\nRUN npm ci\n", "web-ui", id="node-image"),
+    pytest.param("FROM node:20\nCOPY ./ /app/\nCMD [\"node\", \"i.js\"]\n", "web-ui", id="copy-dot-slash"),
+    pytest.param("FROM debian:12\nCOPY package.json ./\nRUN true\n", None, id="copied-never-run"),
+    pytest.param("FROM node:20\nCOPY web/package.json ./\nRUN npm ci\n", None, id="a-subdirectory-manifest"),
+])
+def test_manifest_only_of_this_image(text: str, title: str | None, tmp_path: Path) -> None:
+    out = _fix(text, tmp_path, {"package.json": FRONT, "go.mod": "module example.com/server-mod\n"})
+    assert (f'{OCI}title="{title}"' in out) if title else f"{OCI}title" not in out
+    if title != "web-ui":
+        assert "front end" not in out and "3.1.0" not in out
+
+
+@pytest.mark.parametrize(("version", "tag", "labelled"), [
+    pytest.param("0.0.1", None, False, id="npm-placeholder"),
+    pytest.param("1.0.0", None, False, id="npm-init-default"),
+    pytest.param("1.0.0", "v1.0.0", True, id="tagged"),
+    pytest.param("2.3.4", None, True, id="real"),
+])
+def test_placeholder_version(version: str, tag: str | None, labelled: bool, tmp_path: Path) -> None:
+    _git(tmp_path, "https://github.com/o/web.git")
+    if tag:
+        (tmp_path / ".git" / "refs" / "tags").mkdir(parents=True)
+        (tmp_path / ".git" / "refs" / "tags" / tag).write_text("c" * 40 + "\n")
+    pkg = json.dumps({"name": "web", "version": version})
+    out = _fix("FROM node:20\nCOPY . .\nRUN npm ci\n", tmp_path, {"package.json": pkg})
+    assert (f'{OCI}version="{version}"' in out) is labelled

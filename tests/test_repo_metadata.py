@@ -7,33 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from hardener.knowledge.licenses import license_spdx, licenses_label
 from hardener.repo_metadata import (
+    PackageMeta,
     git_head,
     git_remote_url,
-    license_spdx,
     normalise_remote,
     package_metadata,
     spdx_or_none,
+    version_is_fact,
 )
 
-MIT = """MIT License
-
-Copyright (c) 2024 Someone
-
-Permission is hereby granted, free of charge, to any person obtaining a copy
-of this software and associated documentation files (the "Software"), to deal
-in the Software without restriction.
-
-The above copyright notice and this permission notice shall be included in all
-copies or substantial portions of the Software.
-"""
-APACHE = "                                 Apache License\n                           Version 2.0, January 2004\n"
-BSD3 = ("Redistribution and use in source and binary forms, with or without modification, are "
-        "permitted ... 3. Neither the name of the copyright holder nor the names of its contributors "
-        "may be used to endorse or promote products")
-ISC = ("Permission to use, copy, modify, and/or distribute this software for any purpose with or "
-       "without fee is hereby granted, provided that the above copyright notice and this permission "
-       "notice appear in all copies.")
+TEXTS = Path(__file__).parent / "data" / "licenses"
+MIT = (TEXTS / "MIT.txt").read_text()
+APACHE = (TEXTS / "Apache-2.0.txt").read_text()
+BSD3 = (TEXTS / "BSD-3-Clause.txt").read_text()
+ISC = (TEXTS / "ISC.txt").read_text()
+GPL3 = (TEXTS / "GPL-3.0.txt").read_text()
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -122,7 +112,9 @@ def test_package_metadata_unknown(name: str, content: str, tmp_path: Path) -> No
     pytest.param({"LICENSE.txt": APACHE}, "Apache-2.0", id="apache"),
     pytest.param({"COPYING": BSD3}, "BSD-3-Clause", id="bsd3"),
     pytest.param({"LICENSE.md": ISC}, "ISC", id="isc"),
-    pytest.param({"LICENSE": "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007"}, None, id="gpl-only-or-later"),
+    pytest.param({"LICENSE": GPL3}, None, id="gpl-only-or-later"),
+    pytest.param({"LICENSE": "Apache License\nVersion 2.0, January 2004\n"}, None, id="a-heading-is-no-text"),
+    pytest.param({"LICENSE": "This project is released under the MIT license."}, None, id="a-mention-is-no-text"),
     pytest.param({"LICENSE-MIT": MIT, "LICENSE-APACHE": APACHE}, None, id="dual"),
     pytest.param({"LICENSE": MIT + APACHE}, None, id="two-texts-in-one"),
     pytest.param({}, None, id="none"),
@@ -150,3 +142,55 @@ def test_license_found_in_parent_up_to_stop(tmp_path: Path) -> None:
 ])
 def test_spdx_or_none(value: str | None, expected: str | None) -> None:
     assert spdx_or_none(value) == expected
+
+
+def _meta(manifest: str, license_: str | None) -> PackageMeta:
+    return PackageMeta(manifest, "app", license=license_)
+
+
+@pytest.mark.parametrize(("files", "meta", "expected"), [
+    pytest.param({"LICENSE": APACHE}, _meta("package.json", "ISC"), "Apache-2.0", id="npm-isc-contradicted"),
+    pytest.param({}, _meta("package.json", "ISC"), None, id="npm-isc-without-license-file"),
+    pytest.param({"LICENSE": ISC}, _meta("package.json", "ISC"), "ISC", id="isc-confirmed"),
+    pytest.param({}, _meta("pyproject.toml", "MIT"), "MIT", id="declared-nothing-contradicts"),
+    pytest.param({"LICENSE": MIT}, _meta("Cargo.toml", "Apache-2.0"), "MIT", id="file-wins"),
+    pytest.param({"LICENSE-MIT": MIT, "LICENSE-APACHE": APACHE}, _meta("Cargo.toml", "MIT OR Apache-2.0"),
+                 "MIT OR Apache-2.0", id="dual-confirmed"),
+    pytest.param({"LICENSE-MIT": MIT, "LICENSE-APACHE": APACHE}, _meta("Cargo.toml", "MIT"), None,
+                 id="dual-half-declared"),
+    pytest.param({"LICENSE": GPL3}, _meta("package.json", "GPL-3.0-or-later"), "GPL-3.0-or-later",
+                 id="gnu-text-confirms-or-later"),
+    pytest.param({"LICENSE": GPL3}, None, None, id="gnu-text-alone"),
+    pytest.param({"LICENSE": "All rights reserved."}, _meta("pyproject.toml", "MIT"), None,
+                 id="unreadable-file-confirms-nothing"),
+    pytest.param({"LICENSE": BSD3}, None, "BSD-3-Clause", id="file-only"),
+])
+def test_licenses_label(files: dict[str, str], meta: PackageMeta | None, expected: str | None,
+                        tmp_path: Path) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert licenses_label(tmp_path, tmp_path, meta) == expected
+
+
+@pytest.mark.parametrize(("version", "tags", "expected"), [
+    pytest.param("1.0.0", [], False, id="npm-default"),
+    pytest.param("0.0.1", [], False, id="placeholder"),
+    pytest.param("0.1.0", [], False, id="cargo-default"),
+    pytest.param("1.0.0", ["v1.0.0"], True, id="tagged-v"),
+    pytest.param("1.0.0", ["web@1.0.0"], True, id="tagged-monorepo"),
+    pytest.param("1.0.0", ["v11.0.0"], False, id="other-tag"),
+    pytest.param("1.4.2", [], True, id="a-real-version"),
+])
+def test_version_is_fact(version: str, tags: list[str], expected: bool, tmp_path: Path) -> None:
+    (tmp_path / ".git" / "refs" / "tags").mkdir(parents=True)
+    for tag in tags:
+        ref = tmp_path / ".git" / "refs" / "tags" / tag
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text("a" * 40 + "\n")
+    assert version_is_fact(version, tmp_path) is expected
+
+
+def test_packed_tag_confirms(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "packed-refs").write_text("# pack-refs\n" + "b" * 40 + " refs/tags/v0.0.1\n")
+    assert version_is_fact("0.0.1", tmp_path)

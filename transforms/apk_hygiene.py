@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from hardener.ci.images import image_stages_of
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.reach import builder_note
 from hardener.dockerfile.shell_edit import has_cache_under, has_option, insert_after, program, shell_runs, subcommand
 from hardener.model import Applicability, Finding, Transform
 
@@ -33,8 +35,13 @@ class ApkNoCache(Transform):
     An `apk update` or `rm -rf /var/cache/apk/*` already in the RUN is left as it is;
     both become redundant but harmless.
 
+    Only stages in the image get it: the built stage (Compose's `target`, else the last),
+    the stages it is built FROM and those it copies wholesale (`COPY --from=x / /`). A
+    builder stage whose files are copied one by one is thrown away with its cache.
+
     ## Refuses when
-    Never refuses; RUNs with a cache mount on /var/cache/apk or /etc/apk/cache, exec-form
+    Never refuses, but notes a builder stage it leaves alone (once per stage). RUNs
+    with a cache mount on /var/cache/apk or /etc/apk/cache, exec-form
     and heredoc RUNs, and `case` blocks are left alone. Calls inside if/for blocks and
     subshells are fixed too.
 
@@ -49,6 +56,8 @@ class ApkNoCache(Transform):
     applicability = Applicability.SAFE
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        stages = image_stages_of(doc, ctx)
+        noted: set[int] = set()
         for inst, cmds, _ in shell_runs(doc, loose=True):
             if has_cache_under(inst, _CACHE_PATHS):
                 continue
@@ -57,7 +66,13 @@ class ApkNoCache(Transform):
                 sub = None if prog is None else subcommand(cmd, prog, _APK_VALUE_OPTS)
                 if sub is None or cmd.words[sub].value != "add":
                     continue
-                if not has_option(cmd.words, ("--no-cache",)):
+                if has_option(cmd.words, ("--no-cache",)):
+                    continue
+                if not stages.reaches(inst):
+                    if inst.stage not in noted:
+                        noted.add(inst.stage)
+                        yield self.refuse(builder_note(doc, inst, "--no-cache"), inst.line)
+                else:
                     yield self.change(
                         [insert_after(cmd.words[sub], "--no-cache")],
                         "apk keeps its index in /var/cache/apk; --no-cache stores nothing",

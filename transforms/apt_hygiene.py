@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from hardener.ci.images import image_stages_of
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.reach import builder_note
 from hardener.dockerfile.shell import Command, Word
 from hardener.dockerfile.shell_edit import (
     append_command,
@@ -18,7 +20,7 @@ from hardener.dockerfile.shell_edit import (
     subcommand,
 )
 from hardener.edits import Edit
-from hardener.model import Applicability, Finding, Transform
+from hardener.model import Applicability, Change, Finding, Refusal, Transform
 from hardener.options import Option
 
 _APT_VALUE_OPTS = ("-o", "-c", "-t", "--option", "--config-file", "--target-release",
@@ -35,6 +37,9 @@ _USES_LISTS = re.compile(
     r"\b(apt-get|apt)\s[^;&|]*?\b(install|upgrade|dist-upgrade|build-dep|source|download)\b"
     r"|\bapt-cache\s")
 _UPDATES = re.compile(r"\b(apt-get|apt)\s[^;&|]*?\bupdate\b")
+_UNPINNED = ("apt install of unpinned packages stays apt: as apt-get it trades hadolint DL3027 "
+             "for DL3008 (pin versions); set rename-unpinned = true to rename anyway")
+_SIZE_CHANGES = "--no-install-recommends and the package-list cleanup"
 
 
 class AptHygiene(Transform):
@@ -62,9 +67,18 @@ class AptHygiene(Transform):
     recommended package at runtime), `apt-get update &&` added to an install RUN that
     lacked it, and removing a RUN that only ran `apt-get update`.
 
+    The size changes (`--no-install-recommends`, the list cleanup) go only to stages in
+    the image: the built stage (Compose's `target`, else the last), the stages it is built
+    FROM and those it copies wholesale (`COPY --from=x / /`). A builder stage whose files
+    are copied one by one is thrown away, and a package only *recommended* there can be
+    what the build needs (protobuf-compiler recommends the libprotobuf-dev whose .proto
+    files a build imports). `apt` is renamed on a whole RUN or not at all.
+
     ## Refuses when
     A later RUN of the stage (or of a stage built on it) installs without its own
-    `apt-get update` and relies on the lists this RUN would delete. RUNs with a cache
+    `apt-get update` and relies on the lists this RUN would delete; an `apt` command of
+    the RUN cannot become apt-get (then none is renamed); a size change falls in a
+    builder stage (noted once per stage). RUNs with a cache
     mount on /var/lib/apt or /var/cache/apt, and exec-form and heredoc RUNs, are left
     alone. Inside if/for blocks and subshells only `apt`, `-y` and
     `--no-install-recommends` are fixed: where an update or cleanup belongs is not
@@ -86,17 +100,30 @@ class AptHygiene(Transform):
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         rename_unpinned = bool(self.option(ctx, "rename-unpinned"))
+        stages = image_stages_of(doc, ctx)
+        noted: set[str] = set()
         for inst, cmds, exact in shell_runs(doc, loose=True):
-            if not has_cache_under(inst, _CACHE_PATHS):
-                yield from self._one(doc, inst, cmds, exact, rename_unpinned)
+            if has_cache_under(inst, _CACHE_PATHS):
+                continue
+            for finding in self._one(doc, inst, cmds, exact, rename_unpinned, stages.reaches(inst)):
+                if isinstance(finding, Refusal) and finding.reason.startswith("builder stage"):
+                    if finding.reason in noted:
+                        continue  # one note per stage, not one per RUN
+                    noted.add(finding.reason)
+                yield finding
 
     def _one(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command], exact: bool,
-             rename_unpinned: bool) -> Iterator[Finding]:
+             rename_unpinned: bool, sized: bool) -> Iterator[Finding]:
         calls = [(c, p, subcommand(c, p, _APT_VALUE_OPTS)) for c in cmds
                  if (p := program(c, ("apt", "apt-get"))) is not None]
+        renames = list(self._renames(inst, calls, rename_unpinned))
+        yield from renames
+        renaming = any(isinstance(f, Change) for f in renames)
         for cmd, prog, sub in calls:
-            if sub is not None:
-                yield from self._command(inst, cmd, prog, sub, rename_unpinned)
+            if renaming and cmd.words[prog].value.rsplit("/", 1)[-1] == "apt":
+                continue  # its flags come next round, on apt-get
+            if sub is not None and cmd.words[sub].value == "install":
+                yield from self._install(doc, inst, cmd, prog, sub, sized)
         if not exact:
             return  # inside if/for blocks: flags only, the RUN's structure is not known
         uses = [(c, p, s) for c, p, s in calls if s is not None
@@ -104,25 +131,31 @@ class AptHygiene(Transform):
         updates = [c for c, p, s in calls if s is not None and c.words[s].value == "update"]
         if uses and not updates:
             yield from self._add_update(inst, uses[0][0])
+        elif updates and not _removes_lists(cmds) and not sized:
+            yield self.refuse(builder_note(doc, inst, _SIZE_CHANGES), inst.line)
         elif updates and not _removes_lists(cmds):
             yield from self._cleanup(doc, inst, cmds, updates)
 
-    def _command(self, inst: Instruction, cmd: Command, prog: int, sub: int,
+    def _renames(self, inst: Instruction, calls: list[tuple[Command, int, int | None]],
                  rename_unpinned: bool) -> Iterator[Finding]:
-        word, verb = cmd.words[prog], cmd.words[sub].value
-        if word.value.rsplit("/", 1)[-1] == "apt":
-            if verb not in _SAME_IN_APT_GET or word.raw != word.value:
-                return
-            if verb != "install" or rename_unpinned or _all_pinned(cmd, sub):
-                yield self.change([Edit(word.end - 3, word.end, "apt-get")],
-                                  "apt is meant for people; apt-get has a stable CLI for scripts",
-                                  inst.line, end_line=inst.end_line)
-                return
-            yield self.refuse(
-                "apt install of unpinned packages stays apt: as apt-get it trades hadolint DL3027 "
-                "for DL3008 (pin versions); set rename-unpinned = true to rename anyway", inst.line)
-        if verb != "install":
-            return
+        """Rename every `apt` of the RUN to apt-get, or none: a half-renamed line reads as a bug."""
+        apts = [(c, p, s) for c, p, s in calls if c.words[p].value.rsplit("/", 1)[-1] == "apt"]
+        why = [w for c, p, s in apts if (w := _kept_apt(c, p, s, rename_unpinned))]
+        if apts and not why:
+            yield self.change([Edit(c.words[p].end - 3, c.words[p].end, "apt-get") for c, p, _ in apts],
+                              "apt is meant for people; apt-get has a stable CLI for scripts",
+                              inst.line, end_line=inst.end_line)
+        elif _UNPINNED in why:
+            yield self.refuse(_UNPINNED + ("" if len(apts) == 1 else "; so do the other apt commands "
+                                           "of this RUN: a half-renamed line reads as a bug"),
+                              inst.line)
+        elif len(why) < len(apts):
+            yield self.refuse(f"apt stays apt in this RUN: {why[0]}, and a half-renamed line reads "
+                              "as a bug", inst.line)
+
+    def _install(self, doc: DockerfileDoc, inst: Instruction, cmd: Command, prog: int, sub: int,
+                 sized: bool) -> Iterator[Finding]:
+        word = cmd.words[prog]
         options = cmd.words[prog + 1 :]
         if not (has_option(options, ("--yes", "--assume-yes"), "y") or _quiet_two(options)):
             yield self.change([insert_after(word, "-y")],
@@ -130,6 +163,9 @@ class AptHygiene(Transform):
                               inst.line, end_line=inst.end_line)
         if not (has_option(options, ("--no-install-recommends", "--install-recommends"))
                 or any("Install-Recommends" in w.value for w in options)):
+            if not sized:
+                yield self.refuse(builder_note(doc, inst, _SIZE_CHANGES), inst.line)
+                return
             yield self.change(
                 [insert_after(cmd.words[sub], "--no-install-recommends")],
                 "recommended packages bloat the image; check the app needs none of them at runtime",
@@ -177,6 +213,20 @@ def _delete_lines(doc: DockerfileDoc, inst: Instruction) -> Edit:
     if before_blank and after != -1 and doc.text[end:after].strip() == "":
         end = after + 1
     return Edit(start, end, "")
+
+
+def _kept_apt(cmd: Command, prog: int, sub: int | None, rename_unpinned: bool) -> str | None:
+    """Why this `apt` command cannot become apt-get, or None when it can."""
+    word = cmd.words[prog]
+    if sub is None:
+        return "an apt call has no subcommand"
+    if cmd.words[sub].value not in _SAME_IN_APT_GET:
+        return f"apt-get has no {cmd.words[sub].value!r} with the same meaning"
+    if word.raw != word.value:
+        return "the apt word is quoted or escaped"
+    if cmd.words[sub].value == "install" and not rename_unpinned and not _all_pinned(cmd, sub):
+        return _UNPINNED
+    return None
 
 
 def _all_pinned(cmd: Command, sub: int) -> bool:

@@ -1,14 +1,17 @@
 """HD502 add-oci-labels."""
 from __future__ import annotations
 
+import fnmatch
 import re
+import shlex
 from collections.abc import Iterator
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
+from hardener.knowledge.licenses import licenses_label
 from hardener.model import Applicability, Finding, Transform
-from hardener.repo_metadata import git_remote_url, license_spdx, package_metadata
+from hardener.repo_metadata import MANIFEST_TOOLS, git_remote_url, package_metadata, version_is_fact
 
 OCI = "org.opencontainers.image."
 # build arguments for values a committed file cannot hold (a baked commit goes stale)
@@ -24,8 +27,16 @@ class AddOciLabels(Transform):
     added with `source` (the git remote, as https without credentials), `revision` and
     `created` (through `ARG VCS_REF=` / `ARG BUILD_DATE=`, filled by the build),
     `title`, `description`, `version` and `licenses` (from package.json, pyproject.toml,
-    Cargo.toml, setup.cfg, pom.xml or go.mod in the build context, and the LICENSE
+    Cargo.toml, setup.cfg, pom.xml or go.mod in the build context root, and the LICENSE
     file), and `base.name` / `base.digest` (from the final FROM).
+
+    Only facts: a manifest describes the image only when a COPY/ADD takes it and the
+    Dockerfile runs its tool (npm, pip, cargo, mvn, go, …) or starts from its language's
+    image, so a front-end package.json does not label a server image. `licenses` is the
+    manifest's expression when the LICENSE/COPYING texts (identified by licenseclassifier,
+    from the SPDX license data) agree, else the one license those texts hold, else
+    nothing; without a license file the manifest's claim stands, except npm init's `ISC`.
+    A placeholder version (`0.0.0`, `0.0.1`, `0.1.0`, `1.0.0`) needs a matching git tag.
 
     ## Why
     Registries, scanners and `docker inspect` read these labels to link an image to its
@@ -45,8 +56,9 @@ class AddOciLabels(Transform):
     already sets are never repeated; only the final stage is labelled.
 
     ## Refuses when
-    Nothing is refused: a key whose value is unknown (no git remote, no manifest, an
-    unrecognised or dual license, a base given by a variable) is simply left out.
+    Nothing is refused: a key whose value is unknown (no git remote, no manifest of this
+    image, a license file that is not recognised or contradicts nothing known, a GNU
+    text alone, an untagged placeholder version, a base given by a variable) is left out.
 
     ## References
     https://github.com/opencontainers/image-spec/blob/main/annotations.md
@@ -81,14 +93,17 @@ def _values(doc: DockerfileDoc, stage: Stage, ctx: Context) -> list[tuple[str, s
         out.append(("source", _quote(source, doc.escape)))
         out += [(key, f"${arg}") for key, arg in _BUILD_ARGS]
     context = ctx.build_context
-    meta = package_metadata(context) if context is not None else None
+    meta = package_metadata(context, lambda name: _builds(doc, name)) if context is not None else None
+    version = meta.version if meta is not None else None
+    if version and not version_is_fact(version, ctx.root):
+        version = None  # npm init's 1.0.0, cargo new's 0.1.0: a placeholder, not a release
     if meta is not None:
         out += [(k, _quote(v, doc.escape)) for k, v in
-                (("title", meta.title), ("description", meta.description), ("version", meta.version))
+                (("title", meta.title), ("description", meta.description), ("version", version))
                 if v]
-    lic = meta.license if meta is not None and meta.license else None
-    if lic is None and context is not None:
-        lic = license_spdx(context, ctx.root if context.is_relative_to(ctx.root) else None)
+    lic = None
+    if context is not None:
+        lic = licenses_label(context, ctx.root if context.is_relative_to(ctx.root) else None, meta)
     if lic:
         out.append(("licenses", _quote(lic, doc.escape)))
     base = _root_base(doc, stage)
@@ -97,6 +112,36 @@ def _values(doc: DockerfileDoc, stage: Stage, ctx: Context) -> list[tuple[str, s
         if "@" in base:
             out.append(("base.digest", _quote(base.rpartition("@")[2], doc.escape)))
     return out
+
+
+def _builds(doc: DockerfileDoc, manifest: str) -> bool:
+    """Whether the image is this manifest's package: a COPY/ADD from the build context takes
+    the manifest and the Dockerfile runs its tool (or starts from its language's image).
+    A front-end package.json beside a Go server's Dockerfile describes another package."""
+    tool = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, MANIFEST_TOOLS[manifest])) + r")(?![\w-])")
+    copied = runs = False
+    for inst in doc.walk():
+        if inst.keyword in ("COPY", "ADD") and inst.flag("from") is None:
+            copied = copied or any(_takes(src, manifest) for src in _sources(inst))
+        elif inst.keyword in ("RUN", "CMD", "ENTRYPOINT"):
+            runs = runs or bool(tool.search(inst.logical))
+    bases = (s.base.split("@")[0].split(":")[0].rsplit("/", 1)[-1] for s in doc.stages)
+    return copied and (runs or any(tool.fullmatch(b) for b in bases))
+
+
+def _sources(inst: Instruction) -> list[str]:
+    if inst.json is not None:
+        return list(inst.json[:-1])
+    try:
+        return shlex.split(inst.args)[:-1]
+    except ValueError:
+        return inst.args.split()[:-1]
+
+
+def _takes(source: str, manifest: str) -> bool:
+    """Whether a COPY source in the build context root takes ``manifest``."""
+    clean = source.removeprefix("./").rstrip("/")
+    return clean in ("", ".", "*") or ("/" not in clean and fnmatch.fnmatchcase(manifest, clean))
 
 
 def _chain(doc: DockerfileDoc, stage: Stage) -> list[Stage]:

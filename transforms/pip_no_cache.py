@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from hardener.ci.images import image_stages_of
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.reach import builder_note
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import cache_targets, has_option, insert_after, shell_runs, subcommand
 from hardener.model import Applicability, Finding, Transform
@@ -33,8 +35,14 @@ class PipNoCacheDir(Transform):
     ## Applicability
     safe: the same packages are installed, only the cache is not written.
 
+    Only stages in the image get it: the built stage (Compose's `target`, else the last),
+    the stages it is built FROM and those it copies wholesale (`COPY --from=x / /`). A
+    builder stage whose files are copied one by one (a venv, wheels) is thrown away with
+    its cache.
+
     ## Refuses when
-    Never refuses. Left alone: a RUN with a cache mount (the cache then lives outside the
+    Never refuses, but notes a builder stage it leaves alone (once per stage). Left
+    alone: a RUN with a cache mount (the cache then lives outside the
     layer on purpose), a stage that sets `PIP_NO_CACHE_DIR` in ENV or ARG, a command
     that sets it or passes `--cache-dir`, exec-form and heredoc RUNs. Calls inside if/for
     blocks and subshells are fixed too.
@@ -50,6 +58,8 @@ class PipNoCacheDir(Transform):
     applicability = Applicability.SAFE
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        stages = image_stages_of(doc, ctx)
+        noted: set[int] = set()
         for inst, cmds, _ in shell_runs(doc, loose=True):
             if _pip_cache_mounted(inst) or _env_disables_cache(doc, inst):
                 continue
@@ -58,6 +68,11 @@ class PipNoCacheDir(Transform):
                 if sub is None or has_option(cmd.words, _CHOSEN):
                     continue
                 if any(w.raw.startswith("PIP_NO_CACHE_DIR=") for w in cmd.words[: cmd.program_index()]):
+                    continue
+                if not stages.reaches(inst):
+                    if inst.stage not in noted:
+                        noted.add(inst.stage)
+                        yield self.refuse(builder_note(doc, inst, "--no-cache-dir"), inst.line)
                     continue
                 yield self.change([insert_after(cmd.words[sub], "--no-cache-dir")],
                                   "pip's wheel cache would stay in the layer",

@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hardener.ci.images import image_stages_of
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
+from hardener.dockerfile.reach import builder_note
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import (
     append_command,
@@ -48,6 +50,7 @@ _TOOLS = {
                                "source-install", "si", "patch"}),
                     "zypper clean --all", False),
 }
+_SIZE_CHANGES = "the package-cache cleanup and install_weak_deps=0"
 _CACHE_PATHS = ("/var/cache/yum", "/var/cache/dnf", "/var/cache/zypp", "/var/cache/libdnf5")
 
 
@@ -74,8 +77,14 @@ class RpmHygiene(Transform):
     installs fetch fresh metadata by themselves). review: `--setopt=install_weak_deps=0`,
     because the app may rely on a weak dependency at runtime.
 
+    The size changes (the cleanup, `install_weak_deps=0`) go only to stages in the image:
+    the built stage (Compose's `target`, else the last), the stages it is built FROM and
+    those it copies wholesale (`COPY --from=x / /`). A builder stage whose files are
+    copied one by one is thrown away, and a weak dependency can be what its build needs.
+
     ## Refuses when
-    Never refuses; RUNs with a cache mount on /var/cache/yum, /var/cache/dnf or
+    Never refuses, but notes a builder stage whose size changes it leaves out (once per
+    stage). RUNs with a cache mount on /var/cache/yum, /var/cache/dnf or
     /var/cache/zypp, exec-form and heredoc RUNs are left alone. Inside if/for blocks and
     subshells only the flags are added: where the cleanup belongs is not certain there.
 
@@ -91,12 +100,22 @@ class RpmHygiene(Transform):
     applicability = Applicability.SAFE
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
+        stages = image_stages_of(doc, ctx)
+        noted: set[int] = set()
         for inst, cmds, exact in shell_runs(doc, loose=True):
-            if not has_cache_under(inst, _CACHE_PATHS):
+            if has_cache_under(inst, _CACHE_PATHS):
+                continue
+            if stages.reaches(inst):
                 yield from self._one(doc, inst, cmds, exact)
+                continue
+            flags = list(self._one(doc, inst, cmds, exact=False, sized=False))
+            yield from flags
+            if inst.stage not in noted and len(list(self._one(doc, inst, cmds, exact))) > len(flags):
+                noted.add(inst.stage)
+                yield self.refuse(builder_note(doc, inst, _SIZE_CHANGES), inst.line)
 
     def _one(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command],
-             exact: bool) -> Iterator[Finding]:
+             exact: bool, sized: bool = True) -> Iterator[Finding]:
         needs_clean: list[str] = []
         for cmd in cmds:
             prog = program(cmd, _TOOLS)
@@ -105,7 +124,7 @@ class RpmHygiene(Transform):
                 continue
             name = cmd.words[prog].value.rsplit("/", 1)[-1]
             tool, verb = _TOOLS[name], cmd.words[sub].value
-            yield from self._flags(inst, cmd, prog, sub, tool, name)
+            yield from self._flags(inst, cmd, prog, sub, tool, name, sized)
             if verb in tool.caches and tool.clean not in needs_clean:
                 needs_clean.append(tool.clean)
         if not exact or "keepcache" in inst.args or ends_with_exit(cmds):
@@ -118,14 +137,14 @@ class RpmHygiene(Transform):
                 return  # one append per round: two would insert at the same spot
 
     def _flags(self, inst: Instruction, cmd: Command, prog: int, sub: int, tool: _Tool,
-               name: str) -> Iterator[Finding]:
+               name: str, sized: bool) -> Iterator[Finding]:
         verb, options = cmd.words[sub].value, cmd.words[prog + 1 :]
         if verb in tool.prompts and not has_option(options, tool.yes_long, "y"):
             at = cmd.words[sub] if tool.yes_after_verb else cmd.words[prog]
             yield self.change([insert_after(at, "-y")],
                               f"{name} {verb} without -y stops at the confirmation prompt",
                               inst.line, end_line=inst.end_line)
-        if tool.weak_deps and verb == "install" and not any(
+        if sized and tool.weak_deps and verb == "install" and not any(
                 "weak_deps" in w.value for w in options):
             yield self.change(
                 [insert_after(cmd.words[sub], "--setopt=install_weak_deps=0")],

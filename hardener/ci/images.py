@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from hardener.compose.doc import ComposeDoc
     from hardener.context import Context, FileView
+    from hardener.dockerfile.doc import DockerfileDoc
+    from hardener.dockerfile.reach import ImageStages
 
 
 class Image(NamedTuple):
@@ -33,6 +35,7 @@ class ComposeBuild(NamedTuple):
     dockerfile: Path | None  # absolute, normalised
     context: Path | None
     unknown: str | None = None  # why the paths are not known (a variable)
+    target: str | None = None  # the stage ``build.target`` names (None: the last stage)
 
 
 class RepoImages(NamedTuple):
@@ -104,10 +107,11 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
 
     build = mapping_get(node, "build")
     if isinstance(build, ScalarNode):
-        context, name = scalar_value(build) or ".", None
+        context, name, target = scalar_value(build) or ".", None, None
     elif isinstance(build, MappingNode) and mapping_get(build, "dockerfile_inline") is None:
         context = scalar_value(mapping_get(build, "context")) or "."
         name = scalar_value(mapping_get(build, "dockerfile"))
+        target = scalar_value(mapping_get(build, "target"))
     else:
         return None
     if re.match(r"[a-z][a-z0-9+.-]*://|git@", context):
@@ -115,12 +119,29 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
     if "$" in context or "$" in (name or ""):
         return ComposeBuild(compose, service, None, None, "its build context or dockerfile comes from a variable")
     directory = Path(os.path.normpath(compose.parent / context))
-    return ComposeBuild(compose, service, Path(os.path.normpath(directory / (name or "Dockerfile"))), directory)
+    target = None if target is None or "$" in target else target  # a variable: not known
+    return ComposeBuild(compose, service, Path(os.path.normpath(directory / (name or "Dockerfile"))), directory,
+                        target=target)
 
 
 def builds_of(ctx: Context, dockerfile: Path) -> list[ComposeBuild]:
     """The Compose builds that use ``dockerfile``."""
     return repo_images(ctx).by_dockerfile.get(os.path.realpath(dockerfile), [])
+
+
+def build_targets(ctx: Context, dockerfile: Path) -> list[str | None]:
+    """The stages Compose builds from ``dockerfile`` (None: the last stage); ``[None]`` when no
+    Compose file builds it, as ``docker build`` without ``--target`` would."""
+    return [b.target for b in builds_of(ctx, dockerfile)] or [None]
+
+
+def image_stages_of(doc: DockerfileDoc, ctx: Context) -> ImageStages:
+    """The stages of ``doc`` (the file ``ctx`` works on) whose layers are in the images built."""
+    from hardener.dockerfile.reach import image_stages
+
+    if len(doc.stages) < 2 or ctx.file is None:
+        return image_stages(doc)  # one stage: it is the image; no file: nothing names a target
+    return image_stages(doc, build_targets(ctx, ctx.file))
 
 
 def split(ctx: Context, dockerfiles: list[Path]) -> tuple[list[Image], list[str]]:
