@@ -25,7 +25,7 @@ from hardener.options import did_you_mean
 
 DEDICATED = ".hardener.toml"
 PYPROJECT = "pyproject.toml"
-_LISTS = ("select", "ignore", "exclude")
+_LISTS = ("select", "ignore", "exclude", "include")
 _FLAGS = ("unsafe", "safe-only")
 KNOWN_KEYS = frozenset((*_LISTS, *_FLAGS, "applicability"))
 
@@ -40,6 +40,7 @@ class Config:
     safe_only: bool = False
     applicability: Mapping[str, Applicability] = field(default_factory=dict)  # id or name
     exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()  # brings back what discovery skips by default (vendor/, ...)
     options: Mapping[str, Any] = field(default_factory=dict)  # transform name -> sub-table
     source: Path | None = None
 
@@ -50,7 +51,7 @@ class Config:
         switch the other off, so a flag is never overruled by the file's opposite setting.
         """
         given = {k: v for k, v in overrides.items() if v is not None}
-        for key in ("select", "ignore", "exclude"):
+        for key in _LISTS:
             if key in given:
                 given[key] = tuple(given[key])
         if given.get("unsafe"):

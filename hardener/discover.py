@@ -5,16 +5,24 @@ ones overriding shallower ones) and ``.git/info/exclude`` are honoured, VCS fold
 skipped, directory symlinks are never followed and file symlinks leading outside the
 walked directory are dropped, so ``apply`` can never write somewhere the user did not
 point at. A file named explicitly is always taken: the user asked for it.
+
+While walking, discover_rules.py also leaves out vendored and installed code (``vendor/``,
+``node_modules/``, a virtualenv, ...; ``include`` patterns bring such a directory back) and
+files that are ours by name only: a source-code extension (``dockerfile.js``), or content
+that is no Dockerfile (no FROM) or no Compose file (not a YAML mapping). Those are counted
+per reason, not errors. A directory named on the command line is walked whatever its name.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hardener import discover_rules as rules
 from hardener.errors import BadInput
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -36,7 +44,15 @@ _COMPOSE = re.compile(r"(?:docker-)?compose(?:[.-].+)?\.ya?ml")
 
 
 def classify(name: str) -> str | None:
-    """The kind of file a base name denotes (``dockerfile``, ``compose`` or None); contents are never read."""
+    """The kind of file a base name denotes (``dockerfile``, ``compose`` or None); contents are never read.
+
+    ``dockerfile.js`` is named like a Dockerfile but its extension says it is source code.
+    """
+    kind = _named(name)
+    return None if kind == "dockerfile" and rules.source_extension(name) else kind
+
+
+def _named(name: str) -> str | None:
     if _COMPOSE.fullmatch(name):
         return "compose"
     if _DOCKERFILE_BASE.fullmatch(name) or _DOCKERFILE_PREFIXED.fullmatch(name):
@@ -69,32 +85,63 @@ class _Ignore(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """The files to process, the paths that were bad input, and how many were left out, per reason."""
+
+    found: list[Found]
+    errors: list[BadInput]
+    skipped: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The config's patterns, anchored at the repository root."""
+
+    exclude: Any  # GitIgnoreSpec | None
+    include: Any  # GitIgnoreSpec | None: brings back what discover_rules skips
+    include_lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Walk:
-    """What stays fixed during one directory walk."""
+    """What stays fixed during one directory walk (``out`` and ``skipped`` are filled by it)."""
 
     real_top: str
-    exclude: Any  # GitIgnoreSpec | None; patterns are relative to the anchor (repo root)
+    patterns: _Patterns
+    out: list[Found]
+    skipped: Counter[str]
 
 
-def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[list[Found], list[BadInput]]:
-    """Every file to process, sorted by path and deduplicated by resolved path.
+def discover(paths: Sequence[Path], exclude: Sequence[str] = (),
+             include: Sequence[str] = ()) -> tuple[list[Found], list[BadInput]]:
+    """Every file to process, sorted by path and deduplicated by resolved path (see ``discovery``)."""
+    result = discovery(paths, exclude, include)
+    return result.found, result.errors
 
-    ``exclude`` holds gitignore-style patterns from the config, anchored at the repository
-    root (the nearest ancestor holding ``.git``, else the directory given).
+
+def discovery(paths: Sequence[Path], exclude: Sequence[str] = (), include: Sequence[str] = ()) -> Discovery:
+    """Every file to process, with the count of what the default rules left out.
+
+    ``exclude`` and ``include`` hold gitignore-style patterns from the config, anchored at
+    the repository root (the nearest ancestor holding ``.git``, else the directory given).
+    ``include`` brings back what discover_rules skips, never what ``exclude`` or a
+    ``.gitignore`` excludes.
     """
     errors: list[BadInput] = []
-    exclude_spec = _compile_exclude(exclude, errors)
+    patterns = _Patterns(_compile_patterns("exclude", exclude, errors),
+                         _compile_patterns("include", include, errors), tuple(include))
     found: list[Found] = []
+    skipped: Counter[str] = Counter()
     for arg in paths:
         if os.path.isdir(arg):
-            found.extend(_walk_top(arg, exclude_spec))
+            found.extend(_walk_top(arg, patterns, skipped))
         elif os.path.isfile(arg):
             found.append(_explicit(arg))
         elif os.path.lexists(arg) and not os.path.islink(arg):
             errors.append(BadInput("not a regular file or directory", None, str(arg)))
         else:
             errors.append(BadInput("no such file or directory", None, str(arg)))
-    return _dedupe(found), errors
+    return Discovery(_dedupe(found), errors, dict(sorted(skipped.items())))
 
 
 def _explicit(path: Path) -> Found:
@@ -128,16 +175,15 @@ def _preference(item: Found) -> tuple[bool, tuple[str, ...]]:
     return os.path.islink(item.path), item.path.parts
 
 
-def _walk_top(top: Path, exclude: Any) -> list[Found]:
+def _walk_top(top: Path, patterns: _Patterns, skipped: Counter[str]) -> list[Found]:
     absolute = Path(os.path.abspath(top))
     root = repo_root(absolute) or absolute
     rel = absolute.relative_to(root).as_posix()
     rel = "" if rel == "." else rel
     ignores = [*_info_exclude(root), *_ancestor_gitignores(root, rel)]
-    walk = _Walk(os.path.realpath(top), exclude)
-    out: list[Found] = []
-    _walk_dir(walk, str(top), rel, root, tuple(ignores), out)
-    return out
+    walk = _Walk(os.path.realpath(top), patterns, [], skipped)
+    _walk_dir(walk, _Dir(str(top), rel, root, tuple(ignores)), top=True)
+    return walk.out
 
 
 def _info_exclude(root: Path) -> list[_Ignore]:
@@ -157,38 +203,75 @@ def _ancestor_gitignores(root: Path, rel: str) -> list[_Ignore]:
     return out
 
 
-def _walk_dir(walk: _Walk, dirpath: str, rel: str, root: Path,
-              ignores: tuple[_Ignore, ...], out: list[Found]) -> None:
+class _Dir(NamedTuple):
+    """A directory being walked and how git sees it there."""
+
+    path: str
+    rel: str  # relative to the anchor
+    root: Path
+    ignores: tuple[_Ignore, ...]
+    held: bool = False  # inside a skipped directory: only what ``include`` names is taken
+
+
+def _walk_dir(walk: _Walk, here: _Dir, *, top: bool = False) -> None:
     try:
-        with os.scandir(dirpath) as it:
+        with os.scandir(here.path) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
         return  # unreadable directory: git would not see it either
     names = {e.name for e in entries}
-    if ".git" in names and rel and Path(os.path.abspath(dirpath)) != root:
-        root = Path(os.path.abspath(dirpath))  # a nested repository: its own rules
-        ignores = tuple(_Ignore(rel, i.spec) for i in _info_exclude(root))
-    if ".gitignore" in names:
-        spec = _read_ignore_file(Path(dirpath, ".gitignore"))
-        if spec is not None:
-            ignores = (*ignores, _Ignore(rel, spec))
-    for entry in entries:
-        _visit(walk, entry, f"{rel}/{entry.name}" if rel else entry.name, root, ignores, out)
-
-
-def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str, root: Path,
-           ignores: tuple[_Ignore, ...], out: list[Found]) -> None:
-    if entry.is_dir(follow_symlinks=False):
-        if entry.name not in SKIP_DIRS and not _ignored(walk, rel + "/", ignores):
-            _walk_dir(walk, entry.path, rel, root, ignores, out)
+    reason = None if top or here.held else rules.manifest_reason(here.path, names)
+    held = _hold(walk, here, reason) if reason else here
+    if held is None:
         return
-    kind = classify(entry.name)
-    if kind is None or _ignored(walk, rel, ignores):
+    here = _enter(held, names)
+    for entry in entries:
+        _visit(walk, entry, here)
+
+
+def _enter(here: _Dir, names: set[str]) -> _Dir:
+    """The rules that apply inside: a nested repository's own, plus this directory's .gitignore."""
+    if ".git" in names and here.rel and Path(os.path.abspath(here.path)) != here.root:
+        root = Path(os.path.abspath(here.path))  # a nested repository: its own rules
+        here = here._replace(root=root, ignores=tuple(_Ignore(here.rel, i.spec) for i in _info_exclude(root)))
+    if ".gitignore" in names:
+        spec = _read_ignore_file(Path(here.path, ".gitignore"))
+        if spec is not None:
+            here = here._replace(ignores=(*here.ignores, _Ignore(here.rel, spec)))
+    return here
+
+
+def _hold(walk: _Walk, here: _Dir, reason: str) -> _Dir | None:
+    """A directory the default rules skip: back when ``include`` names it, walked held when a
+    pattern may name something below it, else skipped (and counted)."""
+    if _included(walk, here.rel + "/"):
+        return here
+    walk.skipped[reason] += 1
+    return here._replace(held=True) if rules.may_match_below(walk.patterns.include_lines, here.rel) else None
+
+
+def _visit(walk: _Walk, entry: os.DirEntry[str], parent: _Dir) -> None:
+    rel = f"{parent.rel}/{entry.name}" if parent.rel else entry.name
+    if entry.is_dir(follow_symlinks=False):
+        if entry.name in SKIP_DIRS or _ignored(walk, rel + "/", parent.ignores):
+            return
+        child = _Dir(entry.path, rel, parent.root, parent.ignores, parent.held and not _included(walk, rel + "/"))
+        reason = None if child.held else rules.directory_reason(entry.name)
+        held = _hold(walk, child, reason) if reason else child
+        if held is not None:
+            _walk_dir(walk, held)
+        return
+    kind = _named(entry.name)
+    if kind is None or _ignored(walk, rel, parent.ignores) or (parent.held and not _included(walk, rel)):
         return
     if entry.is_symlink() and not _safe_link(walk, entry.path):
         return
     if entry.is_file():
-        out.append(Found(Path(entry.path), kind, root))
+        reason = rules.SOURCE_NAME if classify(entry.name) is None else rules.content_reason(Path(entry.path), kind)
+        if reason is not None:
+            walk.skipped[reason] += 1
+        else:
+            walk.out.append(Found(Path(entry.path), kind, parent.root))
 
 
 def _safe_link(walk: _Walk, path: str) -> bool:
@@ -200,7 +283,7 @@ def _safe_link(walk: _Walk, path: str) -> bool:
 
 def _ignored(walk: _Walk, rel: str, ignores: tuple[_Ignore, ...]) -> bool:
     """Git's rule: the deepest ignore file with a matching pattern decides."""
-    if walk.exclude is not None and walk.exclude.match_file(rel):
+    if walk.patterns.exclude is not None and walk.patterns.exclude.match_file(rel):
         return True
     for ignore in reversed(ignores):
         sub = rel[len(ignore.base) + 1:] if ignore.base else rel
@@ -239,10 +322,15 @@ def _valid(line: str) -> bool:
     return True
 
 
-def _compile_exclude(patterns: Sequence[str], errors: list[BadInput]) -> Any:
+def _included(walk: _Walk, rel: str) -> bool:
+    include = walk.patterns.include
+    return include is not None and bool(include.match_file(rel))
+
+
+def _compile_patterns(key: str, patterns: Sequence[str], errors: list[BadInput]) -> Any:
     if not patterns:
         return None
     bad = [p for p in patterns if not _valid(p)]
-    errors.extend(BadInput(f"invalid exclude pattern {p!r}") for p in bad)
+    errors.extend(BadInput(f"invalid {key} pattern {p!r}") for p in bad)
     good = [p for p in patterns if p not in bad]
     return _compile(good) if good else None

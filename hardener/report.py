@@ -47,6 +47,7 @@ class Report:
     errors: list[BadInput] = field(default_factory=list)  # problems outside any one file's content
     companions: list[CompanionResult] = field(default_factory=list)
     exit_on_change: bool = False
+    skipped: dict[str, int] = field(default_factory=dict)  # left out by discovery, per reason
     campaign: Any = None  # hardener.pr.campaign.Campaign when the run covered several repositories
 
     @property
@@ -89,6 +90,8 @@ class Report:
         incomplete = len(self.incomplete)
         if incomplete:
             parts.append(f"{incomplete} left as they were because a registry failed (exit {EXIT_PARTIAL})")
+        if self.skipped:
+            parts.append("not discovered: " + ", ".join(f"{reason} ({n})" for reason, n in self.skipped.items()))
         return ", ".join(parts)
 
 

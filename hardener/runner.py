@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hardener.config import Config, load_config, selected
 from hardener.context import Context
-from hardener.discover import Found, discover
+from hardener.discover import Found, discovery
 from hardener.engine import FileResult, Options, process
 from hardener.errors import BadInput
 from hardener.model import Applicability, FileWrite, Transform
@@ -54,8 +54,10 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     except BadInput as exc:
         report.errors.append(exc)
         return report
-    found, errors = discover(list(request.paths), exclude=config.exclude)
-    report.errors.extend(errors)
+    discovered = discovery(list(request.paths), exclude=config.exclude, include=config.include)
+    found = discovered.found
+    report.errors.extend(discovered.errors)
+    report.skipped.update(discovered.skipped)
     if on_total is not None:
         on_total(len(found))
     transforms = active_transforms(config)

@@ -176,7 +176,8 @@ def test_nested_repository_gets_its_own_workflow(tmp_path):
     pytest.param(b"# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\n", "Windows image",
                  id="leaves-out-windows"),
     pytest.param(b"FROM mcr.microsoft.com/dotnet/framework/aspnet:4.8\n", "Windows image", id="leaves-out-framework"),
-    pytest.param(b"RUN echo no from\n", "no FROM", id="leaves-out-no-from"),
+    # With no directive and no FROM, discovery does not take the file at all (test below).
+    pytest.param(b"# syntax=docker/dockerfile:1\nRUN echo no from\n", "no FROM", id="leaves-out-no-from"),
     pytest.param(b"FROM python:3.12\nRUN pip install x\n", None, id="keeps-linux"),
 ])
 def test_unbuildable_dockerfiles_are_left_out(tmp_path, other, reason):
@@ -189,6 +190,13 @@ def test_unbuildable_dockerfiles_are_left_out(tmp_path, other, reason):
     else:
         assert '"b/Dockerfile"' not in text and len(refusals) == 1 and reason in refusals[0]
         assert refusals[0].startswith("left out of .github/workflows/container-security.yml: b/Dockerfile")
+
+
+def test_a_file_that_is_no_dockerfile_is_not_an_image(tmp_path):
+    root = _repo(tmp_path, {"a/Dockerfile": DOCKERFILE, "b/Dockerfile": b"RUN echo no from\n"})
+    findings = _run(root, "a/Dockerfile")
+    assert '"b/Dockerfile"' not in _workflow([f for f in findings if isinstance(f, Change)])
+    assert [f for f in findings if isinstance(f, Refusal)] == []
 
 
 def test_left_out_refusal_survives_convergence(tmp_path):

@@ -83,7 +83,8 @@ def test_apply_keeps_mode_and_crlf(repo: Path) -> None:
     [
         ("compose.yaml", b"services:\n  web: [\n", "invalid YAML"),
         ("Dockerfile", b"FROM a\nRUN \xff\xfe\n", "not valid UTF-8"),
-        ("Dockerfile", b"\x7fELF\x00\x00\x00\x01", "binary file"),
+        # FROM first: a walked file that does not start like a Dockerfile is not taken at all
+        ("Dockerfile", b"FROM a\n\x7fELF\x00\x00\x00\x01", "binary file"),
         ("Dockerfile", b"FROM a\nRUN <<EOF\nunterminated\n", "unterminated heredoc"),
         ("Dockerfile", b"FROM a\nFROBNICATE x\n", "unknown instruction"),
     ],

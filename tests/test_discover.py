@@ -11,11 +11,13 @@ from conftest import CORPUS
 from hardener.discover import Found, classify, discover
 
 
-def make(root: Path, *files: str, text: str = "FROM scratch\n") -> None:
+def make(root: Path, *files: str, text: str | None = None) -> None:
+    """Files with content of the kind their name says (discovery reads the first bytes)."""
     for rel in files:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        kind = classify(path.name)
+        path.write_text(text if text is not None else "services: {}\n" if kind == "compose" else "FROM scratch\n")
 
 
 def rels(found: list[Found], base: Path) -> list[str]:

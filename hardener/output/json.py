@@ -27,6 +27,8 @@ def render(report: Report) -> str:
         "companions": [_companion(c) for c in report.companions],
         "errors": [{"path": e.path, "line": e.line, "message": e.message} for e in report.errors],
     }
+    if report.skipped:
+        doc["skipped"] = dict(report.skipped)
     if report.campaign is not None:
         doc["campaign"] = report.campaign.as_json()
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

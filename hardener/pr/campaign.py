@@ -124,6 +124,8 @@ def merged(campaign: Campaign, mode: Any, exit_on_change: bool) -> Report:
     for _, rep in campaign.repos:
         report.results.extend(rep.results)
         report.errors.extend(rep.errors)
+        for reason, count in rep.skipped.items():
+            report.skipped[reason] = report.skipped.get(reason, 0) + count
     report.campaign = campaign
     return report
 
