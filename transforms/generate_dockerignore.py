@@ -93,7 +93,7 @@ class GenerateDockerignore(Transform):
             line = next((s.line for s in facts.context_sources(doc)), 1)
             level = None
             if result.secrets:  # the image loses files an instruction takes: a human decides
-                reason += f"; review: {'; '.join(result.secrets)}"
+                reason += f"; review: {'; '.join(result.secrets)} (the image no longer holds it: mount it at run time)"
                 level = Applicability.REVIEW
             yield self.change([], reason, line, applicability=level, files=(FileWrite(target, content, 0o644),))
 
@@ -246,7 +246,7 @@ def _fit(pattern: str, patterns: list[str], fit: _Fit, *, by_content: bool) -> t
     for variant in (pattern, pattern.removeprefix("**/")) if pattern.startswith("**/") else (pattern,):
         new = _hits(variant, fit.paths, Matcher(patterns))
         if not new:
-            return [], why, line, ()
+            break  # the narrower form hits nothing: only the secret files alone may still go
         verdict = judge(fit.taken, new, fit.sent, fit.directory, by_content=by_content)
         if verdict.blocker is not None and verdict.use is not None:
             why, line = verdict.blocker, verdict.use.source.line if verdict.use.doc == fit.this else 1
