@@ -44,14 +44,24 @@ class GenerateDockerignore(Transform):
     ## Applicability
     safe: the user's lines, order and comments are kept byte for byte and one commented
     block is appended; a pattern is never added when it would exclude a path that a COPY,
-    ADD or `RUN --mount=type=bind` of any Dockerfile in the directory names, a path the
-    user re-included with `!`, or a name a RUN/CMD mentions (a RUN that uses git keeps
-    `.git`).
+    ADD or `RUN --mount=type=bind` of any Dockerfile of the context takes, a path the user
+    re-included with `!`, or a name a RUN/CMD mentions (a RUN that uses git keeps `.git`).
+    A `COPY .` takes what narrow-copy keeps of it (the same answer before and after
+    narrow-copy rewrote it), or every file when narrow-copy cannot narrow it. The patterns
+    added because a file may be a secret (`*.pem`, `*.key`, `id_rsa*`, `.env`, …) read each
+    file such a COPY takes: a certificate, a public key or a `.env` without credentials
+    stays in the context (the pattern is dropped, or narrowed to the secret files alone).
+    review: when a file a COPY takes holds a secret by content (a private key, a PKCS#12
+    store, an AWS key pair, a `password=`-style value that is not a placeholder), the
+    pattern stays and the reason names the file: the image loses it, the app must get it
+    at run time.
 
     ## Refuses when
     The existing `.dockerignore` holds a pattern Docker rejects, another Dockerfile of the
     context cannot be read, the context has too many entries to list, or a pattern had to
-    be left out because something needs the path it would exclude (the refusal names it).
+    be left out because something needs the path it would exclude (the refusal names the
+    instruction, the file and what it holds; a secret a COPY names itself is never excluded,
+    since the COPY would then fail).
 
     ## References
     Docker docs: .dockerignore files; CIS Docker 4.10; OWASP Docker Top 10 D06
