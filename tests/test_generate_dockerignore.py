@@ -35,7 +35,10 @@ def run(root: Path, name: str = "Dockerfile") -> tuple[list[str], list[str], Con
     return added, [r.reason for r in result.refusals], ctx
 
 
-NODE = "FROM node:20\nWORKDIR /app\nCOPY . .\n"
+NODE = "FROM node:20\nWORKDIR /app\nCOPY . .\n"  # no CMD: narrow-copy cannot narrow it, so it takes every file
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
+SECRET_ENV = "DB_PASSWORD=hunter2\n"
 CASES = [
     pytest.param({"Dockerfile": NODE, ".git/HEAD": "x"}, ".git", True, id="excludes-git"),
     pytest.param({"Dockerfile": NODE + "RUN git describe > v\n", ".git/HEAD": "x"}, ".git", False, id="keeps-git-a-run-uses"),
@@ -44,18 +47,24 @@ CASES = [
     pytest.param({"Dockerfile": NODE + "RUN npm ci && npm run build\n", "dist/a.js": ""}, "dist", True, id="dist-built-inside"),
     pytest.param({"Dockerfile": NODE, "dist/a.js": ""}, "dist", False, id="dist-not-built-inside"),
     pytest.param({"Dockerfile": NODE + "RUN npm run build\nCOPY dist/ /srv/\n", "dist/a.js": ""}, "dist", False, id="dist-named-by-copy"),
-    pytest.param({"Dockerfile": NODE, ".env": "A=1"}, "**/.env", True, id="dotenv"),
+    pytest.param({"Dockerfile": NODE, ".env": SECRET_ENV}, "**/.env", True, id="dotenv"),
+    pytest.param({"Dockerfile": NODE, ".env": "API_URL=https://api.example.com\n"}, "**/.env", False, id="public-dotenv-kept"),
     pytest.param({"Dockerfile": NODE, ".env.example": "A="}, "**/.env.example", False, id="dotenv-template-kept"),
-    pytest.param({"Dockerfile": NODE + "CMD cat /app/.env\n", ".env": "A=1"}, "**/.env", False, id="dotenv-mentioned-by-cmd"),
-    pytest.param({"Dockerfile": NODE, "a/id_rsa": "k"}, "**/id_rsa*", True, id="ssh-key"),
-    pytest.param({"Dockerfile": NODE, "k.pem": "k"}, "**/*.pem", True, id="pem"),
+    pytest.param({"Dockerfile": NODE + "CMD cat /app/.env\n", ".env": SECRET_ENV}, "**/.env", False, id="dotenv-mentioned-by-cmd"),
+    pytest.param({"Dockerfile": NODE, "a/id_rsa": KEY}, "**/id_rsa*", True, id="ssh-key"),
+    pytest.param({"Dockerfile": NODE, "a/id_rsa.pub": "ssh-ed25519 AAAAC3 me\n"}, "**/id_rsa*", False, id="ssh-public-key-kept"),
+    pytest.param({"Dockerfile": NODE, "k.pem": KEY}, "**/*.pem", True, id="pem"),
+    pytest.param({"Dockerfile": NODE, "ca.pem": CERT}, "**/*.pem", False, id="ca-bundle-kept"),
+    pytest.param({"Dockerfile": NODE, "ca.pem": CERT, "k.pem": KEY}, "k.pem", True, id="key-beside-ca-bundle-alone"),
+    pytest.param({"Dockerfile": NODE, "ca.pem": CERT, "k.pem": KEY}, "**/*.pem", False, id="key-beside-ca-bundle-not-wide"),
+    pytest.param({"Dockerfile": "FROM x\nCOPY k.pem /k/\n", "k.pem": KEY}, "**/*.pem", False, id="key-copied-by-name"),
     pytest.param({"Dockerfile": "FROM x\nARG DIR=conf\nCOPY ${DIR}/ /etc/\n", "conf/a.pem": "", "b.pem": ""}, "**/*.pem", False, id="arg-default-source-needs-pem"),
     pytest.param({"Dockerfile": "FROM x\nARG DIR=conf\nCOPY ${DIR}/ /etc/\n", "conf/a.pem": "", "b.pem": ""}, "*.pem", True, id="arg-default-source-root-form"),
     pytest.param({"Dockerfile": "FROM x\nCOPY $UNKNOWN /etc/\n", "b.pem": ""}, "**/*.pem", False, id="unknown-variable-needs-everything"),
     pytest.param({"Dockerfile": "FROM x\nRUN --mount=type=bind,source=tls.key,target=/k true\n", "tls.key": ""}, "**/*.key", False, id="run-bind-mount-source"),
     pytest.param({"Dockerfile": "FROM x AS b\nFROM y\nCOPY --from=b /app/tls.key /k\n", "tls.key": ""}, "**/*.key", True, id="copy-from-stage-is-not-context"),
     pytest.param({"Dockerfile": "FROM x\nCOPY *.key /k/\n", "tls.key": ""}, "**/*.key", False, id="wildcard-source"),
-    pytest.param({"Dockerfile": NODE, ".env": "", "compose.yaml": "services: {}\n"}, "compose.yaml", True, id="compose-file"),
+    pytest.param({"Dockerfile": NODE, ".env": SECRET_ENV, "compose.yaml": "services: {}\n"}, "compose.yaml", True, id="compose-file"),
     pytest.param({"Dockerfile": NODE, "compose.yaml": "services: {}\n"}, "compose.yaml", False, id="docker-files-alone-are-not-worth-a-file"),
     pytest.param({"Dockerfile": NODE}, "coverage", False, id="only-what-exists"),
     pytest.param({"Dockerfile": NODE, ".DS_Store": "", ".idea/x": ""}, ".idea", True, id="editor-junk"),
@@ -75,13 +84,13 @@ def test_other_dockerfile_of_the_context_is_honoured(tmp_path: Path) -> None:
 
 
 def test_user_exception_is_not_overridden(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"Dockerfile": NODE, ".env.ci": "A=1", ".dockerignore": "!.env.ci\n"})
+    make_tree(tmp_path, {"Dockerfile": NODE, ".env.ci": SECRET_ENV, ".dockerignore": "!.env.ci\n"})
     added, refusals, _ = run(tmp_path)
     assert "**/.env.ci" not in added and any("re-includes .env.ci" in r for r in refusals)
 
 
 def test_per_dockerfile_ignore_file_is_the_target(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"Dockerfile": NODE, ".env": "", "Dockerfile.dockerignore": "x\n"})
+    make_tree(tmp_path, {"Dockerfile": NODE, ".env": SECRET_ENV, "Dockerfile.dockerignore": "x\n"})
     ctx = Context(tmp_path).for_file(tmp_path / "Dockerfile")
     result = process("Dockerfile", "dockerfile", NODE.encode(), [GenerateDockerignore()], ctx, Options())
     assert [w.path.name for w in result.companions] == ["Dockerfile.dockerignore"]
@@ -95,7 +104,7 @@ def test_bad_existing_pattern_refuses(tmp_path: Path) -> None:
 
 
 def test_two_dockerfiles_extend_one_file_and_second_run_is_a_noop(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"Dockerfile": NODE, "b.Dockerfile": NODE, ".env": "", ".git/HEAD": ""})
+    make_tree(tmp_path, {"Dockerfile": NODE, "b.Dockerfile": NODE, ".env": SECRET_ENV, ".git/HEAD": ""})
     added, _, ctx = run(tmp_path)
     assert added == [".git", "**/.env", "Dockerfile", "b.Dockerfile"]
     again = process("b.Dockerfile", "dockerfile", NODE.encode(), [GenerateDockerignore()], ctx.for_file(tmp_path / "b.Dockerfile"), Options())
@@ -104,7 +113,7 @@ def test_two_dockerfiles_extend_one_file_and_second_run_is_a_noop(tmp_path: Path
 
 def test_existing_bytes_survive(tmp_path: Path) -> None:
     original = b"# mine\r\n  node_modules  \r\n*.md\r\n!README.md"
-    make_tree(tmp_path, {"Dockerfile": NODE, ".env": ""})
+    make_tree(tmp_path, {"Dockerfile": NODE, ".env": SECRET_ENV})
     (tmp_path / ".dockerignore").write_bytes(original)
     ctx = Context(tmp_path).for_file(tmp_path / "Dockerfile")
     result = process("Dockerfile", "dockerfile", NODE.encode(), [GenerateDockerignore()], ctx, Options())

@@ -23,6 +23,10 @@ def run(root: Path, files: dict[str, str]) -> tuple[str, list[str]]:
     return (result.output or raw).decode(), [r.reason for r in result.refusals]
 
 
+KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
 @pytest.mark.parametrize(("dockerfile", "extra", "expected"), [
     pytest.param(PY + 'CMD ["python", "app.py"]\n', {}, "COPY app.py helpers.py requirements.txt ./", id="script"),
     pytest.param(PY + "CMD python -u app.py\n", {}, "COPY app.py helpers.py requirements.txt ./", id="shell-form-with-flag"),
@@ -30,6 +34,9 @@ def run(root: Path, files: dict[str, str]) -> tuple[str, list[str]]:
     pytest.param(PY + 'CMD ["uvicorn", "api:app", "--port", "80"]\n', {"api.py": ""}, "COPY api.py requirements.txt ./", id="asgi-server"),
     pytest.param(PY + "RUN ./scripts/setup.sh\nCMD [\"python\", \"app.py\"]\n", {"scripts/setup.sh": ""}, "COPY scripts/ ./scripts/", id="later-run-names-a-path"),
     pytest.param("FROM python:3\nWORKDIR /\nCOPY . /\nCMD python app.py\n", {}, "COPY app.py helpers.py requirements.txt /\n", id="root-destination"),
+    # named like secrets, but their content holds none: part of the app (generate-dockerignore keeps them too)
+    pytest.param(PY + "CMD python app.py\n", {"app.py": "open('ca.pem')\n", "ca.pem": CERT}, "COPY app.py ca.pem requirements.txt ./", id="ca-bundle-needed"),
+    pytest.param(PY + "CMD python app.py\n", {"app.py": "open('.env')\n", ".env": "API_URL=https://x\n"}, "COPY .env app.py requirements.txt ./", id="public-dotenv-needed"),
 ])
 def test_narrows(tmp_path: Path, dockerfile: str, extra: dict[str, str], expected: str) -> None:
     out, refusals = run(tmp_path, {**APP, **extra, "Dockerfile": dockerfile})
@@ -43,7 +50,9 @@ def test_narrows(tmp_path: Path, dockerfile: str, extra: dict[str, str], expecte
     pytest.param(PY + "RUN chmod -R 755 *\nCMD python app.py\n", {}, "whole copied tree", id="glob-run"),
     pytest.param(PY + "CMD python app.py\n", {"app.py": "__import__('x')\n"}, "modules loaded by name", id="dunder-import"),
     pytest.param(PY + "CMD python app.py\n", {"app.py": "import django\n"}, "modules loaded by name", id="django"),
-    pytest.param(PY + "CMD python app.py\n", {"app.py": "open('server.key')\n", "server.key": ""}, "looks like a secret", id="secret-needed"),
+    pytest.param(PY + "CMD python app.py\n", {"app.py": "open('server.key')\n", "server.key": KEY}, "looks like a secret", id="secret-needed"),
+    pytest.param(PY + "CMD python app.py\n", {"app.py": "open('.env')\n", ".env": "DB_PASSWORD=hunter2\n"}, "looks like a secret",
+                 id="dotenv-with-a-credential-needed"),
     pytest.param(PY + "CMD python app.py\n", {"app.py": "def (:\n"}, "cannot read app.py", id="syntax-error"),
     pytest.param("FROM node:20\nCOPY . .\nCMD node i.js\n", {"requirements.txt": "", "package.json": "{}"}, "", id="node-with-stray-requirements"),
 ])

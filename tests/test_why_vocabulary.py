@@ -38,6 +38,7 @@ BANG_ALLOWED: dict[str, str] = {
     "hardener/dockerfile/dockerignore.py": "a .dockerignore line starting with ! re-includes paths",
     "hardener/plans/copy/node.py": "a package.json `files` entry starting with ! excludes paths",
     "transforms/generate_dockerignore.py": "it writes .dockerignore lines, whose ! re-includes paths",
+    "hardener/discover_rules.py": "a gitignore-style include pattern starting with ! is a negation",
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from hardener import repo_facts as facts
@@ -10,6 +11,8 @@ from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.dockerfile.dockerignore import Matcher, append_block, read_patterns
 from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.plans.copy.plan import enabled_ecosystems
+from hardener.plans.copy.uses import ContextUse, context_use, judge
 
 
 class GenerateDockerignore(Transform):
@@ -41,14 +44,24 @@ class GenerateDockerignore(Transform):
     ## Applicability
     safe: the user's lines, order and comments are kept byte for byte and one commented
     block is appended; a pattern is never added when it would exclude a path that a COPY,
-    ADD or `RUN --mount=type=bind` of any Dockerfile in the directory names, a path the
-    user re-included with `!`, or a name a RUN/CMD mentions (a RUN that uses git keeps
-    `.git`).
+    ADD or `RUN --mount=type=bind` of any Dockerfile of the context takes, a path the user
+    re-included with `!`, or a name a RUN/CMD mentions (a RUN that uses git keeps `.git`).
+    A `COPY .` takes what narrow-copy keeps of it (the same answer before and after
+    narrow-copy rewrote it), or every file when narrow-copy cannot narrow it. The patterns
+    added because a file may be a secret (`*.pem`, `*.key`, `id_rsa*`, `.env`, …) read each
+    file such a COPY takes: a certificate, a public key or a `.env` without credentials
+    stays in the context (the pattern is dropped, or narrowed to the secret files alone).
+    review: when a file a COPY takes holds a secret by content (a private key, a PKCS#12
+    store, an AWS key pair, a `password=`-style value that is not a placeholder), the
+    pattern stays and the reason names the file: the image loses it, the app must get it
+    at run time.
 
     ## Refuses when
     The existing `.dockerignore` holds a pattern Docker rejects, another Dockerfile of the
     context cannot be read, the context has too many entries to list, or a pattern had to
-    be left out because something needs the path it would exclude (the refusal names it).
+    be left out because something needs the path it would exclude (the refusal names the
+    instruction, the file and what it holds; a secret a COPY names itself is never excluded,
+    since the COPY would then fail).
 
     ## References
     Docker docs: .dockerignore files; CIS Docker 4.10; OWASP Docker Top 10 D06
@@ -74,14 +87,25 @@ class GenerateDockerignore(Transform):
             yield self.refuse(problem, 1)
             return
         assert docs is not None
-        result = _plan(existing, listing.paths, directory, docs)
+        enabled = enabled_ecosystems(ctx.option("narrow-copy", "ecosystems"))
+        result = _plan(existing, listing.paths, directory, docs, enabled, existing)
+        for _ in range(2):  # the block may let narrow-copy plan (node_modules gone): agree with it
+            again = _plan(existing, listing.paths, directory, docs, enabled,
+                          append_block(existing, HEADER, result.added))
+            result, same = again, again.added == result.added
+            if same:
+                break
         for pattern, why, line in result.dropped:
             yield self.refuse(f"did not add {pattern!r} to {target.name}: {why}", line)
         if result.substantive:
             content = append_block(existing, result.header, result.added)
             reason = f"{target.name}: exclude {', '.join(result.added)}"
             line = next((s.line for s in facts.context_sources(doc)), 1)
-            yield self.change([], reason, line, files=(FileWrite(target, content, 0o644),))
+            level = None
+            if result.secrets:  # the image loses files an instruction takes: a human decides
+                reason += f"; review: {'; '.join(result.secrets)} (the image no longer holds it: mount it at run time)"
+                level = Applicability.REVIEW
+            yield self.change([], reason, line, applicability=level, files=(FileWrite(target, content, 0o644),))
 
 
 def _problem(existing: bytes, listing: facts.Listing, docs: dict[str, DockerfileDoc] | None) -> str | None:
@@ -122,7 +146,7 @@ HEADER = "# added by hardener (generate-dockerignore): secrets, VCS data, local 
 # (condition, patterns); conditions are checked against the RUN lines of the context's Dockerfiles
 CANDIDATES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("no-git", (".git", ".hg", ".svn", ".bzr")),
-    ("always", ("**/*.pem", "**/*.key", "**/id_rsa*", "**/id_dsa*", "**/id_ecdsa*", "**/id_ed25519*",
+    ("secret", ("**/*.pem", "**/*.key", "**/id_rsa*", "**/id_dsa*", "**/id_ecdsa*", "**/id_ed25519*",
                 "**/*.p12", "**/*.pfx", "**/.ssh", "**/.aws", "**/.gnupg", "**/.pypirc", "**/.netrc")),
     ("installs", ("**/node_modules", ".venv")),
     ("always", ("**/__pycache__", "**/*.pyc", ".pytest_cache", ".tox", ".nox", ".mypy_cache",
@@ -145,6 +169,7 @@ _CONDITIONS = {
 }
 _ENV_FILE = re.compile(r"\.env(\.[\w.-]+)?")
 _TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
+_PLAIN = re.compile(r"[\w./@+-]+")  # a path that means itself as a .dockerignore pattern
 # recreated inside the image anyway, or (git) checked by its own rule
 _NOT_CHECKED_BY_NAME = {"installs", "builds", "gradle", "no-git"}
 
@@ -154,18 +179,34 @@ class _Plan:
         self.added: list[str] = []
         self.substantive = False  # only Dockerfile/Compose names is not worth a new block
         self.dropped: list[tuple[str, str, int]] = []  # pattern, why, line in this Dockerfile
+        self.secrets: list[str] = []  # taken files the block removes because they hold secrets
         self.header = HEADER
 
 
-def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc]) -> _Plan:
-    """Which patterns to append: each must newly exclude something and hurt nothing needed."""
+@dataclass(frozen=True)
+class _Fit:
+    """What every candidate pattern is checked against."""
+
+    paths: tuple[str, ...]  # the whole listing
+    sent: list[str]  # what Docker sends with the ignore file as it is
+    directory: Path
+    taken: ContextUse
+    reincluded: set[str]
+    this: str  # the name of the Dockerfile being run on
+
+
+def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc],
+          enabled: list[str], planned_with: bytes) -> _Plan:
+    """Which patterns to append: each must newly exclude something and hurt nothing needed.
+    narrow-copy's plan of a `COPY .` is made with the ignore file ``planned_with``."""
     result = _Plan()
     patterns = read_patterns(existing)
-    needed = _needed(docs, paths)
+    sent = facts.included(paths, existing)
     reincluded = {p for x in patterns if x.startswith("!") for p in paths if Matcher([x[1:]]).excluded(p)}
+    taken = context_use(docs, directory, sent, enabled, facts.included(paths, planned_with))
+    fit = _Fit(paths, sent, directory, taken, reincluded, next(iter(docs)))
     commands = "\n".join(i.logical for d in docs.values() for i in d.instructions
                          if i.keyword not in ("COPY", "ADD", "FROM"))
-    this = next(iter(docs))
     for condition, pattern in _candidates(paths, directory, docs):
         if condition == "no-git" and _CONDITIONS["git"].search(commands):
             if _hits(pattern, paths, Matcher(patterns)):
@@ -173,21 +214,24 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
             continue
         if condition in _CONDITIONS and not _CONDITIONS[condition].search(commands):
             continue
-        chosen, why, line = _fit(pattern, paths, patterns, needed, reincluded, this)
-        if condition == "docker-files" and chosen is None:
+        chosen, why, line, secrets = _fit(pattern, patterns, fit, by_content=condition == "secret")
+        if condition == "docker-files" and not chosen:
             continue  # not worth a report: ignoring them only saves a few bytes
-        if chosen is None:
+        if not chosen:
             if why:
                 result.dropped.append((pattern, why, line))
-        elif condition not in _NOT_CHECKED_BY_NAME and _named(chosen, commands):
+        elif condition not in _NOT_CHECKED_BY_NAME and _named(chosen[0], commands):
             if condition != "docker-files":
-                result.dropped.append((chosen, f"an instruction mentions {_core(chosen)!r}", 1))
+                result.dropped.append((chosen[0], f"an instruction mentions {_core(chosen[0])!r}", 1))
         else:
-            patterns.append(chosen)
-            result.added.append(chosen)
+            patterns.extend(chosen)
+            result.added.extend(chosen)
+            result.secrets.extend(secrets)
             result.substantive |= condition != "docker-files"
-            if chosen != pattern:
-                result.dropped.append((pattern, f"{why}; added the root-only {chosen!r} instead", line))
+            if chosen != [pattern]:
+                instead = f"the root-only {chosen[0]!r}" if chosen == [pattern.removeprefix("**/")] else \
+                    f"{', '.join(map(repr, chosen))}, the files that hold secrets,"
+                result.dropped.append((pattern, f"{why}; added {instead} instead", line))
     return result
 
 
@@ -197,47 +241,43 @@ def _candidates(paths: tuple[str, ...], directory: Path, docs: dict[str, Dockerf
     for condition, patterns in CANDIDATES[:2]:
         yield from ((condition, p) for p in patterns)
     env_names = sorted({p.rsplit("/", 1)[-1] for p in paths if _ENV_FILE.fullmatch(p.rsplit("/", 1)[-1])})
-    yield from (("always", f"**/{n}") for n in env_names if not _TEMPLATE.search(n))
-    yield from (("always", p) for p in paths if p.endswith(".json") and _service_account(directory / p))
+    yield from (("secret", f"**/{n}") for n in env_names if not _TEMPLATE.search(n))
+    yield from (("secret", p) for p in paths if p.endswith(".json") and _service_account(directory / p))
     for condition, patterns in CANDIDATES[2:]:
         yield from ((condition, p) for p in patterns)
     yield from (("docker-files", p) for p in paths if "/" not in p and classify(p) is not None)
 
 
-def _fit(pattern: str, paths: tuple[str, ...], patterns: list[str], needed: dict[str, tuple[str, facts.Source]],
-         reincluded: set[str], this: str) -> tuple[str | None, str, int]:
-    """The pattern (or its root-only form) if it is safe to add; else None, why and a line."""
+def _fit(pattern: str, patterns: list[str], fit: _Fit, *, by_content: bool) -> tuple[list[str], str, int, tuple[str, ...]]:
+    """The pattern, its root-only form, or (``by_content``) the exact paths of the secret files
+    it hits, whichever is the first to hurt nothing needed; else [], why and a line."""
     why, line = "", 1
+    secret_paths: tuple[str, ...] = ()
     for variant in (pattern, pattern.removeprefix("**/")) if pattern.startswith("**/") else (pattern,):
-        new = _hits(variant, paths, Matcher(patterns))
+        new = _hits(variant, fit.paths, Matcher(patterns))
         if not new:
-            return None, why, line
-        clash = next((p for p in new if p in needed), None)
-        if clash is not None:
-            name, src = needed[clash]
-            why = f"{src.keyword} {src.text} (line {src.line} of {name}) needs {clash}"
-            line = src.line if name == this else 1
+            break  # the narrower form hits nothing: only the secret files alone may still go
+        verdict = judge(fit.taken, new, fit.sent, fit.directory, by_content=by_content)
+        if verdict.blocker is not None and verdict.use is not None:
+            why, line = verdict.blocker, verdict.use.source.line if verdict.use.doc == fit.this else 1
+            secret_paths = secret_paths or verdict.secret_paths
             continue
-        kept = next((p for p in new if p in reincluded), None)
+        kept = next((p for p in new if p in fit.reincluded), None)
         if kept is not None:
             why = f"the existing .dockerignore re-includes {kept} with '!'"
             continue
-        return variant, why, line  # a narrower form fits: why says what the wider one hit
-    return None, why, line
+        return [variant], why, line, verdict.secrets  # a narrower form fits: why says what the wider one hit
+    exact = [p for p in secret_paths if _PLAIN.fullmatch(p) and p not in fit.reincluded]
+    alone = judge(fit.taken, exact, fit.sent, fit.directory, by_content=True) if exact else None
+    if alone is None or alone.blocker is not None or set(alone.secret_paths) != set(exact):
+        return [], why, line, ()
+    return exact, why, line, alone.secrets
 
 
 def _hits(pattern: str, paths: tuple[str, ...], current: Matcher) -> list[str]:
     """Paths the pattern would newly exclude (appended last, it wins where it matches)."""
     single = Matcher([pattern])
     return [p for p in paths if single.excluded(p) and not current.excluded(p)]
-
-
-def _needed(docs: dict[str, DockerfileDoc], paths: tuple[str, ...]) -> dict[str, tuple[str, facts.Source]]:
-    needed: dict[str, tuple[str, facts.Source]] = {}
-    for name, doc in docs.items():
-        for path, source in facts.needed_by(facts.context_sources(doc), paths).items():
-            needed.setdefault(path, (name, source))
-    return needed
 
 
 def _core(pattern: str) -> str:
