@@ -1,7 +1,7 @@
 """What transforms may know besides the document: the repo root and the configuration."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,11 +14,16 @@ class FileView:
 
     The engine gives each file a child view; the child's writes reach the run's view only
     when that file's result is accepted, so a rejected output leaves no companion behind.
+    The run's view also remembers what it read from the disk and what ``apply`` wrote, so a
+    write can check that nobody else changed the file meanwhile, and the report can show the
+    file as it was before the run.
     """
 
     def __init__(self, parent: FileView | None = None) -> None:
         self._parent = parent
         self._writes: dict[Path, FileWrite] = {}
+        self._disk: dict[Path, bytes | None] = {}  # first read of each file (run view only)
+        self._written: dict[Path, bytes] = {}  # what apply put there since (run view only)
 
     def read(self, path: Path) -> bytes | None:
         write = self._writes.get(path)
@@ -26,10 +31,9 @@ class FileView:
             return write.content
         if self._parent is not None:
             return self._parent.read(path)
-        try:
-            return path.read_bytes()
-        except OSError:
-            return None
+        content = _read(path)
+        self._disk.setdefault(path, content)
+        return content
 
     def stage(self, write: FileWrite) -> None:
         self._writes[write.path] = write
@@ -50,6 +54,31 @@ class FileView:
 
     def writes(self) -> list[FileWrite]:
         return [self._writes[p] for p in sorted(self._writes)]
+
+    def discard(self, paths: Iterable[Path]) -> None:
+        """Forget staged writes that could not be made: later files see the disk again."""
+        for path in paths:
+            self._writes.pop(path, None)
+
+    def original(self, path: Path) -> bytes | None:
+        """The file as it was before the run (read now if no transform read it)."""
+        if path not in self._disk:
+            self._disk[path] = _read(path)
+        return self._disk[path]
+
+    def on_disk(self, path: Path) -> bytes | None:
+        """What the disk should hold now: the last write of this run, else the original."""
+        return self._written[path] if path in self._written else self.original(path)
+
+    def written(self, path: Path, content: bytes) -> None:
+        self._written[path] = content
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
