@@ -126,7 +126,8 @@ def _commit(item: Found, raw: bytes, result: FileResult, ctx: Context, found: Se
     """
     from hardener.writer import Gate
 
-    writes = [w for w in result.companions if ctx.files.on_disk(w.path) != w.content]
+    # Secret values first: nothing may point at a secrets file before it holds the value.
+    writes = sorted((w for w in result.companions if ctx.files.on_disk(w.path) != w.content), key=lambda w: not w.sensitive)
     gate = Gate.at(ctx.root, [f.path for f in found if f.root == item.root] + [w.path for w in ctx.files.writes()])
     try:
         for write in writes:

@@ -16,7 +16,8 @@ one component at a time, each only after the one above it was checked. A refusal
 ``HARDENER_FAULT_AT=N`` interrupts the Nth write of the process just before its rename (the
 temp file exists, the target is still old): ``HARDENER_FAULT_ACTION`` is ``kill`` (SIGKILL,
 the default: a crash), ``raise`` (an exception) or ``pause`` (prints ``hardener-fault: paused``
-to stderr and sleeps, so a test can send a signal). Tests use it to interrupt a run at every
+to stderr and waits until the file ``HARDENER_FAULT_RESUME`` exists, so a test can edit the
+file or send a signal meanwhile). Tests use it to interrupt a run at every
 write and check that no secret value is lost.
 """
 from __future__ import annotations
@@ -220,11 +221,18 @@ def _fault_point() -> None:
     if action == "raise":
         raise RuntimeError(f"HARDENER_FAULT_AT={wanted}: injected fault")
     if action == "pause":
-        sys.stderr.write("hardener-fault: paused\n")
-        sys.stderr.flush()
-        time.sleep(60)
+        _pause(os.environ.get("HARDENER_FAULT_RESUME"))
         return
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause(resume: str | None) -> None:
+    """Say so on stderr, then wait (at most a minute) for the file ``resume`` to exist."""
+    sys.stderr.write("hardener-fault: paused\n")
+    sys.stderr.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
+        time.sleep(0.05)
 
 
 def _stat(path: Path) -> os.stat_result | None:
