@@ -178,3 +178,33 @@ def test_a_companion_linked_to_a_file_of_its_kind_is_written_through(repo: Path,
     assert (repo / ".dockerignore").is_symlink()
     assert "*.pyc" in (repo / "docker" / ".dockerignore").read_text()
     assert ".git" in (repo / "docker" / ".dockerignore").read_text()
+
+
+# -- groups: one refused group does not stop the others; a shared companion is written with each ----
+
+def test_a_refused_group_leaves_the_other_groups_written(repo: Path, sentinel: Path, hardener_cli: Run) -> None:
+    _copy(SECRETS, repo / "bad")
+    _copy(SECRETS, repo / "good")
+    (repo / "bad" / "secrets").mkdir()
+    (repo / "bad" / "secrets" / "db_postgres_password").symlink_to(sentinel / ".ssh" / "authorized_keys")
+    before = tree_hash(sentinel)
+    result = hardener_cli("apply", "--offline", "--select", "compose-secrets", "--unsafe", ".", cwd=repo)
+    assert result.returncode == 2
+    assert "bad/compose.yaml: not written: bad/secrets/db_postgres_password: refusing to write" in result.stderr
+    assert (repo / "bad" / "compose.yaml").read_bytes() == (SECRETS / "compose.yaml").read_bytes()
+    assert (repo / "good" / "compose.yaml").read_bytes() != (SECRETS / "compose.yaml").read_bytes()
+    assert (repo / "good" / "secrets" / "db_postgres_password").read_bytes() == b"example-not-real"
+    assert tree_hash(sentinel) == before
+
+
+def test_a_shared_companion_is_written_with_each_group_that_changes_it(repo: Path, hardener_cli: Run) -> None:
+    (repo / "Dockerfile").write_text(DOCKERFILE)
+    (repo / "Dockerfile.prod").write_text(DOCKERFILE)
+    (repo / "main.py").write_text("print('hi')\n")
+    diff = hardener_cli("diff", "--offline", "--select", "generate-dockerignore", ".", cwd=repo)
+    result = hardener_cli("apply", "--offline", "--select", "generate-dockerignore", ".", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    written = (repo / ".dockerignore").read_text()
+    assert "Dockerfile" in written and "Dockerfile.prod" in written
+    assert all(f"+{line}" in diff.stdout for line in written.splitlines())  # what diff promised, no more
+    assert hardener_cli("check", "--offline", "--select", "generate-dockerignore", ".", cwd=repo).returncode == 0
