@@ -1,6 +1,8 @@
 """What transforms may know besides the document: the repo root and the configuration."""
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -75,10 +77,16 @@ class FileView:
 
 
 def _read(path: Path) -> bytes | None:
+    """The file's bytes; None when absent, unreadable or not a regular file (a FIFO would block)."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
 
 
 @dataclass(frozen=True)

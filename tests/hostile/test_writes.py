@@ -208,3 +208,13 @@ def test_a_shared_companion_is_written_with_each_group_that_changes_it(repo: Pat
     assert "Dockerfile" in written and "Dockerfile.prod" in written
     assert all(f"+{line}" in diff.stdout for line in written.splitlines())  # what diff promised, no more
     assert hardener_cli("check", "--offline", "--select", "generate-dockerignore", ".", cwd=repo).returncode == 0
+
+
+def test_a_fifo_where_a_secret_goes_is_refused_without_hanging(repo: Path, hardener_cli: Run) -> None:
+    _copy(SECRETS, repo)
+    (repo / "secrets").mkdir()
+    os.mkfifo(repo / "secrets" / "db_postgres_password")
+    result = hardener_cli("apply", "--offline", "--select", "compose-secrets", "--unsafe", ".", cwd=repo, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "secrets/db_postgres_password: refusing to write: not a regular file (FIFO)" in result.stderr
+    assert (repo / "compose.yaml").read_bytes() == (SECRETS / "compose.yaml").read_bytes()
