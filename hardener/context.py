@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,17 @@ class FileView:
     A file read across files (the Dockerfile a Compose `build:` uses, the other file of an
     override pair) is read here, so it is the text this run produces, in `diff` as in
     `apply`: one run reaches the state a second run would start from.
+    The run's view also remembers what it read from the disk and what ``apply`` wrote, so a
+    write can check that nobody else changed the file meanwhile, and the report can show the
+    file as it was before the run.
     """
 
     def __init__(self, parent: FileView | None = None) -> None:
         self._parent = parent
         self._writes: dict[Path, FileWrite] = {}
         self._outputs: dict[Path, bytes] = {}  # the run view only: processed files' output
+        self._disk: dict[Path, bytes | None] = {}  # first read of each file (run view only)
+        self._written: dict[Path, bytes] = {}  # what apply put there since (run view only)
 
     def read(self, path: Path) -> bytes | None:
         write = self._writes.get(path)
@@ -35,10 +41,9 @@ class FileView:
         output = self._outputs.get(_key(path)) if self._outputs else None
         if output is not None:
             return output
-        try:
-            return path.read_bytes()
-        except OSError:
-            return None
+        content = _read(path)
+        self._disk.setdefault(path, content)
+        return content
 
     def record_output(self, path: Path, content: bytes) -> None:
         """The run's result for a processed file, which later reads of it see (not a write)."""
@@ -63,6 +68,37 @@ class FileView:
 
     def writes(self) -> list[FileWrite]:
         return [self._writes[p] for p in sorted(self._writes)]
+
+    def discard(self, paths: Iterable[Path]) -> None:
+        """Forget staged writes that could not be made: later files see the disk again."""
+        for path in paths:
+            self._writes.pop(path, None)
+
+    def original(self, path: Path) -> bytes | None:
+        """The file as it was before the run (read now if no transform read it)."""
+        if path not in self._disk:
+            self._disk[path] = _read(path)
+        return self._disk[path]
+
+    def on_disk(self, path: Path) -> bytes | None:
+        """What the disk should hold now: the last write of this run, else the original."""
+        return self._written[path] if path in self._written else self.original(path)
+
+    def written(self, path: Path, content: bytes) -> None:
+        self._written[path] = content
+
+
+def _read(path: Path) -> bytes | None:
+    """The file's bytes; None when absent, unreadable or not a regular file (a FIFO would block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
 
 
 def _key(path: Path) -> Path:

@@ -18,7 +18,9 @@ from typing import Any
 class Option:
     """One key of a section. ``choices`` limits string values (of a list or table too),
     ``keys`` the keys of a table, and ``fields`` declares the keys of each sub-table of a
-    ``table[table]`` (resource-limits' per-tier and per-service limits)."""
+    ``table[table]`` (resource-limits' per-tier and per-service limits). ``path``: a string
+    value names a file that hardener writes, relative to the repository root; the loader
+    refuses one that could point outside it (absolute, ``..``, ``~``)."""
 
     name: str
     type: str
@@ -27,6 +29,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     keys: tuple[str, ...] | None = None
     fields: tuple[Option, ...] = ()
+    path: bool = False
 
 
 def named(options: Iterable[Option], name: str) -> Option:
@@ -72,9 +75,28 @@ def problem(option: Option, value: Any) -> str | None:
     """Why ``value`` does not fit ``option`` (type, then choices), else ``None``."""
     if not accepts(option.type, value):
         return f"expected {describe(option.type)}, not {show(value)}"
+    if option.path and isinstance(value, str):
+        return path_problem(value)
     bad = _bad_choice(option, value)
     if bad is not None:
         return f"expected one of {', '.join(option.choices or ())}, not {show(bad)}{did_you_mean(bad, option.choices or ())}"
+    return None
+
+
+def path_problem(value: str) -> str | None:
+    """Why a repository-relative path could name a file outside the repository, else ``None``.
+
+    The repository's own config chooses it, and hardener runs on repositories it did not
+    write: ``/home/u/.bashrc`` or ``../../x`` would make ``apply`` overwrite a user's file.
+    (Symlinks inside the tree are checked when the file is written.)
+    """
+    import posixpath
+
+    normal = value.replace("\\", "/")
+    if not normal.strip() or normal.startswith(("/", "~")) or (len(normal) > 1 and normal[1] == ":"):
+        return f"expected a path inside the repository, not {show(value)}"
+    if ".." in normal.split("/") or posixpath.normpath(normal) in (".", ""):
+        return f"expected a path inside the repository, not {show(value)}"
     return None
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from hardener.config import Config, load_config, selected
 from hardener.context import Context
@@ -67,7 +68,7 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     for index in run_order(found):
         item = found[index]
         ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        done[index] = result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
+        done[index] = result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, found)
         if result.output is not None:
             ctx.files.record_output(item.path, result.output)
         while len(report.results) in done:  # shown in discovery order, as soon as the ones before are done
@@ -75,7 +76,7 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
             if on_result is not None:
                 on_result(report.results[-1])
     for ctx in contexts.values():
-        report.companions.extend(_companion(write, request.mode) for write in ctx.files.writes())
+        report.companions.extend(_companion(write, ctx) for write in ctx.files.writes())
     return report
 
 
@@ -87,25 +88,13 @@ def run_order(found: Sequence[Found]) -> list[int]:
     return sorted(range(len(found)), key=lambda i: found[i].kind != "dockerfile")
 
 
-def _companion(write: FileWrite, mode: Mode) -> CompanionResult:
-    """Companion files are written after every file was processed (their final content)."""
-    shown = display_path(write.path)
-    try:
-        original: bytes | None = write.path.read_bytes()
-    except FileNotFoundError:
-        original = None
-    except OSError as exc:
-        return CompanionResult(shown, None, write.content, BadInput(f"cannot read: {exc.strerror}", None, shown),
-                               write.sensitive)
-    if mode is Mode.APPLY and original != write.content:
-        from hardener.writer import atomic_write
+def _companion(write: FileWrite, ctx: Context) -> CompanionResult:
+    """A companion file as the report shows it: before the run, and its final content.
 
-        try:
-            atomic_write(write.path, write.content, write.mode)
-        except OSError as exc:
-            return CompanionResult(shown, original, write.content,
-                                   BadInput(f"cannot write: {exc.strerror or exc}", None, shown), write.sensitive)
-    return CompanionResult(shown, original, write.content, sensitive=write.sensitive)
+    ``apply`` wrote it already, with the group of the file that needed it (``_commit``).
+    """
+    return CompanionResult(display_path(write.path), ctx.files.original(write.path), write.content,
+                           sensitive=write.sensitive)
 
 
 def _config(request: RunRequest, start: Path) -> Config:
@@ -126,7 +115,8 @@ def _config(request: RunRequest, start: Path) -> Config:
     return config.merged(**overrides) if overrides else config
 
 
-def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode) -> FileResult:
+def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode,
+         found: Sequence[Found] = ()) -> FileResult:
     shown = display_path(item.path)
     try:
         raw = item.path.read_bytes()
@@ -134,16 +124,59 @@ def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Op
         return FileResult(shown, item.kind, error=BadInput(f"cannot read: {exc.strerror or exc}", None, shown))
     result = process(shown, item.kind, raw, transforms, ctx, options)
     if mode is Mode.APPLY and result.changed and result.output is not None:
-        from hardener.writer import atomic_write
-
-        try:
-            atomic_write(item.path, result.output)
-        except OSError as exc:
-            from dataclasses import replace
-
-            err = BadInput(f"cannot write: {exc.strerror or exc}", None, shown)
-            return replace(result, output=None, error=err)
+        return _commit(item, raw, result, ctx, found)
     return result
+
+
+def _commit(item: Found, raw: bytes, result: FileResult, ctx: Context, found: Sequence[Found]) -> FileResult:
+    """Write one file's group, all or nothing: companions first, the file that refers to them last.
+
+    Every target is checked by the write gate before anything is written, so a refused
+    companion leaves the whole group as it was. Each write is atomic and checks that the
+    file still holds what hardener read, so an interruption at any point leaves each file
+    old or new, and a secret's value is on disk before the Compose file points at it. A
+    companion shared by several files (one ``.dockerignore`` for two Dockerfiles) holds the
+    run's content so far (``ctx.files`` accumulates), so it is written with the first group
+    that needs it and again, before its referrer, with each group that changes it.
+    """
+    from hardener.writer import Gate
+
+    # Secret values first: nothing may point at a secrets file before it holds the value.
+    writes = sorted((w for w in result.companions if ctx.files.on_disk(w.path) != w.content), key=lambda w: not w.sensitive)
+    gate = Gate.at(ctx.root, [f.path for f in found if f.root == item.root] + [w.path for w in ctx.files.writes()])
+    try:
+        for write in writes:
+            _check_companion(gate, write, ctx)
+        gate.check(item.path)
+        for write in writes:
+            gate.write(write.path, write.content, write.mode, expect=ctx.files.on_disk(write.path))
+            ctx.files.written(write.path, write.content)
+        if result.output != raw and result.output is not None:
+            gate.write(item.path, result.output, expect=raw)
+    except (BadInput, OSError) as exc:
+        ctx.files.discard(w.path for w in result.companions)
+        return replace(result, output=None, error=_not_written(exc, result.path))
+    return result
+
+
+def _check_companion(gate: Any, write: FileWrite, ctx: Context) -> None:
+    from hardener.oci.digest_cache import is_lock, lock_path
+    from hardener.writer import Refused
+
+    gate.check(write.path)
+    if write.path == lock_path(ctx) and not is_lock(ctx.files.original(write.path)):
+        raise Refused("exists and is not a hardener lock file; not overwritten", None, str(write.path))
+
+
+def _not_written(exc: BaseException, shown: str) -> BadInput:
+    """The group's error on its main file, naming the file that stopped it when it is another."""
+    if isinstance(exc, BadInput):
+        other = display_path(Path(exc.path)) if exc.path else shown
+        return BadInput(exc.message if other == shown else f"not written: {other}: {exc.message}", None, shown)
+    if isinstance(exc, OSError):
+        other = display_path(Path(exc.filename)) if exc.filename else shown
+        return BadInput(f"cannot write{'' if other == shown else ' ' + other}: {exc.strerror or exc}", None, shown)
+    raise exc
 
 
 def display_path(path: Path) -> str:

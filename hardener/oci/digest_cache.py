@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hardener.errors import BadInput
 from hardener.model import FileWrite
 from hardener.oci.imageref import ImageRef
 from hardener.options import Option
@@ -177,13 +177,13 @@ def _parse_store(raw: bytes | None) -> dict[str, Resolution]:
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
+    """Write the cache through the write gate rooted at its own directory (never out of it)."""
+    from hardener.writer import Gate
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the user's own cache directory, not a repository's
+        Gate.at(path.parent).write(path, content)
+    except (OSError, BadInput):
         pass  # a cache that cannot be written only costs time
 
 
@@ -192,7 +192,7 @@ OPTIONS = (
     Option("mirrors", "table[string]", {}, 'Registry -> host to ask instead, e.g. {"docker.io" = "127.0.0.1:5000"}.'),
     Option("insecure", "list[string]", (), "Registries (host[:port]) reached over plain HTTP."),
     Option("lock", "string|false", "hardener.lock", "The lock file of pinned digests, relative to the repository "
-           "root; false: none."),
+           "root; false: none.", path=True),
     Option("write-lock", "bool", False, "Record the digests a run pins in the lock file (like --lock)."),
     Option("ttl", "number|string", "24h", "How long a cached digest is trusted: seconds, or like 30m, 24h, 7d."),
     Option("most-specific-tag", "bool", False, "Pin to the longest version tag (3.13.1) instead of major.minor."),
@@ -384,3 +384,21 @@ def reset_resolvers() -> None:
             if resolver._client is not None:
                 resolver._client.close()
         _RESOLVERS.clear()
+
+
+def lock_path(ctx: Any, section: str = "pin-base-image") -> Path | None:
+    """Where the run's lock file lives (``[tool.hardener.pin-base-image] lock``), or None."""
+    options = ctx.options.get(section) if isinstance(ctx.options.get(section), Mapping) else {}
+    lock = options.get("lock", _DEFAULTS["lock"])
+    return Path(ctx.root) / lock if isinstance(lock, str) and lock else None
+
+
+def is_lock(raw: bytes | None) -> bool:
+    """Whether ``raw`` may be replaced by a lock: absent, empty, or a lock hardener wrote."""
+    if raw is None or not raw.strip():
+        return True
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and set(data) == {"version", "images"} and isinstance(data["images"], dict)

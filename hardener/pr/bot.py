@@ -79,15 +79,31 @@ def run_pr(request: PrRequest) -> PrOutcome:
     """One repository; never raises for a problem of that repository (the outcome says it)."""
     log: list[str] = []
     name = str(request.repo)
+    request = replace(request, token=clean_token(request.token))
     try:
         return _run(request, log)
     except (Stop, GitError) as exc:
-        return PrOutcome(name, (*log, f"{name}: {exc}"), exit_code=2)
+        return PrOutcome(name, (*log, f"{name}: {_redacted(str(exc), request.token)}"), exit_code=2)
     except Exception as exc:  # GitHubError and bugs: this repository failed, the others go on
         from hardener.pr.github import GitHubError
 
         code = 2 if isinstance(exc, GitHubError) else 3
-        return PrOutcome(name, (*log, f"{name}: {type(exc).__name__}: {exc}"), exit_code=code)
+        return PrOutcome(name, (*log, f"{name}: {type(exc).__name__}: {_redacted(str(exc), request.token)}"),
+                         exit_code=code)
+
+
+def clean_token(token: str | None) -> str | None:
+    """The token without surrounding whitespace (a ``\\n`` from ``echo >``, a ``\\r`` from Windows)."""
+    stripped = token.strip() if token else ""
+    return stripped or None
+
+
+def _redacted(message: str, token: str | None) -> str:
+    """A last guard: whatever raised, the token (or its first line) never reaches a message."""
+    for secret in {token or "", *(token or "").splitlines()}:
+        if len(secret) >= 4:
+            message = message.replace(secret, "<token>")
+    return message
 
 
 def _run(request: PrRequest, log: list[str]) -> PrOutcome:
@@ -129,8 +145,39 @@ def _settings(request: PrRequest, git: Git) -> Settings:
     if not url:
         raise Stop(f"no git remote {remote!r} (see --remote)")
     slug = request.github_repo or options.get("repository") or slug_from_remote(url)
+    from_repo = options.get("api-url") if request.config_path is None else None
+    if from_repo and not request.api_url:
+        _check_repo_api_url(from_repo, url)
     api_url = request.api_url or options.get("api-url") or default["api-url"]
     return Settings(remote, request.base or options.get("base") or "", slug, api_url)
+
+
+def _check_repo_api_url(api_url: str, remote_url: str) -> None:
+    """The repository's own config may only name the API of the host it is pushed to, over https.
+
+    The token goes wherever ``api-url`` points, and the repository being hardened is not
+    trusted: its config must not send the token to another host or in clear text. The
+    command line (``--api-url``) and a config the user names (``--config``) are trusted.
+    """
+    from urllib.parse import urlsplit
+
+    api = urlsplit(api_url)
+    host = _remote_host(remote_url)
+    if api.scheme != "https" or not api.hostname or host is None or api.hostname.lower() not in (host, f"api.{host}"):
+        raise Stop(f"[tool.hardener.pr] api-url {api_url!r} in the repository's config is not used: it must be an "
+                   f"https URL on the remote's host ({host or 'unknown'}); pass --api-url to choose the API yourself")
+
+
+def _remote_host(url: str) -> str | None:
+    """The host of a git remote URL (``https://h/o/r``, ``ssh://git@h:22/o/r``, ``git@h:o/r``)."""
+    from urllib.parse import urlsplit
+
+    if "://" in url:
+        return (urlsplit(url).hostname or "").lower() or None
+    user_host, colon, _ = url.partition(":")
+    if not colon or "/" in user_host:
+        return None  # a local path
+    return user_host.rsplit("@", 1)[-1].lower() or None
 
 
 def _client(request: PrRequest, settings: Settings) -> GitHub:
@@ -138,6 +185,8 @@ def _client(request: PrRequest, settings: Settings) -> GitHub:
 
     if not request.token:
         raise Stop("GITHUB_TOKEN is not set (or use --dry-run)")
+    if any(c.isspace() or not c.isprintable() for c in request.token):
+        raise Stop("GITHUB_TOKEN contains whitespace or control characters; it was not used (not shown here)")
     if not settings.slug:
         raise Stop("cannot tell the GitHub repository from the remote URL (see --github-repo)")
     return GitHub(request.token, settings.api_url)
