@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hardener.limits import read_bounded
 from hardener.model import FileWrite
 
 
@@ -27,7 +28,7 @@ class FileView:
         if self._parent is not None:
             return self._parent.read(path)
         try:
-            return path.read_bytes()
+            return read_bounded(path)  # a FIFO or /dev/zero under a companion's name reads as absent
         except OSError:
             return None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hardener.errors import BadInput
+from hardener.limits import read_text_bounded
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 
@@ -212,7 +213,7 @@ def _ignored(walk: _Walk, rel: str, ignores: tuple[_Ignore, ...]) -> bool:
 
 def _read_ignore_file(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text_bounded(path)  # a FIFO named .gitignore must not hang the walk
     except OSError:
         return None
     lines = text.splitlines()

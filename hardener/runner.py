@@ -15,6 +15,7 @@ from hardener.context import Context
 from hardener.discover import Found, discover
 from hardener.engine import FileResult, Options, process
 from hardener.errors import BadInput
+from hardener.limits import read_bounded
 from hardener.model import Applicability, FileWrite, Transform
 from hardener.report import CompanionResult, Mode, Report
 
@@ -63,7 +64,7 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     contexts: dict[Path, Context] = {}
     for item in found:
         ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        result = _one(item, transforms, ctx.for_file(item.path), options, request.mode)
+        result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
@@ -76,7 +77,7 @@ def _companion(write: FileWrite, mode: Mode) -> CompanionResult:
     """Companion files are written after every file was processed (their final content)."""
     shown = display_path(write.path)
     try:
-        original: bytes | None = write.path.read_bytes()
+        original: bytes | None = read_bounded(write.path)
     except FileNotFoundError:
         original = None
     except OSError as exc:
@@ -111,10 +112,11 @@ def _config(request: RunRequest, start: Path) -> Config:
     return config.merged(**overrides) if overrides else config
 
 
-def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode) -> FileResult:
+def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode,
+         max_size: int) -> FileResult:
     shown = display_path(item.path)
     try:
-        raw = item.path.read_bytes()
+        raw = read_bounded(item.path, max_size)  # the size is checked before a byte is read or parsed
     except OSError as exc:
         return FileResult(shown, item.kind, error=BadInput(f"cannot read: {exc.strerror or exc}", None, shown))
     result = process(shown, item.kind, raw, transforms, ctx, options)

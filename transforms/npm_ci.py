@@ -10,6 +10,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.dockerfile.shell import Command, Word
 from hardener.dockerfile.shell_edit import program, shell_runs, subcommand
 from hardener.edits import Edit
+from hardener.limits import read_text_bounded
 from hardener.model import Applicability, Finding, Transform
 
 _LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
@@ -102,7 +103,7 @@ def _ignored(context: Path, lock: str) -> bool:
     ignore = context / ".dockerignore"
     if not ignore.is_file():
         return False
-    lines = [ln.strip() for ln in ignore.read_text(errors="replace").splitlines()]
+    lines = [ln.strip() for ln in read_text_bounded(ignore).splitlines()]
     patterns = [ln.lstrip("/") for ln in lines if ln and not ln.startswith(("#", "!"))]
     return any(fnmatch.fnmatch(lock, p) or p in ("*", "**") for p in patterns)
 

@@ -23,6 +23,7 @@ from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.knowledge import images
+from hardener.limits import DEFAULT_MAX_FILE_SIZE, read_bounded
 from hardener.model import Applicability, FileWrite, Finding
 from hardener.options import Option
 
@@ -209,7 +210,7 @@ def _dockerfile(service: Service, here: Path) -> DockerfileDoc | None:
     if "$" in str(path) or "://" in (context or "") or not path.is_file():
         return None
     try:
-        return DockerfileDoc.load(path.read_bytes(), str(path))
+        return DockerfileDoc.load(read_bounded(path, DEFAULT_MAX_FILE_SIZE), str(path))
     except Exception:
         return None
 

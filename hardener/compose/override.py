@@ -18,6 +18,7 @@ from ruamel.yaml.nodes import MappingNode, SequenceNode
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.context import Context
+from hardener.limits import DEFAULT_MAX_FILE_SIZE, read_bounded
 from hardener.source import SourceText
 
 # The file names `docker compose` loads without -f, and the override it pairs with each.
@@ -63,7 +64,7 @@ def _services(path: Path, mtime: float) -> dict[str, Service] | None:
     """The other file's services by name (cached per path and mtime within the process);
     None when it cannot be parsed (then nothing is known and nothing changes)."""
     try:
-        doc = ComposeDoc(SourceText.decode(path.read_bytes()), str(path))
+        doc = ComposeDoc(SourceText.decode(read_bounded(path, DEFAULT_MAX_FILE_SIZE)), str(path))
         return {s.name: s for s in doc.services() if isinstance(s.node, MappingNode)}
     except Exception:
         return None

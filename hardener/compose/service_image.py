@@ -14,6 +14,7 @@ from hardener.compose.splice import (
 )
 from hardener.context import Context
 from hardener.knowledge import images
+from hardener.limits import DEFAULT_MAX_FILE_SIZE, read_bounded
 
 if TYPE_CHECKING:
     from hardener.dockerfile.doc import DockerfileDoc
@@ -84,7 +85,7 @@ def built_dockerfile(build: Node | None, ctx: Context) -> tuple[Path, Dockerfile
     if "$" in str(path) or "://" in (context or "") or not path.is_file():
         return None
     try:
-        return path, DockerfileDoc.load(path.read_bytes(), str(path))
+        return path, DockerfileDoc.load(read_bounded(path, DEFAULT_MAX_FILE_SIZE), str(path))
     except Exception:  # a broken Dockerfile is reported when the Dockerfile itself is processed
         return None
 

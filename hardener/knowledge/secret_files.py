@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hardener.limits import read_bounded
+
 _TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
 
 
@@ -43,7 +45,6 @@ def secret_kind(directory: Path, path: str) -> str | None:
 
 def _head(path: Path) -> bytes:
     try:
-        with path.open("rb") as fh:
-            return fh.read(8192)
+        return read_bounded(path, 8192, truncate=True)
     except OSError:
         return b""
