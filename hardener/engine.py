@@ -59,21 +59,37 @@ def load_document(kind: str, raw: bytes, path: str) -> Any:
 
 def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], ctx: Context,
             options: Options) -> FileResult:
-    try:
-        doc = load_document(kind, raw, path)
-        _check_input(doc, path)
-    except BadInput as exc:
-        return FileResult(path, kind, raw, error=exc.with_path(path))
-    active = [t for t in transforms if kind in t.targets]
+    """One file's result; nothing raised in loading, transforming or judging escapes it.
+
+    A bug (or a RecursionError or MemoryError on hostile input) in one file becomes that
+    file's failure (exit 3) and the run goes on with the others, none of them half-written.
+    """
     view = ctx.files.child()
     try:
-        result = _to_fixed_point(doc, raw, active, replace(ctx, files=view), options)
+        result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
+    except BadInput as exc:
+        return FileResult(path, kind, raw, error=exc.with_path(path))
     except Exception as exc:  # a transform's bug must not stop the other files
-        return FileResult(path, kind, raw, failure=f"internal error: {type(exc).__name__}: {exc}")
+        return FileResult(path, kind, raw, failure=internal_error(exc))
     if result.output is not None:
         view.commit()
         result = replace(result, companions=tuple(view.writes()))
     return result
+
+
+def internal_error(exc: BaseException) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], ctx: Context,
+             options: Options) -> FileResult:
+    doc = load_document(kind, raw, path)
+    _check_input(doc, path)
+    active = [t for t in transforms if kind in t.targets]
+    try:
+        return _to_fixed_point(doc, raw, active, ctx, options)
+    except BadInput as exc:  # raised by a helper on the file's own text: still hardener's fault here
+        return FileResult(path, kind, raw, failure=internal_error(exc))
 
 
 def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: Context,

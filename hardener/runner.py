@@ -13,9 +13,9 @@ from pathlib import Path
 from hardener.config import Config, load_config, selected
 from hardener.context import Context
 from hardener.discover import Found, discover
-from hardener.engine import FileResult, Options, process
+from hardener.engine import FileResult, Options, internal_error, process
 from hardener.errors import BadInput
-from hardener.limits import read_bounded
+from hardener.limits import ReadRefused, read_bounded
 from hardener.model import Applicability, FileWrite, Transform
 from hardener.report import CompanionResult, Mode, Report
 
@@ -64,7 +64,10 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     contexts: dict[Path, Context] = {}
     for item in found:
         ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size)
+        try:
+            result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size)
+        except Exception as exc:  # whatever one file does, the others are still processed and reported
+            result = FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
         report.results.append(result)
         if on_result is not None:
             on_result(result)
@@ -117,6 +120,8 @@ def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Op
     shown = display_path(item.path)
     try:
         raw = read_bounded(item.path, max_size)  # the size is checked before a byte is read or parsed
+    except ReadRefused as exc:
+        return FileResult(shown, item.kind, error=BadInput(str(exc.strerror), None, shown))
     except OSError as exc:
         return FileResult(shown, item.kind, error=BadInput(f"cannot read: {exc.strerror or exc}", None, shown))
     result = process(shown, item.kind, raw, transforms, ctx, options)
