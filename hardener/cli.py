@@ -177,7 +177,7 @@ def _runner(request: Any, jobs: int) -> Any:
         names = [campaign.repo_name(root, paths) for root, paths in groups]
         work = [(request, paths) for _, paths in groups]
         reports = []
-        for report in campaign.parallel_map(campaign.run_group, work, jobs):
+        for report in campaign.parallel_map(campaign.run_group, work, jobs, campaign.failed_group):
             reports.append(report)
             for result in report.results if on_result is not None else ():
                 on_result(result)

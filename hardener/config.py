@@ -20,6 +20,7 @@ from typing import Any
 from hardener import config_check
 from hardener.config_check import Where, line_of
 from hardener.errors import BadInput
+from hardener.limits import DEFAULT_MAX_FILE_SIZE, HARD_MAX_FILE_SIZE, read_bounded
 from hardener.model import Applicability
 from hardener.options import did_you_mean
 
@@ -27,7 +28,7 @@ DEDICATED = ".hardener.toml"
 PYPROJECT = "pyproject.toml"
 _LISTS = ("select", "ignore", "exclude", "include")
 _FLAGS = ("unsafe", "safe-only")
-KNOWN_KEYS = frozenset((*_LISTS, *_FLAGS, "applicability"))
+KNOWN_KEYS = frozenset((*_LISTS, *_FLAGS, "applicability", "max-file-size"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Config:
     include: tuple[str, ...] = ()  # brings back what discovery skips by default (vendor/, ...)
     options: Mapping[str, Any] = field(default_factory=dict)  # transform name -> sub-table
     source: Path | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; larger Dockerfiles and Compose files are bad input
 
     def merged(self, **overrides: Any) -> Config:
         """CLI flags win over the file; ``None`` means "not given on the command line".
@@ -126,7 +128,7 @@ def _load_file(path: Path, *, required: bool) -> Config | None:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return read_bounded(path).decode("utf-8-sig")
     except FileNotFoundError:
         raise BadInput("no such file or directory", None, str(path)) from None
     except OSError as exc:
@@ -163,6 +165,8 @@ class _ConfigReader:
                 values[key.replace("-", "_")] = self._flag(raw_key, value)
             elif key == "applicability":
                 values[key] = self._applicability(raw_key, value)
+            elif key == "max-file-size":
+                values["max_file_size"] = self._size(raw_key, value)
             elif isinstance(value, dict):
                 values["options"][key] = self._section(raw_key, key, value, values["options"])
             else:
@@ -186,6 +190,12 @@ class _ConfigReader:
     def _flag(self, key: str, value: Any) -> bool:
         if not isinstance(value, bool):
             raise self._error(f"{key!r} must be true or false", key)
+        return value
+
+    def _size(self, key: str, value: Any) -> int:
+        # capped: the repository being hardened writes this file and must not lift the bound
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= HARD_MAX_FILE_SIZE:
+            raise self._error(f"{key!r} must be a number of bytes from 1 to {HARD_MAX_FILE_SIZE}", key)
         return value
 
     def _applicability(self, key: str, value: Any) -> dict[str, Applicability]:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hardener.limits import HARD_MAX_FILE_SIZE, read_bounded
 from hardener.model import FileWrite
 
 
@@ -89,16 +89,12 @@ class FileView:
 
 
 def _read(path: Path) -> bytes | None:
-    """The file's bytes; None when absent, unreadable or not a regular file (a FIFO would block)."""
+    """The file's bytes; None when absent, unreadable, not a regular file (a FIFO would block)
+    or larger than any file hardener edits (``/dev/zero`` under a companion's name)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return read_bounded(path, HARD_MAX_FILE_SIZE)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
-        except OSError:
-            return None
 
 
 def _key(path: Path) -> Path:

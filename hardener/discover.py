@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from hardener import discover_rules as rules
 from hardener.errors import BadInput
+from hardener.limits import read_text_bounded
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 
@@ -295,7 +296,7 @@ def _ignored(walk: _Walk, rel: str, ignores: tuple[_Ignore, ...]) -> bool:
 
 def _read_ignore_file(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text_bounded(path)  # a FIFO named .gitignore must not hang the walk
     except OSError:
         return None
     lines = text.splitlines()

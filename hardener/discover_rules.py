@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from hardener.limits import read_bounded
+
 # Reasons, as the report counts them.
 VENDORED = "vendored directory"
 VIRTUALENV = "virtual environment"
@@ -170,7 +172,6 @@ def _yaml_mapping(head: bytes) -> bool:
 
 def _head(path: Path, size: int) -> bytes | None:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(size)
+        return read_bounded(path, size, truncate=True)  # a FIFO named Dockerfile must not block the walk
     except OSError:
         return None

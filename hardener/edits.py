@@ -53,3 +53,20 @@ def merge_inserts(edits: list[Edit]) -> list[Edit]:
         else:
             out[same] = Edit(edit.start, edit.end, out[same].replacement + edit.replacement)
     return out
+
+
+def offset_before(offset: int, edits: Iterable[Edit]) -> int:
+    """Where ``offset`` of the text ``apply_edits`` produced was in the text it was given.
+
+    An offset inside replacement text maps to the start of the span it replaced: the
+    inserted line did not exist before, the place it went to did.
+    """
+    shift = 0
+    for edit in sorted(edits):
+        new_start = edit.start + shift
+        if offset < new_start:
+            break
+        if offset < new_start + len(edit.replacement):
+            return edit.start
+        shift += len(edit.replacement) - (edit.end - edit.start)
+    return offset - shift

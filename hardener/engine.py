@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from hardener.context import Context
-from hardener.edits import Edit, apply_edits
+from hardener.edits import Edit, apply_edits, offset_before
 from hardener.errors import BadInput
 from hardener.model import Applicability, Change, FileWrite, Refusal, Transform
+from hardener.source import line_starts
 
 MAX_ROUNDS = 10
 
@@ -59,38 +60,89 @@ def load_document(kind: str, raw: bytes, path: str) -> Any:
 
 def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], ctx: Context,
             options: Options) -> FileResult:
-    try:
-        doc = load_document(kind, raw, path)
-        _check_input(doc, path)
-    except BadInput as exc:
-        return FileResult(path, kind, raw, error=exc.with_path(path))
-    active = [t for t in transforms if kind in t.targets]
+    """One file's result; nothing raised in loading, transforming or judging escapes it.
+
+    A bug (or a RecursionError or MemoryError on hostile input) in one file becomes that
+    file's failure (exit 3) and the run goes on with the others, none of them half-written.
+    """
     view = ctx.files.child()
     try:
-        result = _to_fixed_point(doc, raw, active, replace(ctx, files=view), options)
+        result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
+    except BadInput as exc:
+        return FileResult(path, kind, raw, error=exc.with_path(path))
     except Exception as exc:  # a transform's bug must not stop the other files
-        return FileResult(path, kind, raw, failure=f"internal error: {type(exc).__name__}: {exc}")
+        return FileResult(path, kind, raw, failure=internal_error(exc))
     if result.output is not None:
         view.commit()
         result = replace(result, companions=tuple(view.writes()))
     return result
 
 
+def internal_error(exc: BaseException) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], ctx: Context,
+             options: Options) -> FileResult:
+    doc = load_document(kind, raw, path)
+    _check_input(doc, path)
+    active = [t for t in transforms if kind in t.targets]
+    try:
+        return _to_fixed_point(doc, raw, active, ctx, options)
+    except BadInput as exc:  # raised by a helper on the file's own text: still hardener's fault here
+        return FileResult(path, kind, raw, failure=internal_error(exc))
+
+
 def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: Context,
                     options: Options) -> FileResult:
     applied: list[Change] = []
+    origin = _Origin(doc.text)
     for _ in range(MAX_ROUNDS):
         chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
         if not chosen:
-            return _judged(doc, raw, applied, skipped, refusals)
+            return _judged(doc, raw, applied, origin.all(skipped), origin.all(refusals))
         for write in (w for c in chosen for w in c.files):
             ctx.files.stage(write)
-        applied = _without_superseded(applied, chosen) + chosen
+        applied = _without_superseded(applied, chosen) + origin.all(chosen)
         edits = [e for c in chosen for e in c.edits]
         if edits:
             doc = _reload(doc, apply_edits(doc.text, edits), chosen)
+            origin.rounds.append((doc.text, edits))
     ids = sorted({c.transform_id for c in chosen})
     return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+
+
+@dataclass
+class _Origin:
+    """Maps what a later round found (lines and edits on an intermediate text) back to the
+    original text, so every report's line numbers refer to the file the user has."""
+
+    original: str
+    rounds: list[tuple[str, list[Edit]]] = field(default_factory=list)  # (text after, its edits)
+
+    def all(self, findings: list[Any]) -> list[Any]:
+        return findings if not self.rounds else [self._mapped(f) for f in findings]
+
+    def _mapped(self, finding: Any) -> Any:
+        text = self.rounds[-1][0]
+        line = self._line(text, finding.line)
+        if isinstance(finding, Refusal):
+            return replace(finding, line=line)
+        end = self._line(text, finding.end_line) if finding.end_line else 0
+        edits = tuple(Edit(self._offset(e.start), max(self._offset(e.start), self._offset(e.end)), e.replacement)
+                      for e in finding.edits)
+        return replace(finding, line=line, end_line=end, edits=edits)
+
+    def _offset(self, offset: int) -> int:
+        for _, edits in reversed(self.rounds):
+            offset = offset_before(offset, edits)
+        return offset
+
+    def _line(self, text: str, line: int) -> int:
+        starts = line_starts(text)
+        offset = self._offset(starts[min(max(line, 1), len(starts)) - 1])
+        last = max(1, self.original.count("\n") + (0 if self.original.endswith("\n") else 1))
+        return min(self.original.count("\n", 0, offset) + 1, last)
 
 
 def _without_superseded(applied: list[Change], chosen: list[Change]) -> list[Change]:

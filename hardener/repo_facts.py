@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hardener.dockerfile.dockerignore import BadPattern, Matcher
+from hardener.limits import read_bounded, read_text_bounded
 
 MAX_ENTRIES = 20000  # a context bigger than this is listed partially (``truncated``)
 # directories whose contents nobody copies one by one: listed, not descended into
@@ -119,7 +120,7 @@ def ecosystems(paths: tuple[str, ...] | set[str]) -> list[Ecosystem]:
 def node_entrypoints(directory: Path) -> list[str]:
     """``main`` and the file ``scripts.start`` runs, from package.json."""
     try:
-        data = json.loads((directory / "package.json").read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(directory / "package.json"))
     except (OSError, ValueError):
         return []
     if not isinstance(data, dict):
@@ -135,7 +136,7 @@ def python_entrypoints(directory: Path, paths: tuple[str, ...]) -> list[str]:
     """pyproject ``[project.scripts]`` targets (``pkg.mod:func`` → ``pkg/mod.py``) and ``__main__``."""
     found: list[str] = []
     try:
-        data = tomllib.loads((directory / "pyproject.toml").read_text(encoding="utf-8"))
+        data = tomllib.loads(read_bounded(directory / "pyproject.toml").decode("utf-8"))
     except (OSError, ValueError):
         data = {}
     scripts = dict(data.get("project", {}).get("scripts", {}))
@@ -293,7 +294,7 @@ def python_needs(directory: Path, entry: str, top_entries: set[str]) -> PythonNe
             continue
         seen.add(rel)
         try:
-            module = cst.parse_module((directory / rel).read_bytes())
+            module = cst.parse_module(read_bounded(directory / rel))
         except (OSError, cst.ParserSyntaxError) as exc:
             return PythonNeeds(frozenset(), f"cannot read {rel}: {type(exc).__name__}")
         names, literals = _imports_and_literals(module)
@@ -348,6 +349,6 @@ def _imports_and_literals(module: Any) -> tuple[list[str], list[str]]:
 def read_text(path: Path) -> str:
     """A context file's text for reading facts from it; "" when it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_text_bounded(path)
     except OSError:
         return ""

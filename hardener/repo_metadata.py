@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from hardener.limits import read_bounded, read_text_bounded
+
 _SPDX_EXPRESSION = re.compile(
     r"^\(?[A-Za-z0-9.+-]+\)?( (AND|OR|WITH) \(?[A-Za-z0-9.+-]+\)?)*$"
 )
@@ -41,7 +43,7 @@ def git_dir(root: Path) -> Path | None:
     if dot.is_dir():
         return dot
     if dot.is_file():
-        line = dot.read_text(encoding="utf-8", errors="replace").strip()
+        line = read_text_bounded(dot).strip()
         if line.startswith("gitdir:"):
             target = (root / line.removeprefix("gitdir:").strip()).resolve()
             return target if target.is_dir() else None
@@ -56,7 +58,7 @@ def git_remote_url(root: Path, remote: str = "origin") -> str | None:
     config = _common_dir(gdir) / "config"
     parser = configparser.RawConfigParser(strict=False)
     try:
-        parser.read_string(config.read_text(encoding="utf-8", errors="replace"))
+        parser.read_string(read_text_bounded(config))
     except (OSError, configparser.Error):
         return None
     section = f'remote "{remote}"'
@@ -70,7 +72,7 @@ def git_head(root: Path) -> str | None:
     if gdir is None:
         return None
     try:
-        head = (gdir / "HEAD").read_text(encoding="utf-8").strip()
+        head = read_bounded(gdir / "HEAD").decode("utf-8").strip()
     except OSError:
         return None
     if not head.startswith("ref:"):
@@ -82,7 +84,7 @@ def git_head(root: Path) -> str | None:
 def _common_dir(gdir: Path) -> Path:
     common = gdir / "commondir"
     if common.is_file():
-        return (gdir / common.read_text(encoding="utf-8").strip()).resolve()
+        return (gdir / read_bounded(common).decode("utf-8").strip()).resolve()
     return gdir
 
 
@@ -90,11 +92,11 @@ def _resolve_ref(common: Path, gdir: Path, ref: str) -> str | None:
     for base in (gdir, common):
         loose = base / ref
         if loose.is_file():
-            value = loose.read_text(encoding="utf-8").strip()
+            value = read_bounded(loose).decode("utf-8").strip()
             return value if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value) else None
     packed = common / "packed-refs"
     if packed.is_file():
-        for line in packed.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text_bounded(packed).splitlines():
             sha, _, name = line.partition(" ")
             if name == ref and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
                 return sha
@@ -161,7 +163,7 @@ def package_metadata(directory: Path, accept: Callable[[str], bool] | None = Non
 
 
 def _package_json(path: Path) -> PackageMeta | None:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(read_bounded(path))
     if not isinstance(data, dict):
         return None
     lic = data.get("license")
@@ -172,7 +174,7 @@ def _package_json(path: Path) -> PackageMeta | None:
 
 
 def _pyproject(path: Path) -> PackageMeta | None:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = tomllib.loads(read_bounded(path).decode("utf-8"))
     project = data.get("project")
     if isinstance(project, dict) and project.get("name"):
         lic = project.get("license")
@@ -187,7 +189,7 @@ def _pyproject(path: Path) -> PackageMeta | None:
 
 
 def _cargo(path: Path) -> PackageMeta | None:
-    package = tomllib.loads(path.read_text(encoding="utf-8")).get("package")
+    package = tomllib.loads(read_bounded(path).decode("utf-8")).get("package")
     if not isinstance(package, dict):
         return None  # a workspace root
     return PackageMeta(path.name, _text(package.get("name")), _text(package.get("description")),
@@ -196,7 +198,7 @@ def _cargo(path: Path) -> PackageMeta | None:
 
 def _setup_cfg(path: Path) -> PackageMeta | None:
     parser = configparser.RawConfigParser(strict=False)
-    parser.read_string(path.read_text(encoding="utf-8"))
+    parser.read_string(read_bounded(path).decode("utf-8"))
     if not parser.has_section("metadata"):
         return None
 
@@ -212,7 +214,7 @@ def _setup_cfg(path: Path) -> PackageMeta | None:
 def _pom(path: Path) -> PackageMeta | None:
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(path.read_bytes())
+    root = ET.fromstring(read_bounded(path))
     ns = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
 
     def field(name: str) -> str | None:
@@ -225,7 +227,7 @@ def _pom(path: Path) -> PackageMeta | None:
 
 
 def _go_mod(path: Path) -> PackageMeta | None:
-    match = re.search(r"^module\s+(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    match = re.search(r"^module\s+(\S+)", read_bounded(path).decode("utf-8"), re.MULTILINE)
     if not match:
         return None
     parts = match.group(1).strip('"').split("/")
@@ -279,7 +281,7 @@ def git_tags(root: Path) -> frozenset[str]:
             for p in (common / "refs" / "tags").rglob("*") if p.is_file()}
     packed = common / "packed-refs"
     if packed.is_file():
-        for line in packed.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text_bounded(packed).splitlines():
             name = line.partition(" ")[2]
             if name.startswith("refs/tags/"):
                 tags.add(name.removeprefix("refs/tags/"))

@@ -14,8 +14,9 @@ from typing import Any
 from hardener.config import Config, load_config, selected
 from hardener.context import Context
 from hardener.discover import Found, discovery
-from hardener.engine import FileResult, Options, process
+from hardener.engine import FileResult, Options, internal_error, process
 from hardener.errors import BadInput
+from hardener.limits import ReadRefused, read_bounded
 from hardener.model import Applicability, FileWrite, Transform
 from hardener.report import CompanionResult, Mode, Report
 
@@ -68,7 +69,11 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     for index in run_order(found):
         item = found[index]
         ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        done[index] = result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, found)
+        try:
+            result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size, found)
+        except Exception as exc:  # whatever one file does, the others are still processed and reported
+            result = FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
+        done[index] = result
         if result.output is not None:
             ctx.files.record_output(item.path, result.output)
         while len(report.results) in done:  # shown in discovery order, as soon as the ones before are done
@@ -116,10 +121,12 @@ def _config(request: RunRequest, start: Path) -> Config:
 
 
 def _one(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode,
-         found: Sequence[Found] = ()) -> FileResult:
+         max_size: int, found: Sequence[Found] = ()) -> FileResult:
     shown = display_path(item.path)
     try:
-        raw = item.path.read_bytes()
+        raw = read_bounded(item.path, max_size)  # the size is checked before a byte is read or parsed
+    except ReadRefused as exc:
+        return FileResult(shown, item.kind, error=BadInput(str(exc.strerror), None, shown))
     except OSError as exc:
         return FileResult(shown, item.kind, error=BadInput(f"cannot read: {exc.strerror or exc}", None, shown))
     result = process(shown, item.kind, raw, transforms, ctx, options)

@@ -110,14 +110,16 @@ def test_unreadable_file_is_bad_input(repo: Path, monkeypatch) -> None:
     # simulated (the one mock here), the rest of the run is real.
     (repo / "sub").mkdir()
     (repo / "sub" / "Dockerfile").write_bytes(LEGACY)
-    real = Path.read_bytes
+    from hardener import runner
 
-    def read_bytes(self: Path) -> bytes:
-        if self.parent.name == "sub":
+    real = runner.read_bounded
+
+    def read_bounded(path: Path, limit: int) -> bytes:  # the runner reads its inputs through limits.read_bounded
+        if path.parent.name == "sub":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, limit)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(runner, "read_bounded", read_bounded)
     result = invoke("diff", "sub", "Dockerfile")
     assert result.exit_code == 2
     assert "sub/Dockerfile: cannot read: Permission denied" in result.stderr

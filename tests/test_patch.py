@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hardener.patch import NO_NEWLINE, unified_diff
-
-# \f, \v, a lone \r and U+2028 are line breaks to str.splitlines but not to git or patch.
-_NOT_LINE_BREAKS = pytest.mark.xfail(strict=True, reason="splitlines() breaks lines git does not: corrupt hunk")
+from hardener.patch import NO_NEWLINE, split_lines, unified_diff
 
 CASES = [
     pytest.param("a\nb\nc\n", "a\nB\nc\n", id="change-middle-line"),
@@ -28,9 +25,14 @@ CASES = [
     pytest.param("RUN echo héllo ✓\n", "RUN echo hello ✓\n", id="non-ascii"),
     pytest.param("".join(f"{i}\n" for i in range(40)), "".join(f"{i}\n" for i in range(40)).replace("3\n", "x\n", 1)
                  .replace("35\n", "y\n"), id="two-hunks"),
-    pytest.param("a\fb\nc\n", "a\fb\nd\n", id="form-feed-in-line", marks=_NOT_LINE_BREAKS),
-    pytest.param("a\rb\nc\n", "a\rb\nd\n", id="lone-cr-in-line", marks=_NOT_LINE_BREAKS),
-    pytest.param("a\u2028b\nc\n", "a\u2028b\nd\n", id="line-separator-in-line", marks=_NOT_LINE_BREAKS),
+    # \f, \v, a lone \r, NEL, U+2028 and friends are line breaks to str.splitlines, not to git
+    pytest.param("a\fb\nc\n", "a\fb\nd\n", id="form-feed-in-line"),
+    pytest.param("a\rb\nc\n", "a\rb\nd\n", id="lone-cr-in-line"),
+    pytest.param("a\u2028b\nc\n", "a\u2028b\nd\n", id="line-separator-in-line"),
+    pytest.param("a\x85b\nc\n", "a\x85b\nd\n", id="nel-in-line"),
+    pytest.param("a\vb\x1c\x1d\x1e\u2029\nc\n", "a\vb\x1c\x1d\x1e\u2029\nd\n", id="other-splitlines-breaks"),
+    pytest.param("a\nb\r", "a\nc\r", id="lone-cr-at-end-without-newline"),
+    pytest.param("a\f\n\fb\n", "a\f\n\fc\n", id="form-feed-ends-line"),
 ]
 
 
@@ -113,3 +115,51 @@ def test_context_lines() -> None:
     before = "".join(f"{i}\n" for i in range(10))
     after = before.replace("5\n", "five\n")
     assert unified_diff("f", before, after, context=1).splitlines()[3:] == ["@@ -5,3 +5,3 @@", " 4", "-5", "+five", " 6"]
+
+
+# Names git quotes (control bytes, '"', '\\', non-ASCII) or marks with a trailing tab (a space).
+ODD_NAMES = ["a b/Dockerfile", "q\"x/Dockerfile", "back\\slash", "tab\tname", "é/Dockerfile", "é b/Dockerfile",
+             "new\nline", "plain-dir/Dockerfile"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_headers_are_what_git_writes(tmp_path: Path, name: str) -> None:
+    """Compare with git's own diff of the same change, then apply ours."""
+    git = ["git", "-c", "core.quotePath=true", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    target = tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"x\n")
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    target.write_bytes(b"y\n")
+    theirs = subprocess.run([*git, "diff"], cwd=tmp_path, capture_output=True, check=True).stdout.decode()
+    ours = unified_diff(name, "x\n", "y\n")
+    assert ours.splitlines()[0] == theirs.splitlines()[0]
+    assert ours.split("\n")[1:3] == theirs.split("\n")[2:4]  # git adds an index line between
+    (tmp_path / "change.patch").write_bytes(ours.encode())
+    subprocess.run(["git", "checkout", "-q", "--", "."], cwd=tmp_path, check=True)
+    result = subprocess.run(["git", "apply", "change.patch"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == b"y\n"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_new_file_with_space_applies(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "new.patch").write_text(unified_diff("d i r/.dockerignore", None, ".git\n"))
+    result = subprocess.run(["git", "apply", "new.patch"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d i r" / ".dockerignore").read_bytes() == b".git\n"
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    pytest.param("", [], id="empty"),
+    pytest.param("a", ["a"], id="no-newline"),
+    pytest.param("a\n\n", ["a\n", "\n"], id="blank-last"),
+    pytest.param("a\r\nb\u2028c\x0c", ["a\r\n", "b\u2028c\x0c"], id="only-lf-breaks"),
+])
+def test_split_lines(text: str, lines: list[str]) -> None:
+    assert split_lines(text) == lines
+    assert "".join(split_lines(text)) == text

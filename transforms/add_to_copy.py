@@ -9,6 +9,7 @@ from typing import Literal
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
+from hardener.limits import read_bounded
 from hardener.model import Applicability, Finding, Transform
 from hardener.why import Why
 
@@ -127,8 +128,7 @@ def _verdict(source: str, context_dir: Path | None) -> Literal["safe", "unsure"]
 
 def _is_archive(path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
-            head = fh.read(512)
+        head = read_bounded(path, 512, truncate=True)
     except OSError:
         return True  # cannot look: assume the worst
     return head.startswith(_ARCHIVE_MAGIC) or head[257:262] == b"ustar"

@@ -9,6 +9,7 @@ from hardener.ci import gitlab as ci_gitlab
 from hardener.ci.images import Image, repo_images, same, slugs, split
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
+from hardener.limits import read_text_bounded
 from hardener.model import Applicability, FileWrite, Finding, Transform
 from hardener.options import Option
 
@@ -162,7 +163,7 @@ def _default_branches(root: Path) -> list[str]:
     gdir = git_dir(root)
     if gdir is not None:
         try:
-            head = (gdir / "refs" / "remotes" / "origin" / "HEAD").read_text(encoding="utf-8").strip()
+            head = read_text_bounded(gdir / "refs" / "remotes" / "origin" / "HEAD").strip()
         except OSError:
             head = ""
         if head.startswith("ref: refs/remotes/origin/"):

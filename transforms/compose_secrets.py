@@ -1,6 +1,7 @@
 """HD607 compose-secrets."""
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,6 +250,8 @@ def _env_file_problem(service: Service, name: str, ctx: Context) -> str | None:
         if path is None or "$" in path:
             return "an `env_file` path is not a plain path; it may set the variable too"
         data = ctx.files.read(directory / path)
+        if data is None and os.path.lexists(directory / path):  # a FIFO, a device, too large: unknown
+            return f"env_file {path} cannot be read (not a regular file, or over the size limit); it may set the variable too"
         if data is not None and setting.search(data.decode("utf-8", "replace")):
             return f"env_file {path} sets it too, which would clash with {name}_FILE"
     return None

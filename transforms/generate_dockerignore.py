@@ -10,6 +10,7 @@ from hardener import repo_facts as facts
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.dockerfile.dockerignore import Matcher, append_block, read_patterns
+from hardener.limits import read_bounded
 from hardener.model import Applicability, FileWrite, Finding, Transform
 from hardener.plans.copy.plan import enabled_ecosystems
 from hardener.plans.copy.uses import ContextUse, context_use, judge
@@ -291,8 +292,7 @@ def _named(pattern: str, commands: str) -> bool:
 
 def _service_account(path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
-            head = fh.read(4096)
+        head = read_bounded(path, 4096, truncate=True)
     except OSError:
         return False
     return b'"service_account"' in head and b"private_key" in head

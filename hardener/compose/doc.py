@@ -61,6 +61,13 @@ class Service:
     alias: bool = False  # value is ``*anchor``: editing it would edit the anchor's text
 
 
+# Far beyond any Compose file people write (the deepest in the corpus is about 10 levels,
+# the largest a few thousand nodes) and far below what makes a walk or the judge slow.
+MAX_DEPTH = 200
+MAX_ALIASES = 10_000
+MAX_EXPANDED_NODES = 500_000
+
+
 class ComposeDoc:
     kind: ClassVar[str] = "compose"
 
@@ -166,7 +173,9 @@ class ComposeDoc:
         shadow = self.text
         for _attempt in range(1000):
             try:
-                return _compose_and_scan(shadow)
+                documents, tokens = _compose_and_scan(shadow)
+            except RecursionError:  # ruamel's composer recurses per level; the limit check comes after it
+                raise BadInput(f"invalid YAML: nested more than {MAX_DEPTH} levels", None) from None
             except MarkedYAMLError as exc:
                 tab = _separator_tab(shadow, exc)
                 if tab is None:
@@ -175,6 +184,9 @@ class ComposeDoc:
                 shadow = shadow[:tab] + " " * (run - tab) + shadow[run:]
             except YAMLError as exc:
                 self._raise_invalid(exc)
+            else:
+                _check_bounds(documents, tokens)
+                return documents, tokens
         raise BadInput("invalid YAML: too many tabs", None)
 
     def _raise_invalid(self, exc: YAMLError) -> NoReturn:
@@ -264,10 +276,62 @@ def _compose_and_scan(text: str) -> tuple[list[Node], list[Token]]:
                 )
             return tok
 
+        def fetch_more_tokens(self) -> None:
+            # checked while scanning: the scanner's cost grows with the square of the flow
+            # depth, so a 1,000-level `[[[…]]]` must stop here, not after the composer
+            super().fetch_more_tokens()
+            if self.flow_level > MAX_DEPTH or len(self.indents) > MAX_DEPTH:
+                raise BadInput(f"invalid YAML: nested more than {MAX_DEPTH} levels", self.reader.line + 1)
+
     yaml = YAML(typ="safe", pure=True)
     yaml.Scanner = RecordingScanner
     documents = [d for d in yaml.compose_all(text) if d is not None]
     return documents, tokens
+
+
+def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
+    """Refuse YAML whose alias expansion or nesting would make every later walk explode.
+
+    Composing shares an aliased node instead of copying it, so a 0.6 KB "billion laughs"
+    file composes fast; what the judge and the transforms walk is the expanded tree. Its
+    size and depth are computed here on the shared graph, each node once.
+    """
+    aliases = sum(1 for t in tokens if t.kind == "AliasToken")
+    if aliases > MAX_ALIASES:
+        raise BadInput(f"invalid YAML: more than {MAX_ALIASES} aliases", None)
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    for root in documents:
+        on_path: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if done:
+                on_path.discard(key)
+                kids = _children(node)
+                # a child still on the path is a cycle (`<<: *self`): the walkers stop there
+                size[key] = 1 + sum(size.get(id(k), 0) for k in kids)
+                depth[key] = 1 + max((depth.get(id(k), 0) for k in kids), default=0)
+                if size[key] > MAX_EXPANDED_NODES:
+                    raise BadInput(f"invalid YAML: aliases expand to more than {MAX_EXPANDED_NODES} nodes",
+                                   node.start_mark.line + 1)
+                if depth[key] > MAX_DEPTH:
+                    raise BadInput(f"invalid YAML: nested more than {MAX_DEPTH} levels", node.start_mark.line + 1)
+                continue
+            if key in size or key in on_path:
+                continue
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((k, False) for k in _children(node))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _pairs(documents: list[Node]) -> Iterator[tuple[Node, Node]]:

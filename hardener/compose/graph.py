@@ -21,6 +21,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.knowledge.tiers import family_tier
+from hardener.limits import read_text_bounded
 from hardener.options import Option
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def _env_files(node: Node | None, here: Path | None) -> list[tuple[str, str]]:
         file = here / rel if rel and "$" not in rel else None
         if file is None or not file.is_file() or file.stat().st_size > 1_000_000:
             continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text_bounded(file).splitlines():  # env_file: /dev/zero, /dev/stdin are refused
             line = line.strip().removeprefix("export ").strip()
             if "=" in line and not line.startswith("#"):
                 key, value = line.split("=", 1)
@@ -314,7 +315,7 @@ def _nginx_targets(here: Path) -> dict[Path, frozenset[str]]:
             if entry.is_dir() and level < depth and not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
                 stack.append((entry, level + 1))
             elif entry.is_file() and ".conf" in entry.name and entry.stat().st_size < size:
-                hosts = _conf_hosts(entry.read_text(encoding="utf-8", errors="replace"))
+                hosts = _conf_hosts(read_text_bounded(entry))
                 if hosts:
                     found[entry] = hosts
     return found

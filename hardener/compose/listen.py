@@ -16,6 +16,7 @@ from pathlib import Path
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.splice import mapping_get, scalar_value
+from hardener.limits import read_bounded
 
 MAX_CONFIG_BYTES = 256 * 1024  # a server configuration is small; more is not one
 NGINX_CONFIG = "/etc/nginx"
@@ -135,9 +136,7 @@ def _read_mount(mount: BindMount, compose_dir: Path) -> list[tuple[str, str]] | 
 
 def _read(path: Path) -> str | None:
     try:
-        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
-            return None
-        return path.read_bytes().decode("utf-8", "replace")
+        return read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8", "replace")
     except OSError:
         return None
 

@@ -346,7 +346,10 @@ def _build(
     sub = None
     if upper == "ONBUILD" and args:
         sub = _build(logical[args_lstart:], _shift(pieces, args_lstart), number, stage, ())
-    exec_form = _exec_form(upper, args)
+    try:
+        exec_form = _exec_form(upper, args)
+    except BadInput as exc:
+        raise BadInput(exc.message, number) from None
     return Instruction(
         upper, src(k_start), src(k_end), pieces[0][1], pieces[-1][2], number, number, flags,
         args, src(args_lstart), src(args_lstart + len(args)),

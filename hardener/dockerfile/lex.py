@@ -11,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from hardener.errors import BadInput
+
 # Go's unicode.IsSpace, which BuildKit uses; Python's str.isspace() is broader.
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _CMD_SEP = re.compile(r"[\t\v\f\r ]+")
@@ -108,6 +110,8 @@ def json_args(args: str) -> list[str] | None:
         value = json.loads(text)
     except ValueError:
         return None
+    except RecursionError:  # json.loads recurses per nesting level: hostile input, not a command
+        raise BadInput("JSON array nested too deeply to read", None) from None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     return None

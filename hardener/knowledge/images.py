@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardener.knowledge.facts import Distro, ImageFacts, load
 from hardener.knowledge.records import UserSpec as UserSpec  # re-exported: callers build users
+from hardener.limits import read_text_bounded
 from hardener.oci.imageref import BadReference, ImageRef, parse
 
 if TYPE_CHECKING:
@@ -303,7 +304,7 @@ def _entrypoint_script(insts: list[Instruction], context_dir: Any) -> tuple[str,
                     target == base_name or target.startswith(dest.rstrip("/")) or dest.endswith(base_name)
                 ):
                     try:
-                        return src, cand.read_text(encoding="utf-8", errors="replace")[:200_000]
+                        return src, read_text_bounded(cand, 200_000, truncate=True)
                     except OSError:
                         return None
     return None

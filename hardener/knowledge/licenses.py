@@ -11,6 +11,7 @@ import functools
 import re
 from pathlib import Path
 
+from hardener.limits import read_text_bounded
 from hardener.repo_metadata import PackageMeta
 
 _LICENSE_FILES = re.compile(r"^(LICEN[CS]E|COPYING)([.-][A-Za-z0-9.-]+)?$", re.IGNORECASE)
@@ -83,7 +84,7 @@ def _identify(path: Path) -> frozenset[str]:
     from licenseclassifier import identify_license
 
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+        text = read_text_bounded(path, 200_000, truncate=True)
     except OSError:
         return frozenset()
     return frozenset(m.id for m in identify_license(text))

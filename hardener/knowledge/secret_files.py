@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hardener.limits import read_bounded
+
 _TEMPLATE = re.compile(r"\.(example|sample|template|dist|defaults?|tpl)$")
 
 
@@ -45,8 +47,7 @@ def secret_kind(directory: Path, path: str) -> str | None:
 
 def _head(path: Path) -> bytes:
     try:
-        with path.open("rb") as fh:
-            return fh.read(8192)
+        return read_bounded(path, 8192, truncate=True)
     except OSError:
         return b""
 
@@ -93,8 +94,7 @@ class Content:
 def content_of(path: Path) -> Content:
     """Classify the file at ``path`` by its bytes (at most ``CONTENT_CAP`` are read)."""
     try:
-        with path.open("rb") as fh:
-            data = fh.read(CONTENT_CAP + 1)
+        data = read_bounded(path, CONTENT_CAP + 1, truncate=True)
     except OSError:
         return Content("it cannot be read, so what it holds is unknown", "unreadable content")
     if path.name.lower().endswith(_KEY_CONTAINERS):

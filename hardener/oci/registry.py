@@ -66,8 +66,31 @@ class ClientConfig:
     mirrors: Mapping[str, str] = field(default_factory=dict)  # registry -> mirror host
     insecure: tuple[str, ...] = ()
     connect_timeout: float = 3.0
-    read_timeout: float = 10.0
+    read_timeout: float = 10.0  # between two reads
+    request_deadline: float = 30.0  # a whole request: a server dripping a byte a second must not hold a run
     max_requests_per_image: int = 24
+
+
+class _TooSlow(Exception):
+    """The response did not complete before the request's deadline."""
+
+
+def _read_capped(response: Any, host: str, deadline: float) -> bytes:
+    """The body, read in chunks: over MAX_BODY stops at once (before it is all in memory) and
+    so does the deadline (read timeouts alone restart with every byte that arrives)."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise RegistryError(f"{host}: response larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > MAX_BODY:
+            raise RegistryError(f"{host}: response larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise _TooSlow
+    return b"".join(chunks)
 
 
 class RegistryClient:
@@ -188,15 +211,17 @@ class RegistryClient:
             raise RegistryError(f"registry {host} {dead}; not asked again in this run")
         budget.spend(host)
         self.counters.add(kind)
+        deadline = time.monotonic() + self.config.request_deadline
         try:
-            response = self._http.request(method, url, headers=headers, **extra)
+            with self._http.stream(method, url, headers=headers, **extra) as streamed:
+                body = _read_capped(streamed, host, deadline)
         except httpx.TimeoutException:
             raise self._kill(host, "timed out") from None
         except httpx.TransportError as exc:
             raise self._kill(host, f"unreachable ({_short(exc)})") from None
-        if len(response.content) > MAX_BODY:
-            raise RegistryError(f"{host}: response larger than {MAX_BODY} bytes")
-        return response
+        except _TooSlow:
+            raise self._kill(host, f"timed out (no complete response in {self.config.request_deadline:g} s)") from None
+        return httpx.Response(streamed.status_code, headers=streamed.headers, content=body, request=streamed.request)
 
     def _kill(self, host: str, why: str) -> RegistryError:
         with self._lock:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from hardener.model import Change
 from hardener.patch import format_hunk as hunk_text  # one hunk format for diff, markdown and SARIF
+from hardener.patch import split_lines
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Hunk:
 
 
 def hunks(before: str, after: str, context: int = 3) -> list[Hunk]:
-    old = before.splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
+    old = split_lines(before)
+    new = split_lines(after)
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     out = []
     for group in matcher.get_grouped_opcodes(context):
@@ -79,8 +80,8 @@ def line_map(before: str, after: str) -> dict[int, int]:
     Used to move a change's line numbers from the text it was found on to a later text
     (the review PR's diff is taken against the safe branch, not the base).
     """
-    old = before.splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
+    old = split_lines(before)
+    new = split_lines(after)
     mapping: dict[int, int] = {}
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         for k in range(i2 - i1):

@@ -17,6 +17,12 @@ from hardener.model import Change
 from hardener.output.hunks import Hunk, change_lines, hunks
 from hardener.report import Report
 
+# Paths, service names, image names and the reasons that quote them come from the repository
+# being hardened: in a PR body they must stay text. `code` puts a string in a code span
+# (inert), `text` escapes what Markdown or HTML would act on; hardener's own `…` spans in a
+# reason are kept as code spans.
+_ACTIVE = re.compile(r"[\\`*_\[\]<>|~&]")  # on one line inside a list item: no block syntax can start
+_OWN_SPAN = re.compile(r"(?<!`)`[^`\n]+`(?!`)")
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull-request body
 GraphRenderer = Callable[[FileResult], "str | None"]
 _LEVELS = ("safe", "review", "unsafe")
@@ -40,6 +46,34 @@ def render(report: Report, *, title: str | None = None, intro: str | None = None
         note = "The diff is too long for this description: see the changed files."
         return render(report, title=title, intro=(intro or "") + f"\n{note}\n", graph=graph, with_hunks=False)
     return body
+
+
+def code(value: object) -> str:
+    """``value`` as an inline code span whatever backticks it holds, on one line."""
+    flat = " ".join(str(value).splitlines()) or " "
+    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") or flat.startswith(" ") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def text(value: object) -> str:
+    """``value`` as literal text on one line: Markdown and HTML escaped, mentions defused."""
+    flat = " ".join(str(value).splitlines())
+    escaped = _ACTIVE.sub(lambda m: "&amp;" if m.group() == "&" else "\\" + m.group(), flat)
+    return escaped.replace("@", "@\u2060")  # a word joiner: GitHub does not notify @someone
+
+
+def reason(value: str) -> str:
+    """A reason: hardener's own `…` spans stay code spans, everything else is ``text``."""
+    out: list[str] = []
+    last = 0
+    flat = " ".join(value.splitlines())
+    for match in _OWN_SPAN.finditer(flat):
+        out += [text(flat[last:match.start()]), match.group()]
+        last = match.end()
+    out.append(text(flat[last:]))
+    return "".join(out)
 
 
 def _default_title(report: Report) -> str:
@@ -67,7 +101,7 @@ def summary_table(report: Report) -> str:
 def _file_section(result: FileResult, graph: GraphRenderer, with_hunks: bool) -> str:
     before = result.original.decode("utf-8")
     after = (result.output or b"").decode("utf-8")
-    out = [f"### `{result.path}`\n"]
+    out = [f"### {code(result.path)}\n"]
     placed: set[int] = set()
     for hunk in hunks(before, after) if with_hunks else []:
         mine = [c for c in result.changes if hunk.touches(*change_lines(c, before))]
@@ -101,7 +135,7 @@ def _change_item(change: Change) -> str:
     refs = f" — {', '.join(change.references)}" if change.references else ""
     where = f"line {change.line}" if change.last_line == change.line else f"lines {change.line}–{change.last_line}"
     return (f"- **{change.transform_id} `{change.name}`** · {change.applicability.label} · {where}:"
-            f" {change.reason}{refs}")
+            f" {reason(change.reason)}{refs}")  # references are hardener's own constants
 
 
 def _not_applied(report: Report) -> str:
@@ -109,14 +143,14 @@ def _not_applied(report: Report) -> str:
     for r in report.results:
         for c in r.skipped:
             hint = "needs --unsafe" if c.applicability.label == "unsafe" else "not with --safe-only"
-            items.append(f"- `{r.path}:{c.line}` **{c.transform_id} `{c.name}`** ({c.applicability.label},"
-                         f" {hint}): {c.reason}")
+            items.append(f"- {code(f'{r.path}:{c.line}')} **{c.transform_id} `{c.name}`** ({c.applicability.label},"
+                         f" {hint}): {reason(c.reason)}")
     return "### Not applied\n\n" + "\n".join(items) + "\n" if items else ""
 
 
 def _left_for_a_human(report: Report) -> str:
     items = [
-        f"- `{r.path}:{f.line}` **{f.transform_id} `{f.name}`**: {_with_command(f.reason)}"
+        f"- {code(f'{r.path}:{f.line}')} **{f.transform_id} `{f.name}`**: {_with_command(f.reason)}"
         for r in report.results for f in r.refusals
     ]
     return "### Left for a human\n\nhardener was not sure and changed nothing here:\n\n" + "\n".join(items) + "\n" if items else ""
@@ -125,21 +159,21 @@ def _left_for_a_human(report: Report) -> str:
 _COMMAND = re.compile(r"(.*?): (docker run .+)", re.DOTALL)
 
 
-def _with_command(reason: str) -> str:
+def _with_command(reason_text: str) -> str:
     """A reason ending in a command line to copy (run-snippet): the command as a code block."""
-    match = _COMMAND.fullmatch(reason)
+    match = _COMMAND.fullmatch(reason_text)
     if match is None:
-        return reason
-    return f"{match.group(1)}:\n\n" + "\n".join(f"  {line}" for line in _fenced(match.group(2), "sh").splitlines())
+        return reason(reason_text)
+    return f"{reason(match.group(1))}:\n\n" + "\n".join(f"  {line}" for line in _fenced(match.group(2), "sh").splitlines())
 
 
 def _problems(report: Report) -> str:
-    items = [f"- {e}" for e in report.errors]
+    items = [f"- {text(e)}" for e in report.errors]
     for r in report.results:
         if r.error is not None:
-            items.append(f"- {r.error}")
+            items.append(f"- {text(r.error)}")
         if r.failure is not None:
-            items.append(f"- `{r.path}`: hardener failed, file left unchanged: {r.failure}")
+            items.append(f"- {code(r.path)}: hardener failed, file left unchanged: {text(r.failure)}")
     return "### Problems\n\n" + "\n".join(items) + "\n" if items else ""
 
 

@@ -16,6 +16,7 @@ from hardener import __version__
 from hardener.engine import FileResult
 from hardener.model import Applicability, Change, Refusal
 from hardener.output.hunks import Replacement, change_lines, hunks
+from hardener.patch import split_lines
 from hardener.report import Report
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -132,7 +133,7 @@ def _fixes_by_change(result: FileResult) -> dict[int, dict[str, Any]]:
     if not result.changed or result.output is None:
         return {}
     before = result.original.decode("utf-8")
-    lines = before.splitlines(keepends=True)
+    lines = split_lines(before)
     all_hunks = hunks(before, result.output.decode("utf-8"), context=0)
     fixes: dict[int, dict[str, Any]] = {}
     for change in result.changes:

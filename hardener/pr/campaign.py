@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,10 +49,17 @@ def group_by_repo(paths: Sequence[Path]) -> list[tuple[Path | None, tuple[Path, 
     return [(root, tuple(items)) for root, items in groups.items()]
 
 
-def parallel_map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
-    """``map`` in input order; in worker processes when ``jobs`` > 1 and there is more than one item."""
+def parallel_map(func: Callable[[T], R], items: Sequence[T], jobs: int,
+                 on_error: Callable[[T, Exception], R] | None = None) -> Iterator[R]:
+    """``map`` in input order; in worker processes when ``jobs`` > 1 and there is more than one item.
+
+    With ``on_error``, an item whose call raises (or whose worker died) yields
+    ``on_error(item, exc)`` and the others still yield their results: a repository already
+    changed on disk is reported even when another one crashes.
+    """
     if jobs <= 1 or len(items) <= 1:
-        yield from map(func, items)
+        for item in items:
+            yield _guarded(partial(func, item), item, on_error)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -60,7 +68,18 @@ def parallel_map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Itera
     # lock inherits it held and hangs for ever; this was seen in the test suite.
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context) as pool:
-        yield from pool.map(func, items)
+        futures = [pool.submit(func, item) for item in items]
+        for item, future in zip(items, futures):
+            yield _guarded(future.result, item, on_error)
+
+
+def _guarded(call: Callable[[], R], item: T, on_error: Callable[[T, Exception], R] | None) -> R:
+    if on_error is None:
+        return call()
+    try:
+        return call()
+    except Exception as exc:
+        return on_error(item, exc)
 
 
 def run_group(args: tuple[Any, tuple[Path, ...]]) -> Report:
@@ -69,6 +88,17 @@ def run_group(args: tuple[Any, tuple[Path, ...]]) -> Report:
 
     request, paths = args
     return run(replace(request, paths=paths))
+
+
+def failed_group(args: tuple[Any, tuple[Path, ...]], exc: Exception) -> Report:
+    """The report of a repository whose run raised: one failure (exit 3) naming it."""
+    from hardener.engine import FileResult, internal_error
+
+    request, paths = args
+    report = Report(request.mode, exit_on_change=request.exit_on_change)
+    report.results.append(FileResult(repo_name(repo_root(Path(os.path.abspath(paths[0]))), paths), "repository",
+                                     failure=internal_error(exc)))
+    return report
 
 
 @dataclass(frozen=True)

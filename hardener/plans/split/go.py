@@ -19,6 +19,7 @@ from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import program, subcommand
 from hardener.dockerfile.workdir import join_workdir, working_dirs
 from hardener.edits import Edit
+from hardener.limits import read_bounded, read_text_bounded
 from hardener.oci.imageref import ImageRef
 from hardener.plans.split.common import Plan, Steps, data, literal_words, write_outside
 from hardener.why import Why
@@ -118,7 +119,7 @@ def _cgo_code(context: Path | None) -> str | None:
     if context is None:
         return "the build context is unknown: cannot check the code for cgo"
     try:
-        mod = (context / "go.mod").read_text(encoding="utf-8", errors="replace")
+        mod = read_text_bounded(context / "go.mod")
     except OSError:
         mod = ""
     hit = next((m for m in data()["go"]["cgo_modules"] if m in mod), None)
@@ -181,7 +182,7 @@ def _read(path: Path) -> str:
 
 def _read_bytes(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()[:200_000]
+        return read_bounded(path, 200_000, truncate=True)
     except OSError:
         return None
 

@@ -19,6 +19,7 @@ from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import append_command, ends_with_exit, has_option, program, subcommand
 from hardener.dockerfile.workdir import working_dirs
 from hardener.edits import Edit
+from hardener.limits import read_bounded
 from hardener.oci.imageref import ImageRef
 from hardener.plans.split.common import (
     Plan,
@@ -119,7 +120,7 @@ def _runtime_tag(tag: str | None) -> str | None:
 def _dev_at_start(stage: Stage, context: Path) -> str | None:
     """The start command (or the npm script it runs) uses a devDependency that prune removes."""
     try:
-        package = json.loads((context / "package.json").read_text(encoding="utf-8"))
+        package = json.loads(read_bounded(context / "package.json"))
     except (OSError, ValueError):
         return "cannot read package.json"
     if not isinstance(package, dict):

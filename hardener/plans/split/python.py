@@ -16,6 +16,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Stage
 from hardener.dockerfile.shell import Command
 from hardener.dockerfile.shell_edit import has_option, subcommand
 from hardener.dockerfile.workdir import working_dirs
+from hardener.limits import read_text_bounded
 from hardener.oci.imageref import ImageRef
 from hardener.plans.split.common import (
     Plan,
@@ -155,6 +156,6 @@ def _native(steps: Steps, context: Path | None) -> list[str]:
 
 def _requirements(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return read_text_bounded(path).splitlines()
     except OSError:
         return []
