@@ -88,8 +88,9 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
             ctx.files.stage(write)
         applied = _without_superseded(applied, chosen) + chosen
         edits = [e for c in chosen for e in c.edits]
-        if edits:
-            doc = _reload(doc, apply_edits(doc.text, edits), chosen)
+        text = apply_edits(doc.text, edits) if edits else doc.text
+        if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
+            doc = _reload(doc, text, chosen)
     ids = sorted({c.transform_id for c in chosen})
     return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
 

@@ -112,3 +112,20 @@ def test_source_offset_through_a_long_continuation() -> None:
     for index in range(len(inst.logical) + 1):
         assert inst.source_offset(index) == linear(index)
     assert text[inst.source_offset(inst.logical.index("p499"))] == "p"
+
+
+def test_shell_split_is_done_once_per_instruction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardener.dockerfile import shell
+
+    inst = DockerfileDoc.load(b"FROM a\nRUN apt-get update && apt-get install -y curl\n").instructions[1]
+    calls = []
+    real = shell._Lexer.tokens
+    monkeypatch.setattr(shell._Lexer, "tokens", lambda self: calls.append(1) or real(self))
+    first = shell.commands(inst)
+    assert first is not None
+    first.pop()  # a caller's list is its own: the memo must not change
+    again = shell.commands(inst)
+    assert again is not None and [c.argv for c in again] == [["apt-get", "update"],
+                                                             ["apt-get", "install", "-y", "curl"]]
+    shell.commands(inst, loose=True)
+    assert len(calls) == 2  # strict once, loose once

@@ -109,6 +109,9 @@ class Instruction:
     pieces: tuple[tuple[int, int, int], ...] = field(repr=False)  # (logical, src_start, src_end)
     comments_inside: tuple[Comment, ...] = ()
     sub: Instruction | None = None  # ONBUILD trigger
+    # Work derived from this instruction alone (the shell split), done once per document:
+    # a dozen transforms ask for the same RUN's commands in every round.
+    memo: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def flag(self, name: str) -> Flag | None:
         return next((f for f in self.flags if f.name.lower() == name), None)
