@@ -171,7 +171,7 @@ class ComposeDoc:
         used only for parsing, so every offset still points into ``text``.
         """
         shadow = self.text
-        for _attempt in range(1000):
+        for attempt in range(1000):
             try:
                 documents, tokens = _compose_and_scan(shadow)
             except RecursionError:  # ruamel's composer recurses per level; the limit check comes after it
@@ -187,6 +187,14 @@ class ComposeDoc:
             else:
                 _check_bounds(documents, tokens)
                 return documents, tokens
+            if attempt == 0:
+                try:
+                    parsed = _all_separator_tabs(shadow)
+                except RecursionError:
+                    raise BadInput(f"invalid YAML: nested more than {MAX_DEPTH} levels", None) from None
+                if parsed is not None:
+                    _check_bounds(*parsed)
+                    return parsed
         raise BadInput("invalid YAML: too many tabs", None)
 
     def _raise_invalid(self, exc: YAMLError) -> NoReturn:
@@ -259,6 +267,63 @@ def _separator_tab(text: str, exc: MarkedYAMLError) -> int | None:
         return None
     before = text[text.rfind("\n", 0, index) + 1 : index].rstrip(" \t")
     return index if before and before[-1] not in ":-?" else None
+
+
+def _all_separator_tabs(text: str) -> tuple[list[Node], list[Token]] | None:
+    """The parse of ``text`` with every tab the loop above could replace replaced at once.
+
+    The loop re-parses the whole file once per tab (990 tabs before comments took over
+    300 s). Replacing every candidate up front gives the same parse when no replaced tab
+    lies where ruamel takes a tab as content or whitespace (a quoted or block scalar, flow
+    context): everywhere else in block context ruamel stops at a tab and fails, so the
+    loop would have replaced it too, and a tab inside a comment changes nothing. None
+    when that does not hold or the text still fails: the loop then goes on as before.
+    """
+    runs = [m.span() for m in _TAB_RUN.finditer(text) if _separator_prefix(text, m.start())]
+    if not runs:
+        return None
+    chosen = set(runs)
+    shadow = _TAB_RUN.sub(lambda m: " " * len(m.group()) if m.span() in chosen else m.group(), text)
+    try:
+        documents, tokens = _compose_and_scan(shadow)
+    except YAMLError:
+        return None
+    return None if _any_in_content(runs, tokens) else (documents, tokens)
+
+
+def _separator_prefix(text: str, index: int) -> bool:
+    """``_separator_tab``'s test without slicing the line (a long line with many tabs)."""
+    i = index - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i >= 0 and text[i] not in "\n:-?"
+
+
+def _any_in_content(runs: list[tuple[int, int]], tokens: list[Token]) -> bool:
+    """Whether a run lies inside a quoted or block scalar or inside ``[…]``/``{…}``."""
+    content = [(t.start, t.end) for t in tokens if t.style in ("'", '"', "|", ">")]
+    starts = [start for start, _ in content]
+    depth_at: list[tuple[int, int]] = []  # (offset, flow depth from there on)
+    depth = 0
+    for token in tokens:
+        step = _FLOW_STEP.get(token.kind, 0)
+        if step:
+            depth += step
+            depth_at.append((token.start, depth))
+    flow_starts = [offset for offset, _ in depth_at]
+    for start, _end in runs:
+        i = bisect_right(starts, start) - 1
+        if i >= 0 and content[i][0] < start < content[i][1]:
+            return True
+        j = bisect_right(flow_starts, start) - 1
+        if j >= 0 and depth_at[j][1] > 0:
+            return True
+    return False
+
+
+_TAB_RUN = re.compile(r"\t+")
+_FLOW_STEP = {"FlowSequenceStartToken": 1, "FlowMappingStartToken": 1,
+              "FlowSequenceEndToken": -1, "FlowMappingEndToken": -1}
 
 
 def _compose_and_scan(text: str) -> tuple[list[Node], list[Token]]:

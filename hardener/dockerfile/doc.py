@@ -10,6 +10,7 @@ it splits heredoc bodies into bogus instructions.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -108,6 +109,9 @@ class Instruction:
     pieces: tuple[tuple[int, int, int], ...] = field(repr=False)  # (logical, src_start, src_end)
     comments_inside: tuple[Comment, ...] = ()
     sub: Instruction | None = None  # ONBUILD trigger
+    # Work derived from this instruction alone (the shell split), done once per document:
+    # a dozen transforms ask for the same RUN's commands in every round.
+    memo: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def flag(self, name: str) -> Flag | None:
         return next((f for f in self.flags if f.name.lower() == name), None)
@@ -365,10 +369,17 @@ def _exec_form(keyword: str, args: str) -> list[str] | None:
 
 
 def _to_source(pieces: tuple[tuple[int, int, int], ...], logical_index: int) -> int:
-    for logical_start, src_start, src_end in reversed(pieces):
-        if logical_index >= logical_start:
-            return min(src_start + (logical_index - logical_start), src_end)
-    return pieces[0][1]
+    # The last piece starting at or before the index: a bisect, since a 100k-line
+    # continuation has 100k pieces and the shell splitter maps every word.
+    at = bisect_right(pieces, logical_index, key=_logical_start) - 1
+    if at < 0:
+        return pieces[0][1]
+    logical_start, src_start, src_end = pieces[at]
+    return min(src_start + (logical_index - logical_start), src_end)
+
+
+def _logical_start(piece: tuple[int, int, int]) -> int:
+    return piece[0]
 
 
 def _shift(pieces: tuple[tuple[int, int, int], ...], cut: int) -> tuple[tuple[int, int, int], ...]:
@@ -390,12 +401,14 @@ def _replace(inst: Instruction, **changes: object) -> Instruction:
 
 
 def _stages(instructions: list[Instruction]) -> list[Stage]:
+    bodies: dict[int, list[Instruction]] = {}
+    for inst in instructions:  # one pass: a file of 10,000 stages is not 10,000 passes
+        bodies.setdefault(inst.stage, []).append(inst)
     stages: list[Stage] = []
     for inst in instructions:
         if inst.keyword != "FROM":
             continue
         words = inst.args.split()
         name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
-        body = tuple(i for i in instructions if i.stage == inst.stage)
-        stages.append(Stage(inst.stage, name, words[0] if words else "", inst, body))
+        stages.append(Stage(inst.stage, name, words[0] if words else "", inst, tuple(bodies[inst.stage])))
     return stages

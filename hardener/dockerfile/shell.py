@@ -14,6 +14,7 @@ word comments out the rest of the logical line, as the shell reads it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from hardener.dockerfile.doc import Instruction
 from hardener.dockerfile.lex import GO_SPACE, extract_flags, split_command
@@ -82,13 +83,21 @@ def commands(inst: Instruction, escape: str = "\\", *, loose: bool = False) -> l
     operators no longer say what runs after what: use it only to edit inside one
     command (add a flag), never to append after the RUN's last command.
     """
+    key = ("commands", escape, loose)
+    if key not in inst.memo:
+        inst.memo[key] = _split(inst, escape, loose)
+    found = cast("tuple[Command, ...] | None", inst.memo[key])
+    return None if found is None else list(found)
+
+
+def _split(inst: Instruction, escape: str, loose: bool) -> tuple[Command, ...] | None:
     if inst.json is not None or inst.heredocs or escape != "\\":
         return None
     begin = args_logical_start(inst)
     code = inst.logical[begin : begin + len(inst.args)]
     try:
         tokens = _Lexer(code, begin, loose).tokens()
-        return _group(tokens, inst, loose)
+        return tuple(_group(tokens, inst, loose))
     except _Unsupported:
         return None
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hardener.knowledge.facts import Distro, ImageFacts, load
+from hardener.knowledge.facts import Distro, ImageFacts, KnowledgeBase, load
 from hardener.knowledge.records import UserSpec as UserSpec  # re-exported: callers build users
 from hardener.limits import read_text_bounded
 from hardener.oci.imageref import BadReference, ImageRef, parse
@@ -73,8 +73,24 @@ def _key(ref: ImageRef) -> str:
 
 def _find_entry(key: str) -> ImageFacts | None:
     """Exact repository first, else the longest matching pattern (most specific)."""
+    kb = load()
+    if not _FOUND_IN or _FOUND_IN[0] is not kb:  # another knowledge base (a test's): start over
+        _FOUND.clear()
+        _FOUND_IN[:] = [kb]
+    if key not in _FOUND:
+        _FOUND[key] = _search(kb, key)
+    return _FOUND[key]
+
+
+# Answers per repository for the run: every Compose service asks about its image in every
+# transform and round, and each ask matched every pattern of the knowledge base.
+_FOUND: dict[str, ImageFacts | None] = {}
+_FOUND_IN: list[KnowledgeBase] = []
+
+
+def _search(kb: KnowledgeBase, key: str) -> ImageFacts | None:
     best: tuple[int, ImageFacts] | None = None
-    for entry in load().images:
+    for entry in kb.images:
         for pattern in entry.repositories:
             if pattern == key:
                 return entry

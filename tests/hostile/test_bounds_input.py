@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from hostile.bounded import run_bounded
 
 HEALTHY = "FROM alpine:3.19\nMAINTAINER me\n"
