@@ -80,7 +80,7 @@ F = "FROM debian:12\n"
     ("before", "after", "reason"),
     [
         pytest.param("RUN apt update && apt install -y curl\n", None, "DL3008", id="unpinned-install-keeps-update"),
-        pytest.param("RUN apt update && apt upgrade -y\n", "RUN apt-get update && apt-get upgrade -y\n", None,
+        pytest.param("RUN apt update && apt dist-upgrade -y\n", "RUN apt-get update && apt-get dist-upgrade -y\n", None,
                      id="all-renamable"),
         pytest.param("RUN apt update && apt list --upgradable\n", None, "'list'", id="list-has-no-apt-get"),
         pytest.param("RUN apt list --installed\n", None, None, id="nothing-renamable-is-quiet"),
