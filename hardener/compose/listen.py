@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.mounts import volume_parts
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.limits import read_bounded
 
@@ -76,7 +77,7 @@ def _long(item: MappingNode) -> BindMount | None:
 def _short(item: Node) -> BindMount | None:
     if not isinstance(item, ScalarNode):
         return None
-    parts = str(item.value).split(":")
+    parts = volume_parts(str(item.value).strip())
     if len(parts) < 2 or not parts[0].startswith((".", "/", "~", "$")):
         return None  # a named volume, or an anonymous one
     return BindMount(parts[0], parts[1])

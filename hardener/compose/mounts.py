@@ -38,11 +38,17 @@ def _target(item: Node, key: str) -> str | None:
     text = str(item.value).strip()
     if key == "tmpfs":
         return text.split(":", 1)[0]
-    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group()), text)  # ${A:-x} holds ':'
-    parts = [text[i:j] for i, j in _spans(masked)]
+    parts = volume_parts(text)
     if len(parts) == 1:
         return parts[0]  # an anonymous volume
     return parts[1] if len(parts) > 1 else None
+
+
+def volume_parts(text: str) -> list[str]:
+    """A short-syntax volume split at its colons (``src:target:mode``); a colon inside
+    ``${A:-x}`` is part of the variable."""
+    masked = re.sub(r"\$\{[^}]*\}", lambda m: "$" * len(m.group()), text)
+    return [text[i:j] for i, j in _spans(masked)]
 
 
 def _spans(masked: str) -> list[tuple[int, int]]:
