@@ -199,8 +199,8 @@ def _hint_port(value: str) -> str | None:
     host = _host_port(value)
     if host and host != "0":
         return host
-    default = re.search(r"\$\{\w+:?-(\d+)\}", value)
-    return default.group(1) if default else None
+    variable = _VARIABLE.search(value)
+    return variable.group(2) if variable and variable.group(2) else None
 
 
 def _as_written(doc: ComposeDoc, ctx: Context) -> ComposeDoc:
