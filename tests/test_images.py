@@ -213,7 +213,36 @@ def test_drops_privileges_reads_the_entrypoint_script(tmp_path):
 )
 def test_root_start_command(text, command):
     d = doc(text)
-    assert images.root_start_command(list(d.instructions)) == command
+    assert images.root_start_command(list(d.instructions)) == (repr(command) if command else None)
+
+
+@pytest.mark.parametrize(
+    "script, command",
+    [
+        pytest.param("#!/bin/sh\nupdate-ca-certificates\nexec cron -f\n", "update-ca-certificates", id="ca-then-cron"),
+        pytest.param("#!/bin/sh\n# cron is started by the host\nexec app\n", None, id="comment-only"),
+        pytest.param("#!/bin/sh\nif [ \"$(id -u)\" = 0 ]; then chown -R app /data; fi\nexec app\n", None,
+                     id="guarded-by-uid-check"),
+        pytest.param("#!/bin/sh\nexec node server.js\n", None, id="plain-app"),
+    ],
+)
+def test_root_start_command_reads_the_entrypoint_script(tmp_path, script, command):
+    (tmp_path / "entry.sh").write_text(script)
+    d = doc('FROM debian\nCOPY entry.sh /entry.sh\nENTRYPOINT ["/entry.sh"]\n')
+    found = images.root_start_command(list(d.instructions), tmp_path)
+    if command is None:
+        assert found is None
+    else:
+        assert found == f"{command!r} (in its entrypoint script entry.sh)"
+
+
+def test_s6_overlay_init_must_start_as_root():
+    text = ('FROM debian\nADD https://github.com/just-containers/s6-overlay/releases/download/v3.2.0.2/'
+            's6-overlay-noarch.tar.xz /tmp\nENTRYPOINT ["/init"]\n')
+    d = doc(text)
+    assert "s6-overlay" in (images.drops_privileges(images.resolve_stage(d, d.stages[0])) or "")
+    plain = doc('FROM debian\nCOPY init /init\nENTRYPOINT ["/init"]\n')  # an /init of its own: no evidence
+    assert images.drops_privileges(images.resolve_stage(plain, plain.stages[0])) is None
 
 
 @pytest.mark.parametrize(

@@ -109,9 +109,9 @@ def _obstacle(doc: DockerfileDoc, base: Base, stage: Stage, ctx: Context) -> str
     drops = images.drops_privileges(base, ctx.build_context)
     if drops:
         return f"`USER root` is needed: {drops}"
-    command = images.root_start_command(base.instructions())
+    command = images.root_start_command(base.instructions(), ctx.build_context)
     if command:
-        return f"`USER root` is needed at run time: the start command runs {command!r}"
+        return f"`USER root` is needed at run time: the start command runs {command}"
     return None
 
 

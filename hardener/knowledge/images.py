@@ -271,6 +271,8 @@ def drops_privileges(base: Base, context_dir: Any = None) -> str | None:
     for inst in insts:
         if inst.keyword == "RUN" and re.search(r"\b(gosu|su-exec)\b", inst.args):
             return f"it installs gosu/su-exec (line {inst.line}) to switch users at start"
+    if s6 := _s6_overlay_init(insts):
+        return s6
     script = _entrypoint_script(insts, context_dir)
     if script is not None:
         name, text = script
@@ -284,6 +286,23 @@ def drops_privileges(base: Base, context_dir: Any = None) -> str | None:
         if entry is None or (own and own in entry.args):
             return f"the {info.name} image: {info.drops_privileges}"
     return None
+
+
+def _s6_overlay_init(insts: list[Instruction]) -> str | None:
+    """s6-overlay's ``/init`` as the entrypoint: it starts as root, prepares the container and
+    starts each service under the user its run script names (``s6-setuidgid``), so a USER
+    before it breaks the whole supervision tree."""
+    entry = next((i for i in reversed(insts) if i.keyword == "ENTRYPOINT"), None)
+    if entry is None:
+        return None
+    words = list(entry.json) if entry.json else entry.args.split()
+    if not words or words[0] != "/init":
+        return None
+    installs = next((i for i in insts if i.keyword in ("RUN", "ADD", "COPY") and "s6-overlay" in i.args), None)
+    if installs is None:
+        return None
+    return (f"its ENTRYPOINT (line {entry.line}) is s6-overlay's /init (installed at line {installs.line}), "
+            "which prepares the container and starts each service under its own user")
 
 
 def _entrypoint_script(insts: list[Instruction], context_dir: Any) -> tuple[str, str] | None:
@@ -326,18 +345,35 @@ def _entrypoint_script(insts: list[Instruction], context_dir: Any) -> tuple[str,
     return None
 
 
-def root_start_command(insts: list[Instruction]) -> str | None:
-    """The first command of CMD/ENTRYPOINT that needs root at run time (cron, sshd …)."""
+def root_start_command(insts: list[Instruction], context_dir: Any = None) -> str | None:
+    """The first command of CMD/ENTRYPOINT, or of the entrypoint script they run, that needs
+    root at run time (cron, sshd …), quoted for a reason: ``'cron'`` or ``'cron' (in its
+    entrypoint script entry.sh)``."""
     root_cmds = root_runtime_commands()
     for keyword in ("ENTRYPOINT", "CMD"):
         inst = next((i for i in reversed(insts) if i.keyword == keyword), None)
         if inst is None:
             continue
         text = " ".join(inst.json) if inst.json else inst.args
-        for part in re.split(r"&&|\|\||[;|]|\bsh -c\b|\bbash -c\b", text):
-            words = [w.strip("\"'") for w in part.split() if "=" not in w and w not in ("exec", "nohup")]
-            if words and words[0] in root_cmds:
-                return words[0]
+        if found := _first_root_command(text, root_cmds):
+            return repr(found)
+    script = _entrypoint_script(insts, context_dir)
+    if script is None:
+        return None
+    name, text = script
+    # A script that checks its own uid runs the root-only steps only as root: not evidence.
+    if re.search(r"\$\(id -u\)|`id -u`|\$\{?EUID\b|\$\{?UID\b", text):
+        return None
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    found = next((cmd for line in lines if (cmd := _first_root_command(line, root_cmds))), None)
+    return f"{found!r} (in its entrypoint script {name})" if found else None
+
+
+def _first_root_command(text: str, root_cmds: frozenset[str]) -> str | None:
+    for part in re.split(r"&&|\|\||[;|]|\bsh -c\b|\bbash -c\b", text):
+        words = [w.strip("\"'") for w in part.split() if "=" not in w and w not in ("exec", "nohup")]
+        if words and words[0] in root_cmds:
+            return words[0]
     return None
 
 
