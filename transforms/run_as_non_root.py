@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
@@ -42,7 +43,9 @@ class RunAsNonRoot(Transform):
 
     The user is created with the distro's own tools (`groupadd`/`useradd`, BusyBox
     `addgroup`/`adduser`, or a passwd line where neither exists), or the image's own
-    non-root user is reused (node → `1000:1000`, distroless → `65532:65532`). `USER`
+    non-root user is reused (node → `1000:1000`, distroless → `65532:65532`), or the user
+    the Dockerfile gives its files to (`chown unit …`, `COPY --chown=www-data`) runs the app:
+    by its fixed uid where the distro fixes one, else by name (a package created it). `USER`
     is numeric and goes after the last instruction that changes the filesystem, so
     the build itself runs as before. Only declared `VOLUME`s (and the `WORKDIR` when the
     start command writes a relative path there) are created and chowned.
@@ -53,10 +56,11 @@ class RunAsNonRoot(Transform):
     read root-only files.
 
     ## Refuses when
-    The image drops privileges itself (gosu, su-exec, setpriv, an official database
-    entrypoint), the base is Windows, or unknown and its distro cannot be told from the
+    The image drops privileges itself (gosu, su-exec, setpriv, s6-overlay's `/init`, an
+    official database entrypoint), the base is Windows, or unknown and its distro cannot be told from the
     Dockerfile, it binds a port below 1024 (use a port ≥ 1024 or an `-unprivileged`
-    variant), its start command needs root (cron, sshd, service, apt-get …), ONBUILD
+    variant), its start command or the entrypoint script it runs needs root (cron, sshd,
+    service, update-ca-certificates, apt-get …; not when the script checks `id -u`), ONBUILD
     triggers would run as the new user, the image looks like a base for other Dockerfiles
     (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), or a volume
     would need a shell the image lacks to be chowned.
@@ -94,7 +98,7 @@ class RunAsNonRoot(Transform):
             return
         yield from self._fix(doc, base, *plan)
 
-    def _fix(self, doc: DockerfileDoc, base: Base, spec: UserSpec, create: str | None,
+    def _fix(self, doc: DockerfileDoc, base: Base, spec: UserSpec | NamedUser, create: str | None,
              how: str) -> Iterator[Finding]:
         stage = base.chain[-1]
         inherited = _volume_paths(tuple(i for s in base.chain[:-1] for i in s.instructions))
@@ -124,7 +128,9 @@ class RunAsNonRoot(Transform):
             run_line = None
         tail = (nl + run_line if run_line else "") + f"{nl}{kw('USER')} {spec.numeric}"
         edits.append(Edit(anchor.end, anchor.end, tail))
-        reason = f"the container ran as root; it now runs as {spec.numeric} ({how}); app files stay root-owned"
+        reason = f"the container ran as root; it now runs as {spec.numeric} ({how})"
+        if _prepared_owner(base.instructions()) is None:  # else the Dockerfile gave it files on purpose
+            reason += "; app files stay root-owned"
         if volumes:
             reason += f"; only {', '.join(volumes)} are writable by it"
         if base.via_arg:
@@ -154,9 +160,9 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
             f" with ENV {info.facts.port_env[0]}" if info and info.facts.port_env else " or an `-unprivileged` image variant"
         return (f"binds privileged port {port}, which a non-root user cannot; listen on a port "
                 f"≥ 1024 (e.g. 8080){alt}")
-    command = images.root_start_command(insts)
+    command = images.root_start_command(insts, ctx.build_context)
     if command:
-        return f"needs root at run time: the start command runs {command!r}"
+        return f"needs root at run time: the start command runs {command}"
     onbuild = next((i for i in insts if i.keyword == "ONBUILD"), None)
     if onbuild is not None:
         return f"needs root at build time of child images: ONBUILD (line {onbuild.line}) would run as the new user"
@@ -207,12 +213,21 @@ def _base_image_start(insts: list[Instruction]) -> str | None:
     return None
 
 
-def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, str | None, str] | Why:
+def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec | NamedUser, str | None, str] | Why:
     """(user, RUN command or None, how) or why not."""
     info = base.info
     own = _created_user(base.instructions())  # the author's own user comes first
     if own is not None:
         return own
+    prepared = _prepared_owner(base.instructions())
+    if prepared is not None:
+        owner, _, how = prepared
+        distro = info.distro if info else images.distro_from_runs(base.instructions())
+        if info is not None and info.nonroot_user is not None and info.nonroot_user.name == owner.name:
+            return info.nonroot_user, None, f"the image's own user {owner.name}, who owns its files"
+        if (static := _STATIC_USERS.get((distro or "", owner.name))) is not None:
+            return static, None, f"{how.split(';')[0]}; {distro} gives {owner.name} a fixed uid"
+        return prepared
     if info is not None and info.nonroot_user is not None:
         return info.nonroot_user, None, f"the image's own user {info.nonroot_user.name}"
     uid, gid = RunAsNonRoot.option(ctx, "uid"), RunAsNonRoot.option(ctx, "gid")
@@ -244,6 +259,49 @@ def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | Why 
         gid = _GID_FLAG.search(run.args)
         spec = UserSpec("user", int(uid.group(1)), int(gid.group(1)) if gid else None)
         return spec, None, f"the user the Dockerfile creates on line {run.line}"
+    return None
+
+
+# `chown [-R] name[:group] path`: a named owner, not a number, root or a variable.
+_CHOWN_TO_NAME = re.compile(r"\bchown\s+(?:-{1,2}[\w-]+\s+)*([a-z_][\w-]*)(?::[\w$-]*)?\s+[^-\s]")
+
+
+@dataclass(frozen=True)
+class NamedUser:
+    """A user whose uid is not known here (a package created it); ``USER`` names it."""
+
+    name: str
+
+    @property
+    def numeric(self) -> str:
+        return self.name
+
+
+# Users whose uid the distribution fixes (Debian's base-passwd, Alpine's static passwd).
+_STATIC_USERS = {
+    ("debian", "www-data"): UserSpec("www-data", 33, 33),
+    ("ubuntu", "www-data"): UserSpec("www-data", 33, 33),
+    ("alpine", "www-data"): UserSpec("www-data", 82, 82),
+}
+
+
+def _prepared_owner(insts: list[Instruction]) -> tuple[NamedUser, None, str] | None:
+    """The Dockerfile chowns its files to a user it never switches to, one a package created
+    (nginx unit's ``unit``): that user owns what the app writes, so it is the one to run as.
+    A new user would find those paths read-only."""
+    for inst in reversed(insts):
+        if inst.keyword == "RUN":
+            names = [m.group(1) for m in _CHOWN_TO_NAME.finditer(inst.args)]
+        elif inst.keyword in ("COPY", "ADD"):
+            chown = inst.flag("chown")
+            names = [(chown.value or "").split(":")[0]] if chown else []
+        else:
+            continue
+        for name in names:
+            if re.fullmatch(r"[a-z_][\w-]*", name) and name not in ("root", "nobody"):
+                return (NamedUser(name), None,
+                        f"the user {name} that line {inst.line} gives its files to; its uid comes from the "
+                        "package that created it, so USER names it")
     return None
 
 
