@@ -60,7 +60,8 @@ class ReadOnlyRoot(ServiceTransform):
     The file is a legacy v1 file, the service is an alias or not a mapping, its image is
     unknown, comes from a variable or is a base image running anything but programs that
     write no file (`sleep`, `tail -f /dev/null`, `echo` …), a data directory it writes is not
-    on a volume, `read_only` is explicitly false, or `tmpfs` comes from a shared anchor.
+    on a volume, `read_only` is explicitly false, `tmpfs` comes from a shared anchor, or the
+    service is an interactive tool container (`stdin_open` and `tty`: people exec into it).
     A service that overrides `entrypoint:` or runs a shell `command:` adds what that
     command writes (redirections, `tee`, `sed -i`, `cp`/`mv` targets …): scratch paths get
     a tmpfs, a write anywhere else (a config rendered into `/etc/nginx`) is refused, and a
@@ -81,13 +82,19 @@ class ReadOnlyRoot(ServiceTransform):
     name = "read-only-root"
     references = ("compose-lint:CL-0007", "cis-docker:5.12")
     applicability = Applicability.REVIEW
-    reads = ("image", "build", "extends", "volumes", "tmpfs", "command", "entrypoint", "read_only")
+    reads = ("image", "build", "extends", "volumes", "tmpfs", "command", "entrypoint", "read_only", "stdin_open", "tty")
     writes = ("read_only", "tmpfs")
     pair_keys = ("image", "build", "user", "volumes", "tmpfs", "command", "entrypoint", "read_only")
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
-        if mapping_get(service.node, "read_only") is None:
-            yield from self._one(doc, service, ctx)
+        if mapping_get(service.node, "read_only") is not None:
+            return
+        if _interactive(service):
+            yield self.refuse(f"service {service.name!r}: an interactive tool container (`stdin_open` and `tty`): "
+                              "people `docker exec` into it and write to $HOME, shell history and tool configs, "
+                              "which a read-only root breaks", service.line)
+            return
+        yield from self._one(doc, service, ctx)
 
     def why_not(self, service: Service) -> Why | None:
         flag = scalar_value(mapping_get(service.node, "read_only"))
@@ -179,6 +186,12 @@ def _with_start_writes(writable: list[str], written: tuple[str, ...]) -> list[st
         scratch = next((s for s in SCRATCH_PATHS if path_under(path, s)), None)
         writable.append(scratch or path)
     return writable
+
+
+def _interactive(service: Service) -> bool:
+    """``stdin_open`` + ``tty``: a toolbox kept running to exec into (temporal admin-tools)."""
+    return all((scalar_value(mapping_get(service.node, key)) or "").lower() in ("true", "yes", "on")
+               for key in ("stdin_open", "tty"))
 
 
 def _guessable(service: Service) -> bool:
