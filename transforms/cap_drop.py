@@ -36,7 +36,10 @@ class CapDrop(ServiceTransform):
     Every capability left is kernel attack surface for a compromised process. The
     knowledge base lists what each known image's entrypoint really uses (postgres chowns
     its data directory and switches user, nginx binds port 80); a service built from a
-    Dockerfile in this repository that runs as a non-root user needs none. When what a
+    Dockerfile in this repository that runs as a non-root user needs none, and neither does a
+    service whose `user:` is a literal non-root user: a non-root process starts with empty
+    permitted and effective sets and can use a capability only through a file that carries
+    it (setcap, setuid-root), so nothing is added back. When what a
     service needs is not known (an image hardener does not know, a base image running a
     custom command, a Dockerfile it cannot read), it keeps the nine capabilities CRI-O
     grants every container by default (OpenShift runs public images with exactly these)
@@ -139,6 +142,9 @@ class CapDrop(ServiceTransform):
             reason = (f"service {service.name!r}: {why}: keeps only the capabilities CRI-O grants by "
                       f"default (added back: {added}), drops {', '.join(lost)}{keeps}; remove what it "
                       "does not need")
+        elif _non_root_user(node):
+            reason = (f"service {service.name!r}: runs as `user: {_non_root_user(node)}`, and a non-root process "
+                      "cannot use capabilities unless a file carries them (setcap, setuid-root): drops all")
         else:
             reason = f"service {service.name!r}: drops all capabilities (added back: {added})"
         yield self.change(edits, reason, service.line)
@@ -183,6 +189,11 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
         if override and images.is_root_user(override):
             return Why("its `user:` is root although the Dockerfile is not; what it needs as root is not known"), []
         return None, []
+    if _non_root_user(service.node) is not None:
+        # A non-root process starts with empty permitted and effective sets: it can use a
+        # capability only through a file that carries it (setcap) or a setuid-root binary.
+        # The image's entrypoint never runs its root-only steps (chown, gosu) as this user.
+        return None, []
     why, info = image_info(service)
     if info is None:
         assert why is not None  # image_info gives a reason whenever it gives no entry
@@ -196,6 +207,11 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
     if caps is None:
         return Why(f"the knowledge base does not list the capabilities {info.name} needs", WhyKind.UNKNOWN), []
     return None, [str(c).upper() for c in caps]
+
+
+def _non_root_user(node: Node | None) -> str | None:
+    user = scalar_value(mapping_get(node, "user"))
+    return user if user and "$" not in user and not images.is_root_user(user) else None
 
 
 def _privileged(node: Node | None) -> str | None:
