@@ -65,6 +65,12 @@ def checked_codes(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
     return codes
 
 
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def run_options(func: Any) -> Any:
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
@@ -83,7 +89,8 @@ def run_options(func: Any) -> Any:
         click.option("--lock", is_flag=True, help="Record resolved image digests in hardener.lock (for reproducible and --offline runs)."),
         click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
                      help="A file listing repositories, one per line (relative to the file)."),
-        click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=_cores, show_default="cores",
+                     help="Repositories processed in parallel (worker processes; 1: none)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -166,12 +173,15 @@ def _all_paths(paths: tuple[Path, ...], repos_file: Path | None) -> tuple[Path, 
 
 def _runner(request: Any, jobs: int) -> Any:
     """``run(on_result, on_total) -> Report``: one repository directly, several as a campaign."""
+    from dataclasses import replace
+
     from hardener import runner
     from hardener.pr import campaign
 
     groups = campaign.group_by_repo(request.paths)
-    if len(groups) <= 1:
-        return lambda on_result, on_total: runner.run(request, on_result, on_total)
+    if len(groups) <= 1:  # one run: its repositories (as discovery finds them) share the workers
+        one = replace(request, jobs=jobs)
+        return lambda on_result, on_total: runner.run(one, on_result, on_total)
 
     def run_campaign(on_result: Any, on_total: Any) -> Any:
         names = [campaign.repo_name(root, paths) for root, paths in groups]

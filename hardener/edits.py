@@ -1,6 +1,7 @@
 """Text edits on a document's decoded text, applied back-to-front."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,10 +36,14 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
             raise OverlappingEdits(f"edits {before} and {after} overlap")
     if ordered and ordered[-1].end > len(text):
         raise ValueError("edit beyond the end of the text")
-    out = text
-    for edit in reversed(ordered):
-        out = out[: edit.start] + edit.replacement + out[edit.end :]
-    return out
+    # one join, not a slice-and-concatenate per edit: 10,000 edits on a 1 MB text would copy 10 GB
+    parts: list[str] = []
+    at = 0
+    for edit in ordered:
+        parts += (text[at : edit.start], edit.replacement)
+        at = edit.end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def merge_inserts(edits: list[Edit]) -> list[Edit]:
@@ -61,12 +66,25 @@ def offset_before(offset: int, edits: Iterable[Edit]) -> int:
     An offset inside replacement text maps to the start of the span it replaced: the
     inserted line did not exist before, the place it went to did.
     """
-    shift = 0
-    for edit in sorted(edits):
-        new_start = edit.start + shift
-        if offset < new_start:
-            break
-        if offset < new_start + len(edit.replacement):
-            return edit.start
-        shift += len(edit.replacement) - (edit.end - edit.start)
-    return offset - shift
+    return OffsetMap(edits).before(offset)
+
+
+class OffsetMap:
+    """``offset_before`` for one set of edits asked many times: sorted once, then O(log n)
+    per offset (a round with 2,000 changes maps each of their offsets back)."""
+
+    def __init__(self, edits: Iterable[Edit]) -> None:
+        self.edits = sorted(edits)
+        self.new_starts: list[int] = []  # where each edit's replacement begins in the new text
+        self.shifts = [0]  # shifts[k]: how far edits[:k] moved the text after them
+        for edit in self.edits:
+            self.new_starts.append(edit.start + self.shifts[-1])
+            self.shifts.append(self.shifts[-1] + len(edit.replacement) - (edit.end - edit.start))
+
+    def before(self, offset: int) -> int:
+        # replacements do not overlap in the new text and follow each other in order, so only
+        # the last one starting at or before ``offset`` can hold it
+        k = bisect_right(self.new_starts, offset)
+        if k and offset < self.new_starts[k - 1] + len(self.edits[k - 1].replacement):
+            return self.edits[k - 1].start
+        return offset - self.shifts[k]

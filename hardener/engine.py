@@ -8,14 +8,14 @@ output must pass the judges the input passed; otherwise the file is left untouch
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hardener.context import Context
-from hardener.edits import Edit, apply_edits, offset_before
+from hardener.edits import Edit, OffsetMap, apply_edits
 from hardener.errors import BadInput
 from hardener.model import Applicability, Change, FileWrite, Refusal, Transform
 from hardener.source import line_starts
@@ -97,7 +97,7 @@ def _process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], 
 def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: Context,
                     options: Options) -> FileResult:
     applied: list[Change] = []
-    origin = _Origin(doc.text)
+    origin = _Origin.of(doc.text)
     for _ in range(MAX_ROUNDS):
         chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
         if not chosen:
@@ -109,7 +109,7 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
         text = apply_edits(doc.text, edits) if edits else doc.text
         if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
             doc = _reload(doc, text, chosen)
-            origin.rounds.append((doc.text, edits))
+            origin.add_round(doc.text, edits)
     ids = sorted({c.transform_id for c in chosen})
     return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
 
@@ -117,34 +117,47 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
 @dataclass
 class _Origin:
     """Maps what a later round found (lines and edits on an intermediate text) back to the
-    original text, so every report's line numbers refer to the file the user has."""
+    original text, so every report's line numbers refer to the file the user has.
 
-    original: str
-    rounds: list[tuple[str, list[Edit]]] = field(default_factory=list)  # (text after, its edits)
+    Line starts and sorted edits are computed once per round, not per finding: a round
+    with 2,000 changes asks 2,000 times."""
+
+    original_starts: list[int]
+    original_last: int  # the original's last line: one without its newline still counts
+    rounds: list[OffsetMap] = field(default_factory=list)  # each round's edits, oldest first
+    last_starts: list[int] = field(default_factory=list)  # line starts of the latest round's text
+
+    @classmethod
+    def of(cls, original: str) -> _Origin:
+        last = max(1, original.count("\n") + (0 if original.endswith("\n") else 1))
+        return cls(line_starts(original), last)
+
+    def add_round(self, text_after: str, edits: list[Edit]) -> None:
+        self.rounds.append(OffsetMap(edits))
+        self.last_starts = line_starts(text_after)
 
     def all(self, findings: list[Any]) -> list[Any]:
         return findings if not self.rounds else [self._mapped(f) for f in findings]
 
     def _mapped(self, finding: Any) -> Any:
-        text = self.rounds[-1][0]
-        line = self._line(text, finding.line)
+        line = self._line(finding.line)
         if isinstance(finding, Refusal):
             return replace(finding, line=line)
-        end = self._line(text, finding.end_line) if finding.end_line else 0
+        end = self._line(finding.end_line) if finding.end_line else 0
         edits = tuple(Edit(self._offset(e.start), max(self._offset(e.start), self._offset(e.end)), e.replacement)
                       for e in finding.edits)
         return replace(finding, line=line, end_line=end, edits=edits)
 
     def _offset(self, offset: int) -> int:
-        for _, edits in reversed(self.rounds):
-            offset = offset_before(offset, edits)
+        for edits in reversed(self.rounds):
+            offset = edits.before(offset)
         return offset
 
-    def _line(self, text: str, line: int) -> int:
-        starts = line_starts(text)
+    def _line(self, line: int) -> int:
+        starts = self.last_starts
         offset = self._offset(starts[min(max(line, 1), len(starts)) - 1])
-        last = max(1, self.original.count("\n") + (0 if self.original.endswith("\n") else 1))
-        return min(self.original.count("\n", 0, offset) + 1, last)
+        # bisect_right over line starts is the 1-based line holding ``offset``
+        return min(bisect_right(self.original_starts, offset), self.original_last)
 
 
 def _without_superseded(applied: list[Change], chosen: list[Change]) -> list[Change]:

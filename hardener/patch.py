@@ -1,14 +1,14 @@
 """Unified diffs that ``git apply`` and ``patch -p1`` accept.
 
 difflib's own unified_diff cannot mark a missing final newline; git needs the
-``\\ No newline at end of file`` line, so hunks are written here from difflib's opcodes.
+``\\ No newline at end of file`` line, so hunks are written here from difflib's opcodes (``LineMatcher``: the same, faster).
 Lines are split on ``\\n`` only, as git and patch split them: ``str.splitlines`` also breaks
 on ``\\f``, ``\\v``, a lone ``\\r``, NEL and U+2028, which would write a corrupt hunk. Paths
 are quoted the way git quotes them, so ``git apply`` finds the file.
 """
 from __future__ import annotations
 
-import difflib
+from hardener.output.linediff import LineMatcher
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -60,7 +60,7 @@ def unified_diff(path: str, before: str | None, after: str, context: int = 3) ->
         header += [_label("---", path, a), _label("+++", path, b)]
     hunks = [
         format_hunk(old, new, group)
-        for group in difflib.SequenceMatcher(None, old, new, autojunk=False).get_grouped_opcodes(context)
+        for group in LineMatcher(old, new).get_grouped_opcodes(context)
     ]
     return "".join(header + hunks) if hunks else ""
 

@@ -6,7 +6,7 @@ others: bad input becomes an error entry, a hardener bug a failure entry.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class RunRequest:
     exit_on_change: bool = False
     offline: bool = False
     lock: bool = False  # --lock: record resolved digests in the repo's hardener.lock
+    jobs: int = 1  # worker processes for the repositories discovery finds (1: this process)
 
 
 def active_transforms(config: Config) -> list[Transform]:
@@ -62,27 +63,92 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     report.skipped.update(discovered.skipped)
     if on_total is not None:
         on_total(len(found))
-    transforms = active_transforms(config)
-    options = Options(threshold(config), dict(config.applicability))
-    contexts: dict[Path, Context] = {}
     done: dict[int, FileResult] = {}
-    for index in run_order(found):
-        item = found[index]
-        ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
-        try:
-            result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size, found)
-        except Exception as exc:  # whatever one file does, the others are still processed and reported
-            result = FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
-        done[index] = result
-        if result.output is not None:
-            ctx.files.record_output(item.path, result.output)
+    companions: dict[Path, list[CompanionResult]] = {}
+    for root, indices, results, writes in _batches(request, config, found):
+        if writes is not None:
+            companions[root] = writes
+        done.update(zip(indices, results))
         while len(report.results) in done:  # shown in discovery order, as soon as the ones before are done
             report.results.append(done.pop(len(report.results)))
             if on_result is not None:
                 on_result(report.results[-1])
-    for ctx in contexts.values():
-        report.companions.extend(_companion(write, ctx) for write in ctx.files.writes())
+    for root in dict.fromkeys(found[i].root for i in run_order(found)):
+        report.companions.extend(companions.get(root, ()))
     return report
+
+
+# Fewer files than this are not worth starting worker processes for.
+POOL_MIN_FILES = 8
+
+# (repository root, indices into found, their results, the repository's companions once it is done)
+_Done = tuple[Path, list[int], list[FileResult], "list[CompanionResult] | None"]
+
+
+def _batches(request: RunRequest, config: Config, found: Sequence[Found]) -> Iterator[_Done]:
+    """Each repository's files (indices into ``found``, in run order) with their results.
+
+    A repository is the unit of work: its files share a context (a Compose file reads the
+    Dockerfile as this run hardened it, a .dockerignore or CI file accumulates what several
+    files need), so they run in order in one process; repositories are independent, so with
+    ``jobs`` > 1 and enough files they run in worker processes, in any order.
+    """
+    groups: dict[Path, list[int]] = {}
+    for index in run_order(found):
+        groups.setdefault(found[index].root, []).append(index)
+    batches = list(groups.values())
+    if request.jobs <= 1 or len(batches) <= 1 or len(found) < POOL_MIN_FILES:
+        for batch in batches:  # here each file's result as soon as it is done, for the progress display
+            yield from _repository(request, config, batch, found)
+        return
+    yield from _pooled(request, config, found, batches)
+
+
+def _pooled(request: RunRequest, config: Config, found: Sequence[Found], batches: list[list[int]]
+            ) -> Iterator[_Done]:
+    import multiprocessing
+
+    # forkserver, not fork: see pr/campaign.parallel_map (a lock held by another thread)
+    context = multiprocessing.get_context("forkserver")
+    pool = context.Pool(min(request.jobs, len(batches)), initializer=_worker_init)
+    try:
+        pending = [pool.apply_async(_run_batch, (request, config, batch, found)) for batch in batches]
+        for future in pending:
+            yield from future.get()
+        pool.close()
+    except BaseException:  # Ctrl-C or a worker's crash: stop the others now, leave no process behind
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates the pool
+
+
+def _run_batch(request: RunRequest, config: Config, batch: list[int], found: Sequence[Found]) -> list[_Done]:
+    return list(_repository(request, config, batch, found))  # a worker's answer: one message
+
+
+def _repository(request: RunRequest, config: Config, batch: list[int], found: Sequence[Found]) -> Iterator[_Done]:
+    """One repository's files in order, with one context: what the sequential run did per file."""
+    transforms = active_transforms(config)
+    options = Options(threshold(config), dict(config.applicability))
+    root = found[batch[0]].root
+    ctx = Context(root, config.options, offline=request.offline)
+    for index in batch:
+        item = found[index]
+        try:
+            result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size, found)
+        except Exception as exc:  # whatever one file does, the others are still processed and reported
+            result = FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
+        if result.output is not None:
+            ctx.files.record_output(item.path, result.output)
+        yield root, [index], [result], None
+    yield root, [], [], [_companion(write, ctx) for write in ctx.files.writes()]
 
 
 def run_order(found: Sequence[Found]) -> list[int]:

@@ -14,8 +14,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from hardener.compose import doc as compose_doc
 from hardener.compose.doc import ComposeDoc
 from hardener.dockerfile.doc import DockerfileDoc
-from hardener.edits import Edit
-from hardener.engine import _Taken
+from hardener.edits import Edit, OffsetMap, OverlappingEdits, apply_edits
+from hardener.engine import _Origin, _Taken
 from hardener.errors import BadInput
 
 
@@ -129,3 +129,58 @@ def test_shell_split_is_done_once_per_instruction(monkeypatch: pytest.MonkeyPatc
                                                              ["apt-get", "install", "-y", "curl"]]
     shell.commands(inst, loose=True)
     assert len(calls) == 2  # strict once, loose once
+
+
+def _random_edits(rng: random.Random, n: int) -> list[Edit]:
+    points = sorted(rng.randint(0, n) for _ in range(rng.randint(0, 8)))
+    return [Edit(s, e, "".join(rng.choice("xy\n") for _ in range(rng.randint(0, 4))))
+            for s, e in zip(points[::2], points[1::2])]
+
+
+def _offset_before_one_by_one(offset: int, edits: list[Edit]) -> int:
+    """The old walk over every edit, per offset."""
+    shift = 0
+    for edit in sorted(edits):
+        new_start = edit.start + shift
+        if offset < new_start:
+            break
+        if offset < new_start + len(edit.replacement):
+            return edit.start
+        shift += len(edit.replacement) - (edit.end - edit.start)
+    return offset - shift
+
+
+def _apply_back_to_front(text: str, edits: list[Edit]) -> str:
+    for edit in sorted(edits, reverse=True):
+        text = text[: edit.start] + edit.replacement + text[edit.end :]
+    return text
+
+
+def test_offset_map_and_joined_apply_match_the_old_loops() -> None:
+    rng = random.Random(21)
+    checked = 0
+    for _ in range(1500):
+        text = "".join(rng.choice("ab\n") for _ in range(rng.randint(0, 30)))
+        edits = _random_edits(rng, len(text))
+        try:
+            new = apply_edits(text, edits)
+        except OverlappingEdits:
+            continue  # two insertions at one point: refused by both versions
+        assert new == _apply_back_to_front(text, edits)
+        offsets = OffsetMap(edits)
+        for offset in range(len(new) + 2):
+            assert offsets.before(offset) == _offset_before_one_by_one(offset, edits)
+        checked += 1
+    assert checked > 1000
+
+
+def test_origin_maps_lines_through_rounds_like_counting_newlines() -> None:
+    original = "a\nbb\nccc\nd"  # no final newline: the last line still counts
+    origin = _Origin.of(original)
+    first = [Edit(2, 2, "new\n"), Edit(5, 9, "C\n")]
+    text = apply_edits(original, first)
+    origin.add_round(text, first)
+    for line in range(1, text.count("\n") + 3):
+        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        offset = _offset_before_one_by_one(starts[min(max(line, 1), len(starts)) - 1], first)
+        assert origin._line(line) == min(original.count("\n", 0, offset) + 1, 4)

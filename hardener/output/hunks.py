@@ -6,11 +6,11 @@ the changes that made it and a SARIF fix can carry it as a ``replacement``.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hardener.model import Change
+from hardener.output.linediff import LineMatcher
 from hardener.patch import format_hunk as hunk_text  # one hunk format for diff, markdown and SARIF
 from hardener.patch import split_lines
 
@@ -45,7 +45,7 @@ class Hunk:
 def hunks(before: str, after: str, context: int = 3) -> list[Hunk]:
     old = split_lines(before)
     new = split_lines(after)
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matcher = LineMatcher(old, new)
     out = []
     for group in matcher.get_grouped_opcodes(context):
         reps = tuple(
@@ -83,7 +83,7 @@ def line_map(before: str, after: str) -> dict[int, int]:
     old = split_lines(before)
     new = split_lines(after)
     mapping: dict[int, int] = {}
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in LineMatcher(old, new).get_opcodes():
         for k in range(i2 - i1):
             mapping[i1 + k + 1] = min(j1 + k, max(j2 - 1, j1)) + 1 if tag != "delete" else j1 + 1
     return mapping
