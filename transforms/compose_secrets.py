@@ -11,6 +11,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.anchors import LEGACY, SILENT, Silent, obstacle, own_sequence
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.env_files import EnvFileCredential, env_file_credentials, env_lines, env_paths, without_lines
 from hardener.compose.env_secrets import (
     EnvEntry,
     entries,
@@ -30,7 +31,7 @@ from hardener.compose.splice import (
     scalar_value,
     written_here,
 )
-from hardener.compose.weak_secrets import EnvFileCredential, env_file_credentials, env_lines, references, without_lines
+from hardener.compose.weak_secrets import references
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
@@ -316,7 +317,7 @@ def _env_file_move_problem(doc: ComposeDoc, service: Service, cred: EnvFileCrede
         return f"{scalar_value(mapping_get(service.node, 'image'))} does not read {name}_FILE"
     if name in names or f"{name}_FILE" in names:
         return f"`environment:` sets {name if name in names else name + '_FILE'} too"
-    others = [s.name for s in doc.services() if s.name != service.name and cred.path in _env_paths(s, cred.path.parent, ctx)]
+    others = [s.name for s in doc.services() if s.name != service.name and cred.path in env_paths(s.node, cred.path.parent)]
     if others:
         return f"env_file {cred.shown} is read by {', '.join(others)} as well, which would lose {name}"
     text = (ctx.files.read(cred.path) or b"").decode("utf-8", "replace")
@@ -326,13 +327,6 @@ def _env_file_move_problem(doc: ComposeDoc, service: Service, cred: EnvFileCrede
     if cred.path == directory / ".env" and name in references(doc):
         return f"this file interpolates ${{{name}}} from .env, which would no longer set it"
     return _uses_problem(doc, service, name) or _env_file_problem(service, name, ctx, skip=cred.path)
-
-
-def _env_paths(service: Service, directory: Path, ctx: Context) -> set[Path]:
-    node = mapping_get(service.node, "env_file")
-    items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
-    paths = (scalar_value(mapping_get(i, "path") if isinstance(i, MappingNode) else i) for i in items)
-    return {directory / p for p in paths if p}
 
 
 def _env_file_writes(ctx: Context, moves: list[Move]) -> list[FileWrite]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hardener.compose.doc import ComposeDoc
+from hardener.compose.env_files import env_credentials
 from hardener.compose.git_index import tracked
-from hardener.compose.weak_secrets import env_credentials, references, weak_defaults
+from hardener.compose.weak_secrets import references, weak_defaults
 from hardener.context import Context
 from hardener.model import Applicability, Finding, Transform
 

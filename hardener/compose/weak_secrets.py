@@ -1,7 +1,7 @@
-"""Credentials a Compose file gets from outside its ``environment:`` values: weak
-``${VAR:-default}`` defaults written in the file, and literals in env files (``env_file:``,
-``.env``) read with Compose's dotenv rules (used by interpolation-secrets, HD609, and
-compose-secrets, HD607).
+"""Weak credentials: ``${VAR:-default}`` defaults in a Compose file whose value is a
+placeholder, a repeated character, a sequence or too short, and the variables a file
+interpolates (used by interpolation-secrets, HD609; env_files.py applies the same rules to
+env files).
 
 A finding names the variable and why its value is weak by category ("a placeholder", "one
 character repeated"), never the value: reports end up in CI logs and SARIF uploads.
@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.env_secrets import has_url_password, is_credential_name, is_literal, name_parts
-from hardener.compose.splice import mapping_get, scalar_value
 
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc
-    from hardener.context import Context
 
 # `$$` first so an escaped `$${X:-d}` is skipped; a default holding `$` or `}` is a nested
 # variable, not a literal (the inner `${Y:-d}` is matched on its own)
@@ -46,14 +43,6 @@ class WeakDefault(NamedTuple):
     name: str
     line: int
     why: str
-
-
-class EnvLine(NamedTuple):
-    """One ``NAME=value`` line of an env file; value None: not a literal (interpolated, multi-line)."""
-
-    name: str
-    value: str | None
-    line: int
 
 
 def is_key_name(name: str) -> bool:
@@ -138,76 +127,3 @@ def _scalar_values(documents: list[Node]) -> list[ScalarNode]:
         elif isinstance(node, SequenceNode):
             stack += node.value
     return sorted(found.values(), key=lambda n: n.start_mark.index)
-
-
-# env files -----------------------------------------------------------------------
-
-_ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*")
-
-
-def env_lines(text: str) -> Iterator[EnvLine]:
-    """``NAME=value`` lines as Compose's dotenv reader takes them: ``#`` comments, ``export``,
-    single quotes literal, double quotes and bare values interpolated (``$`` in them: not a
-    literal), `` #`` starting an inline comment after a bare value."""
-    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):  # as bytes.splitlines counts lines
-        match = _ENV_LINE.fullmatch(line)
-        if match is None:
-            continue
-        yield EnvLine(match.group(1), _env_value(match.group(2)), number)
-
-
-def _env_value(raw: str) -> str | None:
-    if raw[:1] == "'":
-        return raw[1:-1] if len(raw) > 1 and raw.endswith("'") else None  # multi-line: unknown
-    if raw[:1] == '"':
-        if len(raw) < 2 or not raw.endswith('"'):
-            return None
-        inner = raw[1:-1]
-        return None if "$" in inner or "\\" in inner else inner
-    value = re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
-    return None if "$" in value else value
-
-
-def env_credentials(text: str) -> Iterator[EnvLine]:
-    """The literal credentials of an env file: by name (as in ``environment:``), a URL with a
-    password, or a key by name whose value is weak."""
-    for entry in env_lines(text):
-        value = entry.value
-        if not is_literal(value) or value is None:
-            continue
-        if is_credential_name(entry.name) or has_url_password(value) or (is_key_name(entry.name) and weakness(value)):
-            yield entry
-
-
-class EnvFileCredential(NamedTuple):
-    """A literal credential in an ``env_file:`` that git tracks."""
-
-    path: Path  # the env file
-    shown: str  # its path as the Compose file writes it
-    entry: EnvLine
-    line: int  # the Compose file's line naming the env file
-
-
-def env_file_credentials(service: Node | None, directory: Path, ctx: Context) -> Iterator[EnvFileCredential]:
-    """The credentials of the service's ``env_file:`` files that git tracks (a path with a
-    variable, an unreadable or untracked file: nothing to report)."""
-    from hardener.compose.git_index import tracked
-
-    node = mapping_get(service, "env_file")
-    items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
-    for item in items:
-        path_node = mapping_get(item, "path") if isinstance(item, MappingNode) else item
-        shown = scalar_value(path_node)
-        if path_node is None or shown is None or "$" in shown:
-            continue
-        path = directory / shown
-        data = ctx.files.read(path)
-        if data is None or tracked(ctx.root, path) is not True:
-            continue
-        for entry in env_credentials(data.decode("utf-8", "replace")):
-            yield EnvFileCredential(path, shown, entry, path_node.start_mark.line + 1)
-
-
-def without_lines(data: bytes, numbers: set[int]) -> bytes:
-    """``data`` without the given 1-based lines (each with its line ending)."""
-    return b"".join(line for n, line in enumerate(data.splitlines(keepends=True), 1) if n not in numbers)
