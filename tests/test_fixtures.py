@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def fixture_cases() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("HD*/*") if (p / "input").is_dir())
 
 
+def _spec(case: Path) -> dict:
+    return tomllib.loads((case / "case.toml").read_text()) if (case / "case.toml").exists() else {}
+
+
 def _args(case: Path) -> list[str]:
-    spec = tomllib.loads((case / "case.toml").read_text()) if (case / "case.toml").exists() else {}
+    spec = _spec(case)
     select = spec.get("select") or [case.parent.name.split("-", 1)[1]]
     return ["--no-color", "--select", ",".join(select), *spec.get("args", [])]
 
@@ -58,6 +63,7 @@ def _trim(report: dict) -> list[dict]:
 def test_golden(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "repo"
     shutil.copytree(case / "input", work, symlinks=True)
+    _git_track(work, _spec(case).get("git-tracked"))
     monkeypatch.chdir(work)
     runner = CliRunner()
     args = _args(case)
@@ -79,6 +85,17 @@ def test_golden(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     second = runner.invoke(main, ["check", *args, "."])
     assert second.exit_code in (0, 2), f"second run is not a no-op:\n{second.stderr}"
     _assert_judges_accept(work, changed)
+
+
+def _git_track(work: Path, paths: list[str] | None) -> None:
+    """``git-tracked = [...]`` in case.toml: a real repository whose index lists those files
+    (hardener reads the index; it never runs git), the rest of the input untracked."""
+    if paths is None:
+        return
+    git = ["git", "-c", "init.defaultBranch=main", "-C", str(work)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    if paths:
+        subprocess.run([*git, "add", "--", *paths], check=True)
 
 
 def _assert_judges_accept(work: Path, changed: dict[str, bytes]) -> None:

@@ -24,6 +24,7 @@ from hardener.transforms.exec_form import ExecForm
 from hardener.transforms.final_user_not_root import FinalUserNotRoot
 from hardener.transforms.generate_dockerignore import GenerateDockerignore
 from hardener.transforms.host_access import HostAccess
+from hardener.transforms.interpolation_secrets import InterpolationSecrets
 from hardener.transforms.maintainer_label import MaintainerToLabel
 from hardener.transforms.narrow_copy import NarrowCopy
 from hardener.transforms.no_new_privileges import NoNewPrivileges
@@ -82,6 +83,7 @@ REGISTRY: list[type[Transform]] = [
     RunSnippet,
     ResourceLimits,
     ComposeSecrets,
+    InterpolationSecrets,
 ]
 
 # Ids that are not (or no longer) in REGISTRY, with why. An id is never reused: configs,

@@ -11,6 +11,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.anchors import LEGACY, SILENT, Silent, obstacle, own_sequence
 from hardener.compose.doc import ComposeDoc, Service
+from hardener.compose.env_files import EnvFileCredential, env_file_credentials, env_lines, env_paths, without_lines
 from hardener.compose.env_secrets import (
     EnvEntry,
     entries,
@@ -30,6 +31,7 @@ from hardener.compose.splice import (
     scalar_value,
     written_here,
 )
+from hardener.compose.weak_secrets import references
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
@@ -37,6 +39,7 @@ from hardener.model import Applicability, FileWrite, Finding
 from hardener.why import Why
 
 ROTATE = "rotate it and move it to a secret/env file"
+ROTATE_ENV_FILE = "rotate it and keep it out of git (an untracked env file or a secret)"
 # the entrypoint reads *_FILE only when it starts the server (first argument, or a flag for it)
 _SERVERS = {"postgres": {"postgres"}, "mysql": {"mysqld"}, "mariadb": {"mariadbd", "mysqld"}}
 _OLD_VERSION = re.compile(r"[12](\..*)?|3(\.0)?")  # Compose file formats without `secrets:`
@@ -44,25 +47,34 @@ _OLD_VERSION = re.compile(r"[12](\..*)?|3(\.0)?")  # Compose file formats withou
 
 class Move(NamedTuple):
     service: Service
-    entry: EnvEntry
+    name: str
+    value: str
     line: int
+    entry: EnvEntry | None  # a credential written in `environment:`
+    source: EnvFileCredential | None = None  # or in an env_file
 
 
 class ComposeSecrets(ServiceTransform):
-    """Move literal credentials out of `environment:` into Compose secrets files.
+    """Move literal credentials out of `environment:` and committed `env_file`s into Compose secrets files.
 
     ## What it fixes
     Passwords, tokens and keys written in a service's `environment:` (names such as
     `*_PASSWORD`, `*_TOKEN`, `*_SECRET`, `*_API_KEY`, `*_PRIVATE_KEY`, `*_ACCESS_KEY`,
     and URLs with `user:password@`). `${VAR}` values, empty values and yes/no flags
     (`MYSQL_ALLOW_EMPTY_PASSWORD`) are not literals; placeholders such as `changeme` are.
+    The same credentials in an `env_file:` that git tracks (its index is read, git is never
+    run; without a git repository an env file is not known to be committed and is left
+    alone), read with Compose's dotenv rules: the file, its line and the variable are
+    reported, never the value.
 
     ## Why
     A credential in the Compose file is in every clone, fork and CI log of the repository,
     and `docker inspect` shows it. When the image reads `<NAME>_FILE` (postgres, mysql,
     mariadb: `file_env` in the knowledge base), the value moves to `./secrets/<name>`
     (created 0600, added to `.gitignore` and to the `.dockerignore` of a build context
-    there) and is mounted at `/run/secrets/<name>`. Anything else is reported for rotation.
+    there) and is mounted at `/run/secrets/<name>`; from an env_file, its line is removed
+    there and `<NAME>_FILE` is added to the service's `environment:`. Anything else is
+    reported for rotation.
 
     ## Example
         services:
@@ -91,7 +103,12 @@ class ComposeSecrets(ServiceTransform):
     overrides the entrypoint, runs a custom command or another `user:` (the 0600 file would
     be unreadable), drops DAC_OVERRIDE; its healthcheck or command uses the variable; an
     `env_file` sets it; `<NAME>_FILE` is set; `environment`, `secrets` or the service come
-    from a shared anchor; the file is legacy v1 or a `version:` before 3.1.
+    from a shared anchor; the file is legacy v1 or a `version:` before 3.1. For an env_file
+    credential also: another service of the file reads the same env_file, `environment:`
+    sets the variable or its `_FILE` too, the env file sets it twice, or it is the `.env`
+    the Compose file interpolates the variable from. (Anything outside the Compose file that
+    reads the env file, a script's `docker run --env-file`, loses the variable: one more
+    reason this is unsafe.)
 
     ## References
     CIS Docker 5.x (secrets management), OWASP Docker Security Cheat Sheet rule 12,
@@ -115,6 +132,7 @@ class ComposeSecrets(ServiceTransform):
         """Each credential that cannot move is reported where it is written (each may be
         suppressed on its own line); the rest move in one change per YAML document."""
         moves: list[Move] = []
+        reported: set[tuple[Path, int]] = set()  # an env_file several services read: reported once
 
         def one(service: Service) -> Iterator[Finding]:
             for entry, why in _credentials(doc, service, ctx):
@@ -125,7 +143,16 @@ class ComposeSecrets(ServiceTransform):
                     reason = f"service {service.name!r}: literal credential in environment: {entry.name} — {ROTATE} ({why})"
                     yield self.refuse(reason, line)
                 else:
-                    moves.append(Move(service, entry, line))
+                    moves.append(Move(service, entry.name, entry.value or "", line, entry))
+            for cred, why in _env_file_credentials(doc, service, ctx):
+                if (cred.path, cred.entry.line) in reported or doc.suppressed(cred.line, self.name) or doc.suppressed(cred.line, self.id):
+                    continue
+                reported.add((cred.path, cred.entry.line))
+                if why:
+                    yield self.refuse(f"service {service.name!r}: literal credential in env_file {cred.shown} line "
+                                      f"{cred.entry.line}: {cred.entry.name} — {ROTATE_ENV_FILE} ({why})", cred.line)
+                else:
+                    moves.append(Move(service, cred.entry.name, cred.entry.value or "", cred.line, None, cred))
 
         yield from self.each_service(doc, ctx, one)
         for index in sorted({m.service.doc_index for m in moves}):
@@ -150,14 +177,16 @@ class ComposeSecrets(ServiceTransform):
         if isinstance(edits, Why):
             for move in moves:
                 yield self.refuse(f"service {move.service.name!r}: literal credential in environment: "
-                                  f"{move.entry.name} — {ROTATE} ({edits})", move.line)
+                                  f"{move.name} — {ROTATE} ({edits})", move.line)
             return
-        files = [FileWrite(directory / "secrets" / n, (m.entry.value or "").encode(), 0o600, sensitive=True) for m, n in zip(moves, names)]
-        files += ignore_writes(doc, ctx, directory, names[0])
-        moved = ", ".join(f"{m.service.name}.{m.entry.name} → {m.entry.name}_FILE (secrets/{n})" for m, n in zip(moves, names))
+        files = [FileWrite(directory / "secrets" / n, m.value.encode(), 0o600, sensitive=True) for m, n in zip(moves, names)]
+        files += _env_file_writes(ctx, moves) + ignore_writes(doc, ctx, directory, names[0])
+        moved = ", ".join(f"{m.service.name}.{m.name}{_origin(m)} → {m.name}_FILE (secrets/{n})" for m, n in zip(moves, names))
         reason = (f"moved literal credentials to git-ignored Compose secrets files: {moved}; rotate them "
-                  "(the old values stay in the VCS history) and create secrets/ in every other checkout")
-        yield self.change(merge_inserts(edits), reason, moves[0].line, end_line=moves[-1].line, files=tuple(files))
+                  "(the old values stay in the VCS history) and create secrets/ in every other checkout"
+                  + ("; anything else that reads the env_file loses them" if any(m.source for m in moves) else ""))
+        lines = [m.line for m in moves]
+        yield self.change(merge_inserts(edits), reason, min(lines), end_line=max(lines), files=tuple(files))
 
 
 def _credentials(doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[tuple[EnvEntry, str | None]]:
@@ -184,7 +213,7 @@ def _service_problem(doc: ComposeDoc, service: Service, env: Node | None) -> str
     why = obstacle(doc, service)
     if why:
         return why.reason
-    if written_here(service.node, "environment") is None or node_uses(doc, env) > 1:
+    if env is not None and (written_here(service.node, "environment") is None or node_uses(doc, env) > 1):
         return "`environment` comes from a shared anchor; change it there"
     version = scalar_value(mapping_own(doc.documents[service.doc_index], "version"))
     if version and _OLD_VERSION.fullmatch(version.strip()):
@@ -232,15 +261,19 @@ def _variable_problem(doc: ComposeDoc, service: Service, name: str, file_env: fr
         return f"{image} does not read {name}_FILE"
     if f"{name}_FILE" in names:
         return f"{name}_FILE is set as well"
+    return _uses_problem(doc, service, name) or _env_file_problem(service, name, ctx)
+
+
+def _uses_problem(doc: ComposeDoc, service: Service, name: str) -> str | None:
     word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
     for key in ("healthcheck", "command", "entrypoint"):
         node = mapping_get(service.node, key)
         if node is not None and word.search(doc.text[node.start_mark.index:node.end_mark.index]):
             return f"its {key} uses ${name}, which would no longer be set"
-    return _env_file_problem(service, name, ctx)
+    return None
 
 
-def _env_file_problem(service: Service, name: str, ctx: Context) -> str | None:
+def _env_file_problem(service: Service, name: str, ctx: Context, skip: Path | None = None) -> str | None:
     directory = ctx.file.parent if ctx.file is not None else ctx.root
     node = mapping_get(service.node, "env_file")
     items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
@@ -249,6 +282,8 @@ def _env_file_problem(service: Service, name: str, ctx: Context) -> str | None:
         path = scalar_value(mapping_get(item, "path") if isinstance(item, MappingNode) else item)
         if path is None or "$" in path:
             return "an `env_file` path is not a plain path; it may set the variable too"
+        if skip is not None and directory / path == skip:
+            continue
         data = ctx.files.read(directory / path)
         if data is None and os.path.lexists(directory / path):  # a FIFO, a device, too large: unknown
             return f"env_file {path} cannot be read (not a regular file, or over the size limit); it may set the variable too"
@@ -257,14 +292,77 @@ def _env_file_problem(service: Service, name: str, ctx: Context) -> str | None:
     return None
 
 
+def _env_file_credentials(doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[tuple[EnvFileCredential, str | None]]:
+    """Each literal credential of a git-tracked env_file of the service, with why it cannot be
+    moved to a secret (None: it can)."""
+    directory = ctx.file.parent if ctx.file is not None else ctx.root
+    found = list(env_file_credentials(service.node, directory, ctx))
+    if not found:
+        return
+    env = mapping_get(service.node, "environment")
+    blocker = _service_problem(doc, service, env)
+    info = _file_env_image(service)
+    names = {e.name for e in entries(env)}
+    for cred in found:
+        why = blocker or (info.reason if isinstance(info, Why) else None)
+        if why is None and not isinstance(info, Why):
+            why = _env_file_move_problem(doc, service, cred, info, names, ctx)
+        yield cred, why
+
+
+def _env_file_move_problem(doc: ComposeDoc, service: Service, cred: EnvFileCredential, file_env: frozenset[str],
+                           names: set[str], ctx: Context) -> str | None:
+    name = cred.entry.name
+    if name not in file_env:
+        return f"{scalar_value(mapping_get(service.node, 'image'))} does not read {name}_FILE"
+    if name in names or f"{name}_FILE" in names:
+        return f"`environment:` sets {name if name in names else name + '_FILE'} too"
+    others = [s.name for s in doc.services() if s.name != service.name and cred.path in env_paths(s.node, cred.path.parent)]
+    if others:
+        return f"env_file {cred.shown} is read by {', '.join(others)} as well, which would lose {name}"
+    text = (ctx.files.read(cred.path) or b"").decode("utf-8", "replace")
+    if sum(e.name in (name, f"{name}_FILE") for e in env_lines(text)) > 1:
+        return f"env_file {cred.shown} sets {name} or {name}_FILE more than once"
+    directory = ctx.file.parent if ctx.file is not None else ctx.root
+    if cred.path == directory / ".env" and name in references(doc):
+        return f"this file interpolates ${{{name}}} from .env, which would no longer set it"
+    return _uses_problem(doc, service, name) or _env_file_problem(service, name, ctx, skip=cred.path)
+
+
+def _env_file_writes(ctx: Context, moves: list[Move]) -> list[FileWrite]:
+    """Each env file without the lines of its moved credentials (its mode kept)."""
+    lines: dict[Path, set[int]] = {}
+    for move in moves:
+        if move.source is not None:
+            lines.setdefault(move.source.path, set()).add(move.source.entry.line)
+    return [FileWrite(path, without_lines(ctx.files.read(path) or b"", numbers)) for path, numbers in sorted(lines.items())]
+
+
+def _file_env_edits(doc: ComposeDoc, service: Service, moved: list[tuple[Move, str]]) -> list[Edit]:
+    """``NAME_FILE: /run/secrets/<secret>`` in `environment:` for credentials moved out of an env_file."""
+    new = {f"{m.name}_FILE": f"/run/secrets/{secret}" for m, secret in moved}
+    env = mapping_own(service.node, "environment")
+    if not new:
+        return []
+    if env is None:
+        return [insert_mapping_entry(doc, service.node, "environment", new)]
+    if isinstance(env, SequenceNode):
+        return [append_sequence_item(doc, env, f"{k}={v}") for k, v in new.items()]
+    return [insert_mapping_entry(doc, env, k, v) for k, v in new.items()]
+
+
+def _origin(move: Move) -> str:
+    return f" (env_file {move.source.shown} line {move.source.entry.line})" if move.source else ""
+
+
 def _secret_names(doc: ComposeDoc, ctx: Context, directory: Path, moves: list[Move]) -> list[str]:
     """``<service>_<var>``, with ``_2``, ``_3`` … when a secret or a different file has the name."""
     taken = {str(k.value) for d in doc.documents for k, _ in _pairs(mapping_own(d, "secrets"))}
     out = []
     for move in moves:
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{move.service.name}_{move.entry.name.lower()}")
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{move.service.name}_{move.name.lower()}")
         name, n = base, 1
-        while name in taken or ctx.files.read(directory / "secrets" / name) not in (None, (move.entry.value or "").encode()):
+        while name in taken or ctx.files.read(directory / "secrets" / name) not in (None, move.value.encode()):
             n += 1
             name = f"{base}_{n}"
         taken.add(name)
@@ -277,13 +375,17 @@ def _edits(doc: ComposeDoc, moves: list[Move], names: list[str]) -> list[Edit] |
     by_service: dict[str, list[str]] = {}
     for move, secret in zip(moves, names):
         entry = move.entry
+        if entry is None:
+            continue
         if entry.key is not None:
             edits += [replace_scalar(doc, entry.key, f"{entry.name}_FILE"), replace_scalar(doc, entry.node, f"/run/secrets/{secret}")]
         else:
             edits.append(replace_scalar(doc, entry.node, f"{entry.name}_FILE=/run/secrets/{secret}"))
+    for move, secret in zip(moves, names):
         by_service.setdefault(move.service.name, []).append(secret)
     for service in dict.fromkeys(m.service for m in moves):
         new = by_service[service.name]
+        edits += _file_env_edits(doc, service, [(m, s) for m, s in zip(moves, names) if m.service is service and m.source])
         if mapping_own(service.node, "secrets") is None:
             edits.append(insert_mapping_entry(doc, service.node, "secrets", new))
         else:

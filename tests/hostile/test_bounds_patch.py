@@ -33,10 +33,11 @@ def _git_apply_check(repo: Path, patch: bytes) -> None:
 def test_golden_diff_applies(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the diff's bytes as the CLI prints them: expected.diff (and click's Result.stdout) are
     # read with newline translation, so a CRLF case's stored diff has lost its CRs
-    from test_fixtures import _args
+    from test_fixtures import _args, _git_track, _spec
 
     repo = tmp_path / "repo"
     shutil.copytree(case / "input", repo, symlinks=True)
+    _git_track(repo, _spec(case).get("git-tracked"))  # the case's repository, as test_fixtures makes it
     monkeypatch.chdir(repo)
     out = CliRunner().invoke(main, ["diff", *_args(case), "."])
     assert out.stdout == (case / "expected.diff").read_text(encoding="utf-8")

@@ -1,0 +1,86 @@
+"""HD609 interpolation-secrets."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hardener.compose.doc import ComposeDoc
+from hardener.compose.env_files import env_credentials
+from hardener.compose.git_index import tracked
+from hardener.compose.weak_secrets import references, weak_defaults
+from hardener.context import Context
+from hardener.model import Applicability, Finding, Transform
+
+
+class InterpolationSecrets(Transform):
+    """Report credentials that reach a Compose file through interpolation: weak defaults and a tracked `.env`.
+
+    ## What it fixes
+    Nothing by itself: it reports `${VAR:-default}` and `${VAR-default}` defaults that are
+    weak credentials, anywhere in the file (environment, command, labels, healthcheck …),
+    and literal credentials in a `.env` next to the file that git tracks and the file
+    interpolates. A default is weak when the variable is a credential by name (password,
+    secret, token, api/private/access key, `*_KEY` such as `ENCRYPTION_KEY`) and the value
+    is a placeholder (`changeme`, `secret`, `admin`, `example`, `test` …), one character
+    repeated (an all-zero key), a counting or keyboard sequence, or shorter than 12
+    characters; a URL default whose password is weak; or a value that is a password
+    placeholder (`changeme`, `mysecret` …) whatever the variable is called. Each report
+    names the file, line and variable, and why the value is weak by category: never the value.
+
+    ## Why
+    `${NEXTAUTH_SECRET:-mysecret}` starts the stack with a secret that is printed in the
+    repository whenever the variable is not set, silently: nobody notices that production
+    signs its sessions with `mysecret`. A `.env` that git tracks publishes every value in it
+    to each clone and fork. (Literal credentials in `environment:` and in `env_file:` files
+    are compose-secrets' (HD607).)
+
+    ## Example
+        environment:
+          NEXTAUTH_SECRET: ${NEXTAUTH_SECRET:-mysecret}
+        -> refused: "weak default for the credential NEXTAUTH_SECRET (a placeholder) …"
+
+    ## Applicability
+    report only. No edit keeps behaviour: `${VAR:?VAR must be set}` makes `docker compose up`
+    fail where it started before, dropping the default passes an empty value, and a generated
+    random value would lock the app out of data already encrypted or signed with the old one
+    (an `ENCRYPTION_KEY`). Which value is right is the operator's decision.
+
+    ## Refuses when
+    Always, for each finding above: the refusal is the report. A `.env` is reported only
+    when the repository's git index lists it (read without running git); with no git
+    repository whether it is committed is unknown and it is not reported. Strong-looking
+    defaults (12 characters or more, no placeholder word), empty defaults, `${VAR:?err}`,
+    `$${…}` (escaped) and non-credential names (`${PORT:-8080}`) are not reported.
+
+    ## References
+    CWE-1392 (use of default credentials), CWE-798 (hard-coded credentials), OWASP Docker
+    Security Cheat Sheet rule 12
+    """
+
+    id = "HD609"
+    name = "interpolation-secrets"
+    targets = ("compose",)
+    references = ("cwe:1392", "cwe:798", "owasp-docker:12")
+    applicability = Applicability.REVIEW
+    report_only = True
+
+    def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        for weak in weak_defaults(doc):
+            yield self.refuse(f"weak default for the credential {weak.name} ({weak.why}): the stack runs with it "
+                              f"whenever {weak.name} is not set; drop the default and set the value outside the "
+                              f"repository (an untracked .env, the environment, a secret)", weak.line)
+        yield from self._dotenv(doc, ctx)
+
+    def _dotenv(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """Credentials of a tracked ``.env`` that this file interpolates, at their first use."""
+        if ctx.file is None:
+            return
+        dotenv = ctx.file.parent / ".env"
+        data = ctx.files.read(dotenv)
+        if not data or tracked(ctx.root, dotenv) is not True:
+            return
+        used = references(doc)
+        for entry in env_credentials(data.decode("utf-8", "replace")):
+            if entry.name in used:
+                yield self.refuse(f"literal credential {entry.name} in .env line {entry.line}, which git tracks and "
+                                  f"this file interpolates: rotate it, untrack .env (`git rm --cached .env`, add it to "
+                                  f".gitignore) and commit a .env.example without values", used[entry.name])
