@@ -173,3 +173,59 @@ def test_missing_config_blob_costs_the_facts_not_the_digest(lab: Lab, seeded: di
 
 def _manifest_digest(layout: Path) -> str:
     return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
+
+
+# -- without a registry: parsing, the lock format, the merge with the knowledge base --------
+def test_blob_without_runtime_part_and_shell_form_strings() -> None:
+    assert ImageConfig.from_blob({"os": "linux", "architecture": "arm64"}) == ImageConfig(os="linux",
+                                                                                        architecture="arm64")
+    config = ImageConfig.from_blob({"config": {"Cmd": "nginx -g 'daemon off;'", "Healthcheck": {"Test": ["NONE"]}}})
+    assert config.cmd == ("nginx -g 'daemon off;'",) and not config.has_healthcheck
+    assert ImageConfig.from_json({"volumes": "/data"}) is None  # malformed: not a list
+    assert ImageConfig.from_json("x") is None
+
+
+def test_lock_entries_old_and_new() -> None:
+    from hardener.oci.digest_cache import Resolution
+
+    old = Resolution.from_json({"digest": "sha256:1", "platforms": ["linux/amd64"]})
+    assert old is not None and old.config is None and not old.config_checked
+    new = Resolution("sha256:1", "m", ("linux/amd64",), config=ImageConfig(user="1000"), fetched=5.0)
+    assert new.to_json(with_time=False) == {"digest": "sha256:1", "media_type": "m", "platforms": ["linux/amd64"],
+                                            "tags": [], "config": {"user": "1000"}}
+    assert Resolution.from_json(new.to_json(with_time=True)) == new
+    failed = Resolution("sha256:1", "m", (), config_error="blob not found", fetched=5.0)
+    assert "config_error" not in failed.to_json(with_time=False)  # a lock records facts, not a failure
+    assert Resolution.from_json(failed.to_json(with_time=True)) == failed
+
+
+@pytest.mark.parametrize("image, user, uid, non_root, conflict", [
+    pytest.param("ghcr.io/acme/a:1", "1000", "1000", "1000", False, id="numeric"),
+    pytest.param("ghcr.io/acme/a:1", "1000:50", "1000:50", "1000:50", False, id="numeric-with-group"),
+    pytest.param("ghcr.io/acme/a:1", "appuser", None, None, False, id="unknown-name-no-guess"),
+    pytest.param("ghcr.io/acme/a:1", "", None, None, False, id="root-by-default"),
+    pytest.param("ghcr.io/acme/a:1", "0:0", "0:0", None, False, id="numeric-root"),
+    pytest.param("node:22", "node", "1000:1000", None, True, id="kb-knows-the-name-but-says-root"),
+    pytest.param("memcached:1.6", "", None, None, True, id="kb-non-root-config-root"),
+])
+def test_facts_merge_kb_wins_and_conflicts_are_named(image: str, user: str, uid: str | None,
+                                                     non_root: str | None, conflict: bool) -> None:
+    from hardener.knowledge.image_facts import ImageFacts
+    from hardener.knowledge.images import lookup
+
+    facts = ImageFacts(image, lookup(image), ImageConfig(user=user))
+    assert (facts.config_uid, facts.non_root_uid, bool(facts.conflicts)) == (uid, non_root, conflict)
+    if conflict:
+        assert "the knowledge base is used" in facts.note()
+
+
+def test_asking_for_facts_makes_no_request(tmp_path: Path) -> None:
+    """Online, nothing in the lock or cache: the answer is "unknown", and no client is made."""
+    from hardener.context import Context
+    from hardener.knowledge.image_facts import image_facts
+    from hardener.oci.digest_cache import active_resolvers, reset_resolvers
+
+    reset_resolvers()
+    facts = image_facts(Context(tmp_path, offline=False), "ghcr.io/acme/a:1")
+    assert facts is not None and facts.config is None and facts.config_why == ""
+    assert all(r._client is None for r in active_resolvers())

@@ -142,7 +142,7 @@ class ReadOnlyRoot(ServiceTransform):
             config_volumes = [v for v in _config_volumes(service, ctx) if v not in image_volumes]
             if config_volumes:  # anonymous volumes the image config declares: writable on a read-only root
                 image_volumes += config_volumes
-                source += f"; its image config's volumes stay writable: {', '.join(config_volumes)}"
+                source += f"; its image config's volumes stay writable without a tmpfs: {', '.join(config_volumes)}"
         mounted = mount_targets(service.node) + image_volumes
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
