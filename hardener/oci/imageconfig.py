@@ -30,9 +30,14 @@ class ImageConfig:
 
     @classmethod
     def from_blob(cls, data: dict[str, Any]) -> ImageConfig:
-        """From the config blob a registry serves (``config`` holds the runtime part)."""
-        inner = data.get("config") if isinstance(data.get("config"), dict) else {}
-        return cls.from_json({**_runtime(inner), "os": data.get("os", ""), "architecture": data.get("architecture", "")})
+        """From the config blob a registry serves (``config`` holds the runtime part); a
+        ValueError when a field has the wrong shape."""
+        inner = data.get("config")
+        found = cls.from_json({**_runtime(inner if isinstance(inner, dict) else {}), "os": data.get("os", ""),
+                               "architecture": data.get("architecture", "")})
+        if found is None:
+            raise ValueError("malformed image config")
+        return found
 
     @classmethod
     def from_json(cls, data: Any) -> ImageConfig | None:

@@ -318,7 +318,10 @@ class RegistryClient:
         if _checked_digest(None, response.content) != digest:
             raise RegistryError("malformed image config: body does not match its digest")
         data = _json(response.content, "image config")
-        return ImageConfig.from_blob(data), _platform(data)
+        try:
+            return ImageConfig.from_blob(data), _platform(data)
+        except ValueError:
+            raise RegistryError("malformed image config: a field has the wrong type") from None
 
 
 @dataclass
