@@ -59,8 +59,9 @@ def _layer(seed: str) -> tuple[bytes, str]:
 
 
 def write_layout(layout: Path, seed: str, platforms: tuple[str, ...] = ("linux/amd64",),
-                 index: bool | None = None) -> str:
-    """A one-image OCI layout (ref name ``img``); returns the top digest (index or manifest)."""
+                 index: bool | None = None, runtime: dict | None = None) -> str:
+    """A one-image OCI layout (ref name ``img``); returns the top digest (index or manifest).
+    ``runtime`` is the image config's ``config`` object (User, ExposedPorts, …)."""
     (layout / "oci-layout").parent.mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     children = []
@@ -68,7 +69,7 @@ def write_layout(layout: Path, seed: str, platforms: tuple[str, ...] = ("linux/a
         os_, arch, *variant = platform.split("/")
         gz, diff_id = _layer(f"{seed} {platform}")
         plat = {"os": os_, "architecture": arch, **({"variant": variant[0]} if variant else {})}
-        config = {**plat, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}}
+        config = {**plat, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": runtime or {}}
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": _blob(layout, json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
                     "layers": [_blob(layout, gz, "application/vnd.oci.image.layer.v1.tar+gzip")]}
@@ -209,9 +210,9 @@ class Lab:
                            check=True, capture_output=True, env=_skopeo_env(self.workdir))
 
     def seed(self, repository: str, seed: str, *tags: str, platforms: tuple[str, ...] = ("linux/amd64",),
-             index: bool | None = None) -> str:
+             index: bool | None = None, runtime: dict | None = None) -> str:
         layout = self.workdir / "layouts" / f"{repository.replace('/', '_')}-{seed}"
-        digest = write_layout(layout, seed, platforms, index)
+        digest = write_layout(layout, seed, platforms, index, runtime)
         self.push(layout, repository, *tags)
         return digest
 
@@ -347,7 +348,10 @@ def test_one_manifest_request_per_unique_reference_and_none_when_cached(
     report, resolver = _run(repo)
     assert sum(r.changed for r in report.results) == 8
     counts = resolver.client.counters.by_kind
-    assert counts["manifest"] == 4  # python:3.13, python:3.13-slim, node:22, <lab>/team/app:1.0
+    # python:3.13, python:3.13-slim, node:22, <lab>/team/app:1.0, and the linux/amd64 manifest of
+    # the two indexes (python:3.13, node:22), whose config blob is read for the image's facts
+    assert counts["manifest"] == 6
+    assert counts["blob"] == 4  # one image config per unique reference
     assert counts["ping"] == 1  # one host: the mirror is the lab itself
     assert (repo / "svc0/Dockerfile").read_text() == f"FROM python:3.13@{seeded['python']}\nRUN true\n"
     assert f"image: {lab.host}/team/app:1.0@{seeded['app']}" in (repo / "compose.yaml").read_text()

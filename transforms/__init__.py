@@ -30,6 +30,7 @@ from hardener.transforms.narrow_copy import NarrowCopy
 from hardener.transforms.no_new_privileges import NoNewPrivileges
 from hardener.transforms.no_sudo import NoSudo
 from hardener.transforms.npm_ci import NpmCi
+from hardener.transforms.numeric_user import NumericUser
 from hardener.transforms.oci_labels import AddOciLabels
 from hardener.transforms.pin_base_image import PinBaseImage
 from hardener.transforms.pin_compose_image import PinComposeImage
@@ -52,6 +53,7 @@ REGISTRY: list[type[Transform]] = [
     RunAsNonRoot,
     NoSudo,
     FinalUserNotRoot,
+    NumericUser,
     ComposeUser,
     AddToCopy,
     GenerateDockerignore,

@@ -20,6 +20,7 @@ from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
 from hardener.knowledge.capabilities import RUNTIME_DEFAULT, WITHHELD
+from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 from hardener.options import Option
 from hardener.why import Why, WhyKind
@@ -44,8 +45,12 @@ class CapDrop(ServiceTransform):
     custom command, a Dockerfile it cannot read), it keeps the nine capabilities CRI-O
     grants every container by default (OpenShift runs public images with exactly these)
     and loses the five Docker adds on top: AUDIT_WRITE, MKNOD, NET_RAW (ARP/DNS spoofing on
-    the bridge), SETFCAP and SYS_CHROOT. A capability the file already drops is never
-    added back. `[tool.hardener.cap-drop] unknown = "refuse"` refuses those services instead.
+    the bridge), SETFCAP and SYS_CHROOT. An image whose needs the knowledge base does not
+    list but whose image config (recorded with its digest: lock, cache, or resolved in
+    this run) makes it run as a non-root uid, with no `user:` set, drops ALL and gets
+    nothing back: a non-root process holds no capabilities unless a file it executes
+    carries them (setcap), which the image config cannot tell. A capability the file
+    already drops is never added back. `[tool.hardener.cap-drop] unknown = "refuse"` refuses those services instead.
 
     ## Example
         services:
@@ -115,6 +120,9 @@ class CapDrop(ServiceTransform):
             yield self.refuse(f"service {service.name!r}: {privileged}; host-access (HD602) reports it", service.line)
             return
         why, needed = needed_caps(service, ctx)
+        uid = _non_root_by_config(service, ctx) if why is not None and why.kind is WhyKind.UNKNOWN else None
+        if uid is not None:
+            why, needed = None, []
         fallback = why is not None and why.kind is WhyKind.UNKNOWN and self.option(ctx, "unknown") != "refuse"
         if why and not fallback:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
@@ -133,7 +141,11 @@ class CapDrop(ServiceTransform):
             yield self.refuse(f"service {service.name!r}: {edits}", service.line)
             return
         added = ", ".join(missing) or "none"
-        if idle:
+        if uid is not None:
+            reason = (f"service {service.name!r}: drops all capabilities (added back: none): its image config "
+                      f"runs it as uid {uid}, and a non-root process has no capabilities unless a file it "
+                      "runs is setuid-root or carries file capabilities (setcap)")
+        elif idle:
             reason = (f"service {service.name!r}: {why}, but it runs only `{idle}`, which needs no "
                       "capability: drops all")
         elif fallback:
@@ -212,6 +224,17 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
 def _non_root_user(node: Node | None) -> str | None:
     user = scalar_value(mapping_get(node, "user"))
     return user if user and "$" not in user and not images.is_root_user(user) else None
+
+
+def _non_root_by_config(service: Service, ctx: Context) -> str | None:
+    """The non-root uid the service's image config runs it as, when nothing overrides it."""
+    image = scalar_value(mapping_get(service.node, "image"))
+    if not image or "$" in image or mapping_get(service.node, "user") is not None:
+        return None
+    if mapping_get(service.node, "build") is not None:
+        return None  # the Dockerfile decides the user, not the image's config
+    facts = image_facts(ctx, image)
+    return facts.non_root_uid if facts is not None else None
 
 
 def _privileged(node: Node | None) -> str | None:

@@ -9,8 +9,9 @@ from hardener.compose.env_secrets import entries
 from hardener.compose.listen import nginx_listening
 from hardener.compose.service_image import image_info
 from hardener.compose.service_transform import ServiceTransform
-from hardener.compose.splice import insert_mapping_entry, mapping_get
+from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
+from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 
 _LOCAL_URL = re.compile(r"http://localhost(?::(\d+))?/")
@@ -48,6 +49,9 @@ class ComposeHealthcheck(ServiceTransform):
     review: a service configured with a password, another port or TLS may need the
     command adjusted.
 
+    A service whose image config (recorded with its digest: lock, cache, or this run)
+    carries a HEALTHCHECK gets nothing: Compose runs the image's own check.
+
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, it is built
     from a Dockerfile (give the Dockerfile a HEALTHCHECK), or its image is unknown,
@@ -80,6 +84,8 @@ class ComposeHealthcheck(ServiceTransform):
                 service.line,
             )
             return
+        if _image_checks_itself(service, ctx):
+            return  # the image's own HEALTHCHECK runs (Compose keeps it): nothing to add
         why, info = image_info(service)
         if info is None:
             yield self.refuse(f"service {service.name!r}: {why}", service.line)
@@ -95,6 +101,14 @@ class ComposeHealthcheck(ServiceTransform):
         edit = insert_mapping_entry(doc, service.node, "healthcheck", {"test": test})
         reason = f"service {service.name!r}: health checked with {' '.join(test[1:])}{where}"
         yield self.change([edit], reason, service.line)
+
+
+def _image_checks_itself(service: Service, ctx: Context) -> bool:
+    image = scalar_value(mapping_get(service.node, "image"))
+    if not image or "$" in image:
+        return False
+    facts = image_facts(ctx, image)
+    return facts is not None and facts.config is not None and facts.config.has_healthcheck
 
 
 def _probe_listened_port(test: list[str], image: str, service: Service,

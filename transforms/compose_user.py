@@ -14,6 +14,7 @@ from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
 from hardener.knowledge import images
+from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 from hardener.why import Why, WhyKind
 
@@ -43,7 +44,9 @@ class ComposeUser(ServiceTransform):
     chowned by the entrypoint.
 
     ## Refuses when
-    The image is unknown or not known to run safely as a fixed uid (e.g. binds a port
+    The image is unknown (not in the knowledge base, and no image config recorded with
+    its digest says it runs as a non-root uid: then it needs no `user:` and nothing is
+    said) or not known to run safely as a fixed uid (e.g. binds a port
     below 1024: use an `-unprivileged` variant), the service bind-mounts a host
     directory onto a path it writes (the host directory must be chowned first), it is
     built from a Dockerfile that still runs as root, or its `user:` is root.
@@ -95,17 +98,31 @@ def _verdict(service: Service, ctx: Context) -> tuple[str | None, str | None]:
         return f"the image {image!r} comes from a variable", None
     info = images.lookup(image)
     if info is None:
-        return f"the image {image!r} is not in the knowledge base", None
+        return _unknown(image, ctx), None
     if not info.runs_as_root:
         return None, None
     fixed = info.compose_user
     if not fixed:
-        return _why_root(info), None
+        facts = image_facts(ctx, image)  # the knowledge base wins; a disagreeing config is named
+        return _why_root(info) + (facts.note() if facts is not None else ""), None
     bound = _bind_mount_onto(node, list(info.facts.writable_paths or ()))
     if bound:
         return (f"bind-mounts {bound[0]} onto {bound[1]}, which it writes; chown that host directory "
                 f"to {fixed} first, then set user: \"{fixed}\""), None
     return None, str(fixed)
+
+
+def _unknown(image: str, ctx: Context) -> str | None:
+    """An image the knowledge base does not know: its image config may say it already runs
+    as a non-root uid (nothing to do); otherwise the refusal, with what the config says."""
+    facts = image_facts(ctx, image)
+    if facts is not None and facts.non_root_uid is not None:
+        return None
+    why = f"the image {image!r} is not in the knowledge base"
+    if facts is not None and facts.config is not None:
+        user = facts.config.user or "root"
+        return f"{why}, and its image config runs it as {user}, not a known non-root uid"
+    return why + (facts.note() if facts is not None else "")
 
 
 def _why_root(info: images.ImageInfo) -> str:

@@ -17,6 +17,7 @@ from hardener.compose.start_writes import start_writes
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
+from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 from hardener.why import Why
 
@@ -54,7 +55,9 @@ class ReadOnlyRoot(ServiceTransform):
     review: plugins, custom commands or extra config can write elsewhere. unsafe (opt-in
     with `--unsafe`) for a service whose writes are not known (an unknown image, a
     Dockerfile that cannot be read or starts a script): read-only with tmpfs for `/tmp`
-    and `/run` is then a guess to test, not knowledge.
+    and `/run` is then a guess to test, not knowledge. The anonymous volumes an image
+    config declares (recorded with its digest: lock, cache, or this run) stay writable on
+    a read-only root, so they need no tmpfs; the reason names them.
 
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, its image is
@@ -143,6 +146,10 @@ class ReadOnlyRoot(ServiceTransform):
                     name = f"{info.name} with its `{started.command}:`"
             if writable is None:
                 guess, writable = f"the knowledge base does not list where {name} writes", list(GUESSED)
+            config_volumes = [v for v in _config_volumes(service, ctx) if v not in image_volumes]
+            if config_volumes:  # anonymous volumes the image config declares: writable on a read-only root
+                image_volumes += config_volumes
+                source += f"; its image config's volumes stay writable without a tmpfs: {', '.join(config_volumes)}"
         mounted = mount_targets(service.node) + image_volumes
         todo = [str(p) for p in writable if not any(path_under(str(p), m) for m in mounted)]
         data = [p for p in todo if not any(path_under(p, s) for s in SCRATCH_PATHS)]
@@ -171,7 +178,7 @@ class ReadOnlyRoot(ServiceTransform):
         extra = f" (tmpfs: {', '.join(todo)})" if todo else ""
         if guess is not None:
             yield self.change(edits, f"service {service.name!r}: {guess}; read-only with tmpfs for "
-                              f"{', '.join(GUESSED)} is a guess: start it and use every feature before keeping it",
+                              f"{', '.join(GUESSED)} is a guess: start it and use every feature before keeping it{source}",
                               service.line, applicability=Applicability.UNSAFE)
             return
         yield self.change(edits, f"service {service.name!r}: root filesystem is read-only{extra}{source}", service.line)
@@ -226,6 +233,14 @@ def _edits(doc: ComposeDoc, node: Node | None, paths: list[str]) -> list[Edit] |
 
 
 # Start commands whose writes are known: the runtime itself writes only temporary files.
+def _config_volumes(service: Service, ctx: Context) -> list[str]:
+    image = scalar_value(mapping_get(service.node, "image"))
+    if not image or "$" in image:
+        return []
+    facts = image_facts(ctx, image)
+    return list(facts.config.volumes) if facts is not None and facts.config is not None else []
+
+
 # A shell script or an unknown binary may template configs or write anywhere: refused.
 _RUNTIMES = re.compile(r"(python[\d.]*|gunicorn|uvicorn|hypercorn|daphne|waitress-serve|node|java)")
 

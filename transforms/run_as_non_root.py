@@ -10,6 +10,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.dockerfile.removal import env_pairs
 from hardener.edits import Edit
 from hardener.knowledge import images
+from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
 from hardener.options import Option
@@ -55,6 +56,11 @@ class RunAsNonRoot(Transform):
     review: the app can no longer write outside its volumes, bind ports below 1024, or
     read root-only files.
 
+    A base image the knowledge base does not know, but whose image config (recorded with
+    its digest by pin-base-image: lock, cache, or this run) names a non-root numeric user
+    (or a name the knowledge base knows the uid of), is left alone: the stage already runs
+    as that user. A base named through an ARG is not, since a build-arg can change it.
+
     ## Refuses when
     The image drops privileges itself (gosu, su-exec, setpriv, s6-overlay's `/init`, an
     official database entrypoint), the base is Windows, or unknown and its distro cannot be told from the
@@ -88,6 +94,8 @@ class RunAsNonRoot(Transform):
         user, _line = images.effective_user(base)
         if (user != "?" and not images.is_root_user(user)) or _had_non_root(base):
             return  # already non-root, or final-user-not-root's case ("?": unknown image)
+        if user == "?" and _config_non_root(base, ctx):
+            return  # the base's image config already runs it as a non-root uid: nothing to add
         why = _obstacle(doc, base, ctx)
         if why:
             yield self.refuse(why, stage.from_.line)
@@ -136,6 +144,13 @@ class RunAsNonRoot(Transform):
         if base.via_arg:
             reason += f"; assumes the ARG default base {base.image}"
         yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line)
+
+
+def _config_non_root(base: Base, ctx: Context) -> bool:
+    if base.image is None or base.via_arg:
+        return False
+    facts = image_facts(ctx, base.image)
+    return facts is not None and facts.non_root_uid is not None
 
 
 def _had_non_root(base: Base) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 
 from hardener.errors import BadInput
 from hardener.model import FileWrite
+from hardener.oci.imageconfig import ImageConfig
 from hardener.oci.imageref import ImageRef
 from hardener.options import Option
 from hardener.why import Why, WhyKind
@@ -41,10 +42,21 @@ class Resolution:
     platforms: tuple[str, ...]
     tags: tuple[str, ...] = ()  # version tags sharing the digest (floating tags only)
     fetched: float = 0.0
+    config: ImageConfig | None = None  # the default platform's image config, when it could be read
+    config_error: str = ""  # why it could not
+    # False for an entry written before configs were recorded: a cache entry like that is
+    # fetched again online; a lock entry like that still pins (its config is just unknown).
+    config_checked: bool = True
 
     def to_json(self, *, with_time: bool) -> dict[str, Any]:
         data = asdict(self)
         data["platforms"], data["tags"] = list(self.platforms), list(self.tags)
+        for name in ("config", "config_error", "config_checked"):
+            data.pop(name)
+        if self.config is not None:
+            data["config"] = self.config.to_json()
+        elif self.config_error and with_time:  # a lock records facts, not one run's failure
+            data["config_error"] = self.config_error
         if not with_time:
             data.pop("fetched")
         return data
@@ -54,7 +66,8 @@ class Resolution:
         try:
             return cls(str(data["digest"]), str(data.get("media_type", "")),
                        tuple(map(str, data.get("platforms", ()))), tuple(map(str, data.get("tags", ()))),
-                       float(data.get("fetched", 0.0)))
+                       float(data.get("fetched", 0.0)), ImageConfig.from_json(data.get("config")),
+                       str(data.get("config_error", "")), "config" in data or "config_error" in data)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -285,7 +298,8 @@ class Resolver:
         found = self.lock.get(name)
         if found is None:
             cached = self.cache.get(name)
-            fresh = cached is not None and (self.offline or time.time() - cached.fetched < self.settings.ttl)
+            fresh = cached is not None and (self.offline or (time.time() - cached.fetched < self.settings.ttl
+                                                             and cached.config_checked))
             found = cached if fresh else None
         if found is None and self.offline:
             lock = self.settings.lock or "the lock file"
@@ -328,11 +342,38 @@ class Resolver:
             tags: tuple[str, ...] = ()
             if is_floating(ref.tag):
                 tags = self._same_digest_tags(ref, manifest.digest, budget)
-            return Resolution(manifest.digest, manifest.media_type, manifest.platforms, tags, time.time())
         except RegistryError as exc:
             # The registry answered unusably (down, 401/403, 404, 429, bad manifest, timeout): the run
             # is incomplete, unlike an --offline refusal, which is the user's choice.
             return Why(str(exc), WhyKind.INCOMPLETE)
+        config, error = self._config(ref, manifest, budget)
+        return Resolution(manifest.digest, manifest.media_type, manifest.platforms, tags, time.time(),
+                          config, error)
+
+    def _config(self, ref: ImageRef, manifest: Any, budget: Any) -> tuple[ImageConfig | None, str]:
+        """The image config of the first configured platform, or why not. A failure here costs
+        only facts (transforms fall back to the knowledge base), never the digest."""
+        from hardener.oci.registry import RegistryError
+
+        platform = (self.settings.platforms or ("linux/amd64",))[0]
+        try:
+            return self.client.image_config(ref.registry, ref.repository, manifest, platform, budget), ""
+        except RegistryError as exc:
+            return None, str(exc)
+
+    def known_config(self, ref: ImageRef) -> ImageConfig | Why | None:
+        """The image config this run already has for ``ref`` (lock, cache, or a digest resolved
+        in this run), without a request: only digest resolution talks to registries. None:
+        nothing known (no lock entry, not resolved); a Why: the registry failed."""
+        with self._guard:
+            found = self._known(key(ref))
+        if isinstance(found, Why):
+            return found if found.kind is WhyKind.INCOMPLETE else None
+        if found is None or (ref.digest and ref.digest != found.digest):
+            return None  # a reference pinned to another digest than the tag's: not this image's facts
+        if found.config is None and found.config_error:
+            return Why(found.config_error, WhyKind.UNKNOWN)
+        return found.config
 
     def _same_digest_tags(self, ref: ImageRef, digest: str, budget: Any) -> tuple[str, ...]:
         """Version tags of the written family that point at the same digest (bounded)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from hardener.oci.imageconfig import ImageConfig
 from hardener.oci.imageref import DOCKER_HUB, is_local_registry
 
 INDEX_TYPES = (
@@ -45,6 +46,9 @@ class Manifest:
     digest: str
     media_type: str
     platforms: tuple[str, ...]  # "os/arch[/variant]"; for an index, its children
+    config: ImageConfig | None = None  # a single manifest's config (read anyway, for its platform)
+    children: tuple[tuple[str, str], ...] = ()  # an index's (platform, manifest digest)
+    config_error: str = ""  # why a single manifest's config could not be read
 
 
 @dataclass
@@ -127,10 +131,33 @@ class RegistryClient:
                       or document.get("mediaType", ""))
         media_type = document.get("mediaType") or media_type
         if media_type in INDEX_TYPES or "manifests" in document:
-            return Manifest(digest, media_type or INDEX_TYPES[0], _index_platforms(document))
+            return Manifest(digest, media_type or INDEX_TYPES[0], _index_platforms(document),
+                            children=_index_children(document))
         if media_type in MANIFEST_TYPES or "config" in document:
-            return Manifest(digest, media_type, self._config_platform(host, repository, document, budget))
+            try:
+                config, platform = self._config(host, repository, document, budget)
+            except RegistryError as exc:  # the digest stands without it; only the facts are lost
+                return Manifest(digest, media_type, (), config_error=str(exc))
+            return Manifest(digest, media_type, (platform,) if platform else (), config)
         raise RegistryError(f"unsupported manifest type {media_type or 'unknown'!r} (schema 1?)")
+
+    def image_config(self, registry: str, repository: str, manifest: Manifest, platform: str,
+                     budget: Budget) -> ImageConfig:
+        """The config of ``platform``'s image: no request for a single manifest (its config was
+        read with it), two for an index (the platform's manifest, then its config blob)."""
+        if manifest.config is not None:
+            return manifest.config
+        if manifest.config_error:
+            raise RegistryError(manifest.config_error)
+        child = next((d for p, d in manifest.children if _same_platform(p, platform)), None)
+        if child is None:
+            raise RegistryError(f"no {platform} manifest in the index")
+        host = self.host_for(registry)
+        response = self._request("GET", host, f"/v2/{repository}/manifests/{child}", repository,
+                                 budget, "manifest", accept=", ".join(MANIFEST_TYPES))
+        if _checked_digest(None, response.content) != child:
+            raise RegistryError("malformed manifest: body does not match its digest in the index")
+        return self._config(host, repository, _json(response.content, "manifest"), budget)[0]
 
     def head_digest(self, registry: str, repository: str, tag: str, budget: Budget) -> str | None:
         """The digest a tag points at (HEAD: Docker Hub does not count it against rate limits)."""
@@ -281,16 +308,20 @@ class RegistryClient:
             raise RegistryError(f"token service of {host} sent no token")
         return token
 
-    def _config_platform(self, host: str, repository: str, document: dict[str, Any], budget: Budget
-                         ) -> tuple[str, ...]:
+    def _config(self, host: str, repository: str, document: dict[str, Any], budget: Budget
+                ) -> tuple[ImageConfig, str | None]:
         config = document.get("config")
         digest = config.get("digest") if isinstance(config, dict) else None
         if not isinstance(digest, str):
             raise RegistryError("malformed manifest: no config digest")
         response = self._request("GET", host, f"/v2/{repository}/blobs/{digest}", repository, budget, "blob")
+        if _checked_digest(None, response.content) != digest:
+            raise RegistryError("malformed image config: body does not match its digest")
         data = _json(response.content, "image config")
-        platform = _platform(data)
-        return (platform,) if platform else ()
+        try:
+            return ImageConfig.from_blob(data), _platform(data)
+        except ValueError:
+            raise RegistryError("malformed image config: a field has the wrong type") from None
 
 
 @dataclass
@@ -350,6 +381,21 @@ def _index_platforms(document: dict[str, Any]) -> tuple[str, ...]:
         raise RegistryError("malformed index: no manifests list")
     found = [_platform(c.get("platform")) for c in children if isinstance(c, dict)]
     return tuple(sorted({p for p in found if p and not p.startswith("unknown/")}))
+
+
+def _index_children(document: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for child in document.get("manifests") or ():
+        platform = _platform(child.get("platform")) if isinstance(child, dict) else None
+        if platform and isinstance(child.get("digest"), str):
+            out.append((platform, str(child["digest"])))
+    return tuple(out)
+
+
+def _same_platform(have: str, want: str) -> bool:
+    """os/arch must match; a variant only when both name one (linux/arm64 is linux/arm64/v8)."""
+    a, b = have.split("/"), want.split("/")
+    return a[:2] == b[:2] and (len(a) < 3 or len(b) < 3 or a[2] == b[2])
 
 
 def _platform(data: Any) -> str | None:

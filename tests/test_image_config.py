@@ -1,0 +1,231 @@
+"""Image configs read with the digest, against the real local registry (docker-registry, images
+copied in with skopeo from OCI layouts written here, as test_registry_client does): every
+field parsed, the request count per image, the cache and the lock, offline reproduction,
+failures that cost only facts."""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_registry_client import Lab, missing_tools
+
+from hardener.oci.imageconfig import ImageConfig
+
+FULL = {
+    "User": "10001:10001", "ExposedPorts": {"8080/tcp": {}, "9090/udp": {}}, "Volumes": {"/data": {}, "/tmp": {}},
+    "Entrypoint": ["/app/server"], "Cmd": ["--serve"], "WorkingDir": "/app", "Env": ["PATH=/usr/bin", "MODE=prod"],
+    "StopSignal": "SIGQUIT", "Healthcheck": {"Test": ["CMD", "/app/server", "health"], "Interval": 30000000000},
+    "Labels": {"org.opencontainers.image.source": "https://example.org/app", "maintainer": "team"},
+}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if missing_tools():
+        pytest.skip(f"needs {', '.join(missing_tools())}")
+    lab = Lab(tmp_path_factory.mktemp("registry"))
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(scope="module")
+def seeded(lab: Lab) -> dict[str, str]:
+    return {
+        "full": lab.seed("team/full", "full1", "1.0", index=False, runtime=FULL),
+        "multi": lab.seed("team/multi", "multi1", "2.0", platforms=("linux/amd64", "linux/arm64"),
+                          runtime={"User": "nobody", "ExposedPorts": {"80/tcp": {}}}),
+        "root": lab.seed("team/root", "root1", "1.0", index=False, runtime={"Cmd": ["sh"]}),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+
+
+def _client():
+    from hardener.oci.registry import ClientConfig, Credentials, RegistryClient
+
+    return RegistryClient(ClientConfig(), Credentials())
+
+
+@pytest.mark.registry
+def test_every_field_of_a_single_manifest_config(lab: Lab, seeded: dict[str, str]) -> None:
+    from hardener.oci.registry import Budget
+
+    client = _client()
+    manifest = client.manifest(lab.host, "team/full", "1.0", Budget(24))
+    config = client.image_config(lab.host, "team/full", manifest, "linux/amd64", Budget(24))
+    assert config == ImageConfig(
+        user="10001:10001", exposed_ports=("8080/tcp", "9090/udp"), volumes=("/data", "/tmp"),
+        entrypoint=("/app/server",), cmd=("--serve",), working_dir="/app", env=("PATH=/usr/bin", "MODE=prod"),
+        stop_signal="SIGQUIT", healthcheck=("CMD", "/app/server", "health"),
+        labels=(("maintainer", "team"), ("org.opencontainers.image.source", "https://example.org/app")),
+        os="linux", architecture="amd64")
+    assert config.tcp_ports == (8080,) and config.has_healthcheck
+    # the config came with the manifest: one manifest and one blob, nothing more
+    assert client.counters.by_kind == {"ping": 1, "manifest": 1, "blob": 1}
+    assert ImageConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+
+
+@pytest.mark.registry
+def test_index_costs_the_platform_manifest_and_one_blob(lab: Lab, seeded: dict[str, str]) -> None:
+    from hardener.oci.registry import Budget
+
+    client = _client()
+    manifest = client.manifest(lab.host, "team/multi", "2.0", Budget(24))
+    config = client.image_config(lab.host, "team/multi", manifest, "linux/arm64", Budget(24))
+    assert (config.user, config.architecture, config.exposed_ports) == ("nobody", "arm64", ("80/tcp",))
+    assert client.counters.by_kind == {"ping": 1, "manifest": 2, "blob": 1}
+
+
+def _repo(tmp_path: Path, compose: str, options: str) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "compose.yaml").write_text(compose)
+    (repo / ".hardener.toml").write_text(f"[pin-base-image]\n{options}")
+    return repo
+
+
+def _run(repo: Path, offline: bool = False, mode: str = "diff", select: tuple[str, ...] = ("HD103", "HD204", "HD603")):
+    from hardener.oci.digest_cache import active_resolvers, reset_resolvers
+    from hardener.report import Mode
+    from hardener.runner import RunRequest, run
+
+    reset_resolvers()
+    report = run(RunRequest((repo,), Mode(mode), select=select, offline=offline))
+    return report, active_resolvers()
+
+
+def _reasons(report) -> list[str]:
+    return sorted([c.reason for r in report.results for c in r.changes] +
+                  [f.reason for r in report.results for f in r.refusals])
+
+
+@pytest.mark.registry
+def test_requests_per_image_then_warm_cache_then_offline_lock(lab: Lab, seeded: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    compose = (f"services:\n  full:\n    image: {lab.host}/team/full:1.0\n"
+               f"  multi:\n    image: {lab.host}/team/multi:2.0\n  again:\n    image: {lab.host}/team/full:1.0\n")
+    repo = _repo(tmp_path, compose, "write-lock = true\n")
+    report, resolvers = _run(repo, mode="apply")
+    counts = resolvers[0].client.counters.by_kind
+    # full: manifest + blob; multi: index + amd64 manifest + blob; one ping for the host
+    assert counts == {"ping": 1, "manifest": 3, "blob": 2}
+    online = _reasons(report)
+    assert any("image config" in r and "'full'" in r for r in online), online
+    lock = json.loads((repo / "hardener.lock").read_text())
+    assert lock["images"][f"{lab.host}/team/full:1.0"]["config"]["user"] == "10001:10001"
+    (repo / "compose.yaml").write_text(compose)  # unpinned again: the warm cache answers
+    warm, resolvers = _run(repo)
+    assert resolvers[0]._client is None, "a warm cache makes no request"
+    assert _reasons(warm) == online
+    shutil.rmtree(tmp_path / "xdg")  # no cache: --offline has only the lock
+    offline, _ = _run(repo, offline=True)
+    assert _reasons(offline) == online
+
+
+@pytest.mark.registry
+def test_old_cache_entry_without_config_is_fetched_again_and_old_lock_still_pins(
+        lab: Lab, seeded: dict[str, str], tmp_path: Path) -> None:
+    from hardener.oci.digest_cache import DigestStore, Resolution, cache_dir
+
+    name = f"{lab.host}/team/root:1.0"
+    old = {"version": 1, "images": {name: {"digest": seeded["root"], "media_type": "x", "platforms": ["linux/amd64"],
+                                           "tags": [], "fetched": 9e12}}}
+    cache = cache_dir() / "digests.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text(json.dumps(old))
+    repo = _repo(tmp_path, f"services:\n  root:\n    image: {lab.host}/team/root:1.0\n", "")
+    _, resolvers = _run(repo)
+    assert resolvers[0].client.counters.by_kind.get("blob") == 1
+    assert DigestStore(cache, with_time=True).get(name).config == ImageConfig(cmd=("sh",), os="linux",
+                                                                               architecture="amd64")
+    # a lock of the old format still loads and pins, its config unknown
+    lock = {"version": 1, "images": {name: {k: v for k, v in old["images"][name].items() if k != "fetched"}}}
+    (repo / "hardener.lock").write_text(json.dumps(lock))
+    offline, _ = _run(repo, offline=True, select=("HD103",))
+    pinned = [c.reason for r in offline.results for c in r.changes]
+    assert len(pinned) == 1 and f"pinned to the digest it resolves to now ({seeded['root'][:19]}" in pinned[0]
+    assert Resolution.from_json(lock["images"][name]).config is None
+
+
+@pytest.mark.registry
+def test_missing_config_blob_costs_the_facts_not_the_digest(lab: Lab, seeded: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """The registry serves the manifest but the blob is gone (deleted from storage)."""
+    layout = lab.workdir / "layouts" / "team_gone-gone1"
+    lab.seed("team/gone", "gone1", "1.0", index=False, runtime={"User": "1000"})
+    config_digest = json.loads((layout / "blobs/sha256" / _manifest_digest(layout)).read_text())["config"]["digest"]
+    blob = lab.workdir / "data/docker/registry/v2/blobs/sha256" / config_digest[7:9] / config_digest[7:]
+    shutil.rmtree(blob)
+    repo = _repo(tmp_path, f"services:\n  gone:\n    image: {lab.host}/team/gone:1.0\n", "")
+    report, _ = _run(repo)
+    reasons = _reasons(report)
+    assert any("pinned to" in r for r in reasons), reasons  # the digest still pins
+    assert not any(getattr(f, "incomplete", False) for r in report.results for f in r.refusals)
+    assert any("image config not read" in r and "'gone'" in r for r in reasons), reasons
+
+
+def _manifest_digest(layout: Path) -> str:
+    return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
+
+
+# -- without a registry: parsing, the lock format, the merge with the knowledge base --------
+def test_blob_without_runtime_part_and_shell_form_strings() -> None:
+    assert ImageConfig.from_blob({"os": "linux", "architecture": "arm64"}) == ImageConfig(os="linux",
+                                                                                        architecture="arm64")
+    config = ImageConfig.from_blob({"config": {"Cmd": "nginx -g 'daemon off;'", "Healthcheck": {"Test": ["NONE"]}}})
+    assert config.cmd == ("nginx -g 'daemon off;'",) and not config.has_healthcheck
+    assert ImageConfig.from_json({"volumes": "/data"}) is None  # malformed: not a list
+    assert ImageConfig.from_json("x") is None
+
+
+def test_lock_entries_old_and_new() -> None:
+    from hardener.oci.digest_cache import Resolution
+
+    old = Resolution.from_json({"digest": "sha256:1", "platforms": ["linux/amd64"]})
+    assert old is not None and old.config is None and not old.config_checked
+    new = Resolution("sha256:1", "m", ("linux/amd64",), config=ImageConfig(user="1000"), fetched=5.0)
+    assert new.to_json(with_time=False) == {"digest": "sha256:1", "media_type": "m", "platforms": ["linux/amd64"],
+                                            "tags": [], "config": {"user": "1000"}}
+    assert Resolution.from_json(new.to_json(with_time=True)) == new
+    failed = Resolution("sha256:1", "m", (), config_error="blob not found", fetched=5.0)
+    assert "config_error" not in failed.to_json(with_time=False)  # a lock records facts, not a failure
+    assert Resolution.from_json(failed.to_json(with_time=True)) == failed
+
+
+@pytest.mark.parametrize("image, user, uid, non_root, conflict", [
+    pytest.param("ghcr.io/acme/a:1", "1000", "1000", "1000", False, id="numeric"),
+    pytest.param("ghcr.io/acme/a:1", "1000:50", "1000:50", "1000:50", False, id="numeric-with-group"),
+    pytest.param("ghcr.io/acme/a:1", "appuser", None, None, False, id="unknown-name-no-guess"),
+    pytest.param("ghcr.io/acme/a:1", "", None, None, False, id="root-by-default"),
+    pytest.param("ghcr.io/acme/a:1", "0:0", "0:0", None, False, id="numeric-root"),
+    pytest.param("node:22", "node", "1000:1000", None, True, id="kb-knows-the-name-but-says-root"),
+    pytest.param("memcached:1.6", "", None, None, True, id="kb-non-root-config-root"),
+])
+def test_facts_merge_kb_wins_and_conflicts_are_named(image: str, user: str, uid: str | None,
+                                                     non_root: str | None, conflict: bool) -> None:
+    from hardener.knowledge.image_facts import ImageFacts
+    from hardener.knowledge.images import lookup
+
+    facts = ImageFacts(image, lookup(image), ImageConfig(user=user))
+    assert (facts.config_uid, facts.non_root_uid, bool(facts.conflicts)) == (uid, non_root, conflict)
+    if conflict:
+        assert "the knowledge base is used" in facts.note()
+
+
+def test_asking_for_facts_makes_no_request(tmp_path: Path) -> None:
+    """Online, nothing in the lock or cache: the answer is "unknown", and no client is made."""
+    from hardener.context import Context
+    from hardener.knowledge.image_facts import image_facts
+    from hardener.oci.digest_cache import active_resolvers, reset_resolvers
+
+    reset_resolvers()
+    facts = image_facts(Context(tmp_path, offline=False), "ghcr.io/acme/a:1")
+    assert facts is not None and facts.config is None and facts.config_why == ""
+    assert all(r._client is None for r in active_resolvers())
