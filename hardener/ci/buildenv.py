@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hardener.ci.images import ComposeBuild, Image, RepoImages
     from hardener.context import Context
-    from hardener.dockerfile.doc import DockerfileDoc, Instruction
+    from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_]\w*)")
 
@@ -86,13 +86,21 @@ def needs_prior_step(ctx: Context, repo: RepoImages, image: Image) -> str | None
     for build in repo.builds:
         if build.image:
             local.setdefault(build.image, build.service)
-    for stage in doc.stages:
+    stages = _built_stages(doc, image.target)
+    for stage in stages:
         base = interpolate(stage.base, args)
         if base is None:
             return f"its base image {stage.base} comes from a build argument with no value"
         if base in local and base not in doc.stage_names():
             return f"its base image {base} is built by Compose service {local[base]} first"
-    return missing_source(ctx, doc, image.context)
+    return missing_source(ctx, doc, image.context, stages)
+
+
+def _built_stages(doc: DockerfileDoc, target: str | None) -> list[Stage]:
+    """The stages a build with ``--target`` reaches: none after the target is built."""
+    names = [s.name for s in doc.stages]
+    end = names.index(target.lower()) + 1 if target and target.lower() in names else len(doc.stages)
+    return list(doc.stages[:end])
 
 
 def parent_context(ctx: Context, image: Image) -> Image | None:
@@ -105,7 +113,7 @@ def parent_context(ctx: Context, image: Image) -> Image | None:
     context = PurePosixPath(image.context)
     while context != context.parent and str(context) != ".":
         context = context.parent
-        if missing_source(ctx, doc, str(context)) is None:
+        if missing_source(ctx, doc, str(context), _built_stages(doc, image.target)) is None:
             return image._replace(context=str(context))
     return None
 
@@ -119,10 +127,10 @@ def _load(ctx: Context, image: Image) -> DockerfileDoc | None:
         return None
 
 
-def missing_source(ctx: Context, doc: DockerfileDoc, context: str) -> str | None:
-    """The COPY/ADD whose source a fresh checkout of ``context`` lacks, as a reason."""
+def missing_source(ctx: Context, doc: DockerfileDoc, context: str, stages: list[Stage]) -> str | None:
+    """The COPY/ADD of ``stages`` whose source a fresh checkout of ``context`` lacks, as a reason."""
     root = Path(os.path.abspath(ctx.root))
-    for inst in doc.walk():
+    for inst in (i for stage in stages for i in stage.instructions):
         missing = _missing_source(root, root / context, inst)
         if missing:
             return f"{inst.keyword} {missing}: not in the checkout (gitignored or absent), a build output"
