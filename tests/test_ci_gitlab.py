@@ -176,7 +176,8 @@ def test_a_file_of_another_project_is_not_ours(tmp_path):
 def companion(tmp_path) -> str:
     root = _repo(tmp_path, {"api/Dockerfile": DOCKERFILE, "web/Dockerfile.prod": DOCKERFILE,
                             GITLAB_CI.as_posix(): PIPELINE})
-    return _writes(_run(root, "api/Dockerfile"), root)[COMPANION.as_posix()]
+    options = {"add-ci-security-gate": {"action": "example/hardener@" + "ab" * 20}}
+    return _writes(_run(root, "api/Dockerfile", options=options), root)[COMPANION.as_posix()]
 
 
 def test_companion_passes_the_gitlab_schema(companion):
@@ -191,7 +192,9 @@ def test_the_schema_judge_bites():
 def test_jobs_per_image_with_needs_rules_and_no_global_keys(companion):
     data = _load(companion)
     assert not {"stages", "workflow", "default", "variables", "include"} & set(data)
-    assert data["hardener-build-api"]["variables"] == {"DOCKERFILE": "api/Dockerfile", "BUILD_CONTEXT": "api", "IMAGE_NAME": "api"}
+    assert data["hardener-build-api"]["variables"] == {
+        "DOCKERFILE": "api/Dockerfile", "BUILD_CONTEXT": "api", "IMAGE_NAME": "api",
+        "BUILD_ARGS": {"value": "", "expand": False}, "BUILD_TARGET": ""}
     assert data["hardener-build-web-prod"]["variables"]["DOCKERFILE"] == "web/Dockerfile.prod"
     assert data["hardener-scan-web-prod"]["needs"] == ["hardener-build-web-prod"]
     job = data[".hardener-job"]
@@ -202,6 +205,8 @@ def test_jobs_per_image_with_needs_rules_and_no_global_keys(companion):
     assert scan["artifacts"]["reports"] == {"cyclonedx": "sbom.cdx.json"}
     assert scan["artifacts"]["when"] == "always" and scan["artifacts"]["expire_in"]
     assert "hardener check ." in data["hardener-check"]["script"]
+    # hardener from its repository at a pinned commit, never an unpublished package name
+    assert f'"hardener @ git+https://github.com/example/hardener.git@{"ab" * 20}"' in data["hardener-check"]["script"][0]
 
 
 def test_no_repository_text_in_scripts_and_no_secret_in_logs(companion):

@@ -1,12 +1,16 @@
 """HD504 add-ci-security-gate."""
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from hardener.ci import github as ci_github
 from hardener.ci import gitlab as ci_gitlab
-from hardener.ci.images import Image, repo_images, same, slugs, split
+from hardener.ci.buildenv import needs_prior_step, parent_context
+from hardener.ci.images import Image, builds_of, repo_images, same, split
+from hardener.ci.scope import NOT_PRODUCTION, not_production, scoped, within
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.limits import read_text_bounded
@@ -20,48 +24,61 @@ SCANNERS = re.compile(r"trivy|grype|anchore/scan-action|snyk|docker[-/ ]?scout",
 
 
 class CiSecurityGate(Transform):
-    """Generate a GitHub Actions workflow that builds, scans and SBOMs every image of the repo.
+    """Generate a CI workflow that scans for secrets and builds, scans and SBOMs every production image.
 
     ## What it fixes
     A repository that builds container images but has no CI gate: nothing stops the next
     commit from adding a critical CVE, a leaked secret or undoing the hardening. One workflow,
-    `.github/workflows/container-security.yml`, is created for the whole repository (every
-    Dockerfile hardener finds is one matrix entry, built from its own directory). On pushes to
-    the default branch and on pull requests it scans the history for secrets (Gitleaks),
-    builds each image, keeps an SPDX SBOM per image as an artifact (Syft), fails on fixable
-    CRITICAL/HIGH vulnerabilities (Trivy) and uploads them to code scanning as SARIF, and runs
-    `hardener check` so the hardening cannot regress. A Dockerfile that a Compose `build:`
-    uses is built from that context.
+    `.github/workflows/container-security.yml`, is created for the whole repository. On pushes
+    to the default branch and on pull requests it scans the history for secrets (Gitleaks,
+    from its release binary, checksum-verified), builds each image as Compose builds it (its
+    `context:`, `dockerfile:`, `args:` with values from `.env`, and `target:`; a Dockerfile no
+    Compose file builds is built from its own directory), keeps an SPDX SBOM per image as an
+    artifact (Syft), fails on fixable CRITICAL/HIGH vulnerabilities (Trivy) and uploads them
+    to code scanning as SARIF, and runs `hardener check` through hardener's own GitHub Action
+    pinned to a commit (when `action` is configured) so the hardening cannot regress.
+
+    Images nobody ships are not built: Dockerfiles under test, fixture, example and sample
+    directories (`not-production`, gitignore patterns) and vendored trees. An image a fresh
+    checkout cannot build (it copies a build output such as `dist/` or `.build/` that is
+    gitignored or absent, or starts from an image another build of the repository makes) is
+    named in a comment above the matrix instead of failing the gate on day one.
 
     A repository whose CI is GitLab (`.gitlab-ci.yml` and no `.github` directory) gets the
     same gate as GitLab jobs in `.gitlab/ci/container-security.yml` (Buildah builds, Trivy
-    CycloneDX SBOM as a `cyclonedx` report, Trivy gate, Gitleaks, `hardener check`, on merge
-    requests and the default branch), and one `include: - local:` entry added to
-    `.gitlab-ci.yml` without touching its other bytes.
+    CycloneDX SBOM as a `cyclonedx` report, Trivy gate, Gitleaks, `hardener check` installed
+    from the configured repository at its pinned commit), and one `include: - local:` entry
+    added to `.gitlab-ci.yml` without touching its other bytes.
 
     ## Why
     Hardening the files once is not enough; a gate in CI keeps it. The workflow follows the
     supply-chain rules it enforces: `permissions: contents: read` at the top and
     `security-events: write` only on the job that uploads SARIF, every action pinned to a full
-    commit SHA with its version in a comment, `persist-credentials: false`, a `concurrency`
-    group, and matrix values passed to shell steps through `env:`, never spliced into scripts.
+    commit SHA with its version in a comment, every downloaded binary checked against its
+    sha256, `persist-credentials: false`, a `concurrency` group, and matrix values passed to
+    shell steps through `env:`, never spliced into scripts. hardener is never installed by a
+    package name it is not published under (whoever registered it would run code in every PR).
 
     ## Example
         (a repo with Dockerfile and no workflow that runs trivy/grype/snyk/docker scout)
-        -> .github/workflows/container-security.yml (jobs: secrets, hardening, images)
+        -> .github/workflows/container-security.yml (jobs: secrets, images, and hardening
+           when `action` is set)
 
     ## Applicability
     review: a new CI file changes what every pull request must pass, and the vulnerability
     gate may fail on day one. `[tool.hardener.add-ci-security-gate]` sets `ignore-unfixed`
-    (default true), `severity` (default "CRITICAL,HIGH") and `branches` (default: the
-    remote's default branch from `.git`, else `main`).
+    (default true), `severity` (default "CRITICAL,HIGH"), `branches` (default: the remote's
+    default branch from `.git`, else `main`), `action` (hardener's action as
+    "owner/repo@<commit sha>"), `not-production` and `repo-files`.
 
     ## Refuses when
     A workflow under `.github/workflows/` already runs an image scanner (it names the file),
-    or a file the workflow would replace exists and was not written by hardener. For GitLab
-    CI: `.gitlab-ci.yml` or a local file it includes already runs a scanner (Trivy, Gitleaks,
-    the Container-Scanning or Secret-Detection template …), it already defines `hardener-*`
-    jobs, or its `include:` has a form that cannot be extended without rewriting it.
+    or a file the workflow would replace exists and was not written by hardener. A run on a
+    sub-path of the repository (`hardener diff examples/app`) proposes no repository-level
+    file unless `repo-files = true`; it says so. For GitLab CI: `.gitlab-ci.yml` or a local
+    file it includes already runs a scanner (Trivy, Gitleaks, the Container-Scanning or
+    Secret-Detection template …), it already defines `hardener-*` jobs, or its `include:` has
+    a form that cannot be extended without rewriting it.
 
     ## References
     GitHub docs: security hardening for GitHub Actions; OpenSSF Scorecard (Pinned-Dependencies,
@@ -78,51 +95,138 @@ class CiSecurityGate(Transform):
         Option("severity", "string", "CRITICAL,HIGH", "The severities that fail the gate (comma-separated)."),
         Option("branches", "list[string]", None, "Branches whose pushes run the workflow; unset: the remote's "
                "default branch recorded in .git, else main."),
+        Option("action", "string", None, "hardener's own GitHub Action pinned to a commit, "
+               "\"owner/repo@<40-hex sha>\": the gate runs `hardener check` through it (GitLab: pip installs "
+               "that repository at that commit). Unset: no hardening job."),
+        Option("not-production", "list[string]", list(NOT_PRODUCTION), "Gitignore patterns of Dockerfiles "
+               "that build no production image (tests, fixtures, examples); left out of the matrix."),
+        Option("repo-files", "bool", False, "A run on a sub-path of the repository proposes the workflow "
+               "too (it covers the images under the paths given)."),
     )
 
     def run(self, doc: DockerfileDoc, ctx: Context) -> Iterator[Finding]:
         if ctx.file is None:
             return
-        dockerfiles = repo_images(ctx).dockerfiles
+        scope = scoped(ctx.root, ctx.scope)
+        dockerfiles = [d for d in repo_images(ctx).dockerfiles if scope is None or within(d, scope)]
         if not dockerfiles or not same(dockerfiles[0], ctx.file):
             return  # one workflow per repository: the first Dockerfile speaks for all
-        if ci_gitlab.uses_gitlab(ctx.root):
-            yield from self._gitlab(ctx, dockerfiles)
+        gitlab = ci_gitlab.uses_gitlab(ctx.root)
+        target = ci_gitlab.COMPANION if gitlab else TARGET
+        if scope is not None and not self.option(ctx, "repo-files"):
+            yield self.refuse(_not_proposed(ctx, target, scope), 1)
             return
-        target = ctx.root / TARGET
-        current = ctx.files.read(target)
+        if gitlab:
+            yield from self._gitlab(ctx, dockerfiles, scope is None)
+            return
+        current = ctx.files.read(ctx.root / TARGET)
         ours = current is not None and HEADER.encode() in current
-        problem = None if ours else _problem(ctx, target, current)
+        problem = None if ours else _problem(ctx, TARGET, current)
         if problem:
             yield self.refuse(problem, 1)
             return
-        images, left_out = split(ctx, dockerfiles)
+        images, skipped, left_out = _select(ctx, dockerfiles, whole_repo=scope is None)
+        action, note = _action(ctx)
         # repeated once ours is in place: the engine keeps the last round's refusals
-        yield from self._left_out(TARGET, left_out)
+        yield from self._left_out(TARGET, left_out + [f"{i.dockerfile} ({why})" for i, why in skipped])
+        if note:
+            yield self.refuse(note, 1)
         if ours or not images:
             return  # ours: converged (regenerating would churn on every hardener upgrade)
-        content = render(HEADER, images, _options(ctx))
-        reason = f"{TARGET.as_posix()}: secrets, SBOM and vulnerability gate for {_names(images)}"
-        yield self.change([], reason, 1, files=(FileWrite(target, content.encode(), 0o644),))
+        gate = ci_github.Gate(tuple(images), tuple(skipped), tuple(_branches(ctx)), _severity(ctx),
+                              bool(self.option(ctx, "ignore-unfixed")), action)
+        content = ci_github.render(HEADER, gate)
+        reason = f"{TARGET.as_posix()}: secrets, SBOM and vulnerability gate for {_names(images)}{_no_check(action)}"
+        yield self.change([], reason, 1, files=(FileWrite(ctx.root / TARGET, content.encode(), 0o644),))
 
-    def _gitlab(self, ctx: Context, dockerfiles: list[Path]) -> Iterator[Finding]:
+    def _gitlab(self, ctx: Context, dockerfiles: list[Path], whole_repo: bool) -> Iterator[Finding]:
         """GitLab CI: the jobs in a companion file that ``.gitlab-ci.yml`` includes."""
-        images, left_out = split(ctx, dockerfiles)
+        images, skipped, left_out = _select(ctx, dockerfiles, whole_repo=whole_repo)
         images, expanded = ci_gitlab.usable(images)
-        plan = ci_gitlab.plan(ctx, images, _options(ctx), HEADER)
+        action, note = _action(ctx)
+        options = {"ignore-unfixed": bool(self.option(ctx, "ignore-unfixed")), "severity": _severity(ctx),
+                   "action": action, "skipped": skipped}
+        plan = ci_gitlab.plan(ctx, images, options, HEADER)
         if plan.problem:
             yield self.refuse(plan.problem, 1)
             return
-        yield from self._left_out(ci_gitlab.COMPANION, left_out + expanded)
+        yield from self._left_out(ci_gitlab.COMPANION, left_out + expanded
+                                  + [f"{i.dockerfile} ({why})" for i, why in skipped])
+        if note:
+            yield self.refuse(note, 1)
         if plan.writes:
             reason = (f"{ci_gitlab.COMPANION.as_posix()} (included from {ci_gitlab.GITLAB_CI.as_posix()}): "
-                      f"secrets, SBOM and vulnerability gate for {_names(images)}")
+                      f"secrets, SBOM and vulnerability gate for {_names(images)}{_no_check(action)}")
             yield self.change([], reason, 1, files=plan.writes)
 
     def _left_out(self, target: Path, left_out: list[str]) -> Iterator[Finding]:
         if left_out:
             more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
             yield self.refuse(f"left out of {target.as_posix()}: {'; '.join(left_out[:5])}{more}", 1)
+
+
+def _select(ctx: Context, dockerfiles: list[Path], *, whole_repo: bool
+            ) -> tuple[list[Image], list[tuple[Image, str]], list[str]]:
+    """The matrix: production images a checkout can build; those that need a prior step;
+    and the Dockerfiles left out, with why (tests and examples counted on one line)."""
+    root = Path(os.path.abspath(ctx.root))
+    patterns = [str(p) for p in CiSecurityGate.option(ctx, "not-production") or ()]
+    kept: list[Path] = []
+    not_shipped: list[str] = []
+    for path in dockerfiles:
+        rel = Path(os.path.abspath(path)).relative_to(root).as_posix()
+        # a run on a sub-path was asked about the images under it, whatever their directory
+        if whole_repo and not_production(rel, patterns):
+            not_shipped.append(rel)
+        else:
+            kept.append(path)
+    images, left_out = split(ctx, kept)
+    if not_shipped:
+        left_out.append(f"{len(not_shipped)} Dockerfile(s) of tests, examples or vendored trees such as "
+                        f"{not_shipped[0]} (option not-production)")
+    repo = repo_images(ctx)
+    images = [_own_or_parent(ctx, root, i) for i in images]
+    need = [(i, needs_prior_step(ctx, repo, i)) for i in images]
+    return [i for i, why in need if not why], [(i, why) for i, why in need if why], left_out
+
+
+def _own_or_parent(ctx: Context, root: Path, image: Image) -> Image:
+    """A Dockerfile Compose does not build is built from its directory, or from the nearest
+    parent that holds what it copies when its directory does not."""
+    if builds_of(ctx, root / image.dockerfile) or needs_prior_step(ctx, repo_images(ctx), image) is None:
+        return image
+    return parent_context(ctx, image) or image
+
+
+def _not_proposed(ctx: Context, target: Path, scope: list[Path]) -> str:
+    shown = ", ".join(_rel(ctx.root, p) for p in scope[:3]) + (" …" if len(scope) > 3 else "")
+    return (f"{target.as_posix()} not proposed: this run covers {shown}, not the whole repository; run "
+            "hardener on the repository root, or set [tool.hardener.add-ci-security-gate] repo-files = true")
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _action(ctx: Context) -> tuple[str | None, str | None]:
+    """hardener's action pinned to a commit, and a note when the hardening job is left out."""
+    value = CiSecurityGate.option(ctx, "action")
+    if value is None:
+        return None, None  # the change's reason says how to add it
+    if not ci_github.ACTION_PIN.fullmatch(str(value)):
+        return None, (f"`hardener check` is not in the gate: action {str(value)!r} is not "
+                      "\"owner/repo@<40-hex commit sha>\" (a tag or branch can be moved)")
+    return str(value), None
+
+
+def _no_check(action: str | None) -> str:
+    if action:
+        return ""
+    return ("; no `hardener check` job: set [tool.hardener.add-ci-security-gate] action = "
+            "\"<owner>/<repo>@<commit sha>\" (hardener's own action, pinned) to add it")
 
 
 def _names(images: list[Image]) -> str:
@@ -148,12 +252,12 @@ def _workflow_files(directory: Path) -> list[Path]:
         return []
 
 
-def _options(ctx: Context) -> dict[str, object]:
-    return {
-        "ignore-unfixed": bool(CiSecurityGate.option(ctx, "ignore-unfixed")),
-        "severity": str(CiSecurityGate.option(ctx, "severity")),
-        "branches": CiSecurityGate.option(ctx, "branches") or _default_branches(ctx.root),
-    }
+def _severity(ctx: Context) -> str:
+    return str(CiSecurityGate.option(ctx, "severity"))
+
+
+def _branches(ctx: Context) -> list[str]:
+    return [str(b) for b in CiSecurityGate.option(ctx, "branches") or _default_branches(ctx.root)]
 
 
 def _default_branches(root: Path) -> list[str]:
@@ -169,141 +273,3 @@ def _default_branches(root: Path) -> list[str]:
         if head.startswith("ref: refs/remotes/origin/"):
             return [head.removeprefix("ref: refs/remotes/origin/")]
     return ["main"]
-
-
-# ---------------------------------------------------------------- the workflow text
-
-_TEMPLATE = """\
-{header}
-# Builds every image of this repository, keeps an SBOM of each, fails on {severity_text}
-# vulnerabilities and leaked secrets, and keeps the Dockerfile hardening from regressing.
-# Every action is pinned to a full commit SHA (version in the comment); update them together.
-name: container-security
-
-on:
-  push:
-    branches: {branches}
-  pull_request:
-
-permissions:
-  contents: read
-
-concurrency:
-  group: ${{{{ github.workflow }}}}-${{{{ github.ref }}}}
-  cancel-in-progress: true
-
-jobs:
-  secrets:
-    name: Secret scan (Gitleaks)
-    runs-on: ubuntu-latest
-    steps:
-      - uses: {checkout}
-        with:
-          fetch-depth: 0
-          persist-credentials: false
-      - uses: {gitleaks}
-        env:
-          GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
-          GITLEAKS_LICENSE: ${{{{ secrets.GITLEAKS_LICENSE }}}} # only needed for organization accounts
-          GITLEAKS_ENABLE_COMMENTS: "false"
-
-  hardening:
-    name: Hardening has not regressed (hardener check)
-    runs-on: ubuntu-latest
-    steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-      - name: hardener check
-        run: pipx run --spec "hardener=={version}" hardener check .
-
-  images:
-    name: Image ${{{{ matrix.dockerfile }}}}
-    runs-on: ubuntu-latest
-    permissions:
-      contents: read
-      security-events: write # upload-sarif
-      actions: read # upload-sarif reads the run's metadata in private repositories
-    strategy:
-      fail-fast: false
-      matrix:
-        include:
-{matrix}
-    env:
-      IMAGE: hardener-ci/${{{{ matrix.name }}}}:${{{{ github.sha }}}}
-    steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-      - name: Build
-        env:
-          DOCKERFILE: ${{{{ matrix.dockerfile }}}}
-          BUILD_CONTEXT: ${{{{ matrix.context }}}}
-        run: docker build --file "$DOCKERFILE" --tag "$IMAGE" "$BUILD_CONTEXT"
-      - name: SBOM (SPDX)
-        uses: {sbom}
-        with:
-          image: ${{{{ env.IMAGE }}}}
-          format: spdx-json
-          output-file: sbom-${{{{ matrix.name }}}}.spdx.json
-          upload-artifact: false
-      - name: Keep the SBOM
-        uses: {upload_artifact}
-        with:
-          name: sbom-${{{{ matrix.name }}}}
-          path: sbom-${{{{ matrix.name }}}}.spdx.json
-          if-no-files-found: error
-      - name: Vulnerability scan (Trivy)
-        id: trivy
-        uses: {trivy}
-        with:
-          image-ref: ${{{{ env.IMAGE }}}}
-          format: sarif
-          output: trivy-${{{{ matrix.name }}}}.sarif
-          severity: {severity}
-          limit-severities-for-sarif: true
-          ignore-unfixed: {ignore_unfixed}
-          exit-code: "1"
-      - name: Upload to code scanning
-        if: ${{{{ !cancelled() && (steps.trivy.outcome == 'success' || steps.trivy.outcome == 'failure') }}}}
-        uses: {upload_sarif}
-        with:
-          sarif_file: trivy-${{{{ matrix.name }}}}.sarif
-          category: trivy-${{{{ matrix.name }}}}
-"""
-_MATRIX_ENTRY = """\
-          - name: {name}
-            dockerfile: {dockerfile}
-            context: {context}"""
-
-
-def render(header: str, images: list[Image], options: dict[str, object]) -> str:
-    """The workflow; strings from the repository are JSON-quoted (valid YAML double-quoted)."""
-    import json
-
-    from hardener import __version__
-
-    matrix = "\n".join(
-        _MATRIX_ENTRY.format(name=json.dumps(name), dockerfile=json.dumps(i.dockerfile), context=json.dumps(i.context))
-        for name, i in zip(slugs(images), images, strict=True)
-    )
-    return _TEMPLATE.format(
-        header=header, matrix=matrix, version=__version__,
-        branches=json.dumps([str(b) for b in options["branches"]]),  # type: ignore[attr-defined]  # _options() puts a list of names here
-        severity=json.dumps(options["severity"]), severity_text=options["severity"],
-        ignore_unfixed="true" if options["ignore-unfixed"] else "false",
-        **{key.replace("-", "_"): _uses(key) for key in _actions()},
-    )
-
-
-def _actions() -> dict[str, dict[str, str]]:
-    import tomllib
-    from importlib.resources import files
-
-    actions: dict[str, dict[str, str]] = tomllib.loads(files("hardener").joinpath("data/actions.toml").read_text("utf-8"))["actions"]
-    return actions
-
-
-def _uses(key: str) -> str:
-    action = _actions()[key]
-    return f"{action['name']}@{action['sha']} # {action['version']}"

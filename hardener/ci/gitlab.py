@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from hardener.ci.github import one_line
 from hardener.ci.images import Image, slugs
 from hardener.model import FileWrite
 
@@ -274,7 +275,7 @@ def _mapping_to_list(doc: ComposeDoc, node: Node, entry: str) -> list[Edit]:
 _TEMPLATE = """\
 {header}
 # Builds every image of this repository, keeps a CycloneDX SBOM of each, fails on {severity}
-# vulnerabilities and leaked secrets, and keeps the Dockerfile hardening from regressing.
+# vulnerabilities and leaked secrets{hardening_text}.
 # Included from .gitlab-ci.yml. The tool images are pinned by version tag (hardener knows no
 # digest for them): pin them by digest (image@sha256:...) where your policy requires it.
 # Images are built with Buildah (no Docker daemon, no privileged dind service); override
@@ -301,13 +302,7 @@ hardener-secrets:
     - git config --global --add safe.directory "$CI_PROJECT_DIR"
     - gitleaks git --redact --no-banner --verbose . # --redact: no secret reaches the job log
 
-hardener-check:
-  extends: .hardener-job
-  image: {python}
-  script:
-    - pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore "hardener=={version}"
-    - hardener check .
-
+{check}
 .hardener-build:
   extends: .hardener-job
   image: {buildah}
@@ -315,7 +310,16 @@ hardener-check:
     STORAGE_DRIVER: vfs
     BUILDAH_ISOLATION: chroot
   script:
-    - buildah build --file "$DOCKERFILE" --tag "hardener-ci/$IMAGE_NAME:$CI_COMMIT_SHORT_SHA" "$BUILD_CONTEXT"
+    - |
+      set -eu
+      set -- --file "$DOCKERFILE" --tag "hardener-ci/$IMAGE_NAME:$CI_COMMIT_SHORT_SHA"
+      if [ -n "${{BUILD_TARGET:-}}" ]; then set -- "$@" --target "$BUILD_TARGET"; fi
+      while IFS= read -r arg; do
+        if [ -n "$arg" ]; then set -- "$@" --build-arg "$arg"; fi
+      done <<EOF
+      ${{BUILD_ARGS:-}}
+      EOF
+      buildah build "$@" "$BUILD_CONTEXT"
     - buildah push "hardener-ci/$IMAGE_NAME:$CI_COMMIT_SHORT_SHA" docker-archive:image.tar
   artifacts:
     paths:
@@ -349,6 +353,16 @@ hardener-check:
       cyclonedx: sbom.cdx.json
     expire_in: 90 days
 {jobs}"""
+_CHECK = """hardener-check:
+  extends: .hardener-job
+  image: {python}
+  script: # hardener from its repository at a pinned commit, never a package name it is not published under
+    - pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore {spec}
+    - hardener check .
+"""
+_NO_CHECK = """# No hardener-check job: set [tool.hardener.add-ci-security-gate] action =
+# "<owner>/<repo>@<commit sha>" to install hardener from that repository at that commit.
+"""
 _IMAGE_JOBS = """
 hardener-build-{name}:
   extends: .hardener-build
@@ -356,6 +370,10 @@ hardener-build-{name}:
     DOCKERFILE: {dockerfile}
     BUILD_CONTEXT: {context}
     IMAGE_NAME: {name}
+    BUILD_ARGS:
+      value: {args}
+      expand: false # a `$` in a value is the value's, not a variable
+    BUILD_TARGET: {target}
 
 hardener-scan-{name}:
   extends: .hardener-scan
@@ -364,17 +382,32 @@ hardener-scan-{name}:
 """
 
 
+def git_spec(action: str) -> str:
+    """pip's requirement for hardener's repository at the pinned commit of ``owner/repo[/path]@sha``."""
+    repo, _, sha = action.partition("@")
+    owner_repo = "/".join(repo.split("/")[:2])
+    return f"hardener @ git+https://github.com/{owner_repo}.git@{sha}"
+
+
 def render(header: str, images: list[Image], options: dict[str, object], stage: str) -> str:
     """The companion; repository paths are JSON-quoted (valid YAML double-quoted scalars)."""
-    from hardener import __version__
-
     jobs = "".join(
-        _IMAGE_JOBS.format(name=name, dockerfile=json.dumps(i.dockerfile), context=json.dumps(i.context))
+        _IMAGE_JOBS.format(name=name, dockerfile=json.dumps(i.dockerfile), context=json.dumps(i.context),
+                           args=json.dumps("\n".join(f"{k}={v}" for k, v in i.args)),
+                           target=json.dumps(i.target or ""))
         for name, i in zip(slugs(images), images, strict=True)
     )
+    action = options.get("action")
+    check = _CHECK.format(python=TOOL_IMAGES["python"], spec=json.dumps(git_spec(str(action)))) if action else _NO_CHECK
+    skipped: list[tuple[Image, str]] = options.get("skipped") or []  # type: ignore[assignment]  # the transform puts (image, why) pairs here
+    if skipped:
+        jobs += "\n# Not built here: these need a step that runs first (build it, then add the jobs):\n" + "".join(
+            f"#   {one_line(i.dockerfile)}: {one_line(why)}\n"
+            for i, why in skipped)
     return _TEMPLATE.format(
         header=header, stage=json.dumps(stage) if not re.fullmatch(r"[\w-]+", stage) else stage,
-        version=__version__, jobs=jobs, severity=options["severity"],
+        check=check, jobs=jobs,
+        hardening_text=", and keeps the Dockerfile hardening from regressing" if action else "", severity=options["severity"],
         severity_json=json.dumps(str(options["severity"])),
         ignore_unfixed="true" if options["ignore-unfixed"] else "false",
         **TOOL_IMAGES,

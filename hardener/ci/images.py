@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 class Image(NamedTuple):
     dockerfile: str  # relative to the repository root, posix
     context: str  # the build context relative to the root ("." for the root)
+    args: tuple[tuple[str, str], ...] = ()  # --build-arg NAME=VALUE, as Compose passes them
+    target: str | None = None  # --target, as Compose's build.target names it
 
 
 class ComposeBuild(NamedTuple):
@@ -36,6 +38,8 @@ class ComposeBuild(NamedTuple):
     context: Path | None
     unknown: str | None = None  # why the paths are not known (a variable)
     target: str | None = None  # the stage ``build.target`` names (None: the last stage)
+    args: tuple[tuple[str, str | None], ...] = ()  # build.args as written (None: a bare name)
+    image: str | None = None  # the service's ``image:``, the name Compose tags the build with
 
 
 class RepoImages(NamedTuple):
@@ -106,14 +110,17 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
     from hardener.compose.splice import mapping_get, scalar_value
 
     build = mapping_get(node, "build")
+    args: tuple[tuple[str, str | None], ...] = ()
     if isinstance(build, ScalarNode):
         context, name, target = scalar_value(build) or ".", None, None
     elif isinstance(build, MappingNode) and mapping_get(build, "dockerfile_inline") is None:
         context = scalar_value(mapping_get(build, "context")) or "."
         name = scalar_value(mapping_get(build, "dockerfile"))
         target = scalar_value(mapping_get(build, "target"))
+        args = _args(mapping_get(build, "args"))
     else:
         return None
+    image = scalar_value(mapping_get(node, "image"))
     if re.match(r"[a-z][a-z0-9+.-]*://|git@", context):
         return None  # a remote context: no file of this repository
     if "$" in context or "$" in (name or ""):
@@ -121,7 +128,21 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
     directory = Path(os.path.normpath(compose.parent / context))
     target = None if target is None or "$" in target else target  # a variable: not known
     return ComposeBuild(compose, service, Path(os.path.normpath(directory / (name or "Dockerfile"))), directory,
-                        target=target)
+                        target=target, args=args, image=image)
+
+
+def _args(node: Node | None) -> tuple[tuple[str, str | None], ...]:
+    """``build.args`` as a mapping or a ``NAME=VALUE`` list; a bare ``NAME`` has no value."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if isinstance(node, MappingNode):
+        return tuple((str(k.value), str(v.value) if isinstance(v, ScalarNode) and v.value is not None
+                      and v.tag != "tag:yaml.org,2002:null" else None)
+                     for k, v in node.value if isinstance(k, ScalarNode))
+    if isinstance(node, SequenceNode):
+        items = [str(i.value) for i in node.value if isinstance(i, ScalarNode)]
+        return tuple((k, v) if sep else (k, None) for k, sep, v in (i.partition("=") for i in items))
+    return ()
 
 
 def builds_of(ctx: Context, dockerfile: Path) -> list[ComposeBuild]:
@@ -156,9 +177,9 @@ def split(ctx: Context, dockerfiles: list[Path]) -> tuple[list[Image], list[str]
         if why:
             left_out.append(f"{rel} ({why})")
             continue
-        contexts = [b.context for b in builds_of(ctx, path) if b.context is not None] or [path.parent]
-        for directory in dict.fromkeys(contexts):
-            image = _image(root, rel, directory)
+        builds: list[ComposeBuild | None] = [b for b in builds_of(ctx, path) if b.context is not None]
+        for build in builds or [None]:
+            image = _image(ctx, root, rel, path.parent if build is None else build)
             if image is None:
                 left_out.append(f"{rel} (its Compose build context is outside the repository)")
             elif image not in images:
@@ -166,12 +187,19 @@ def split(ctx: Context, dockerfiles: list[Path]) -> tuple[list[Image], list[str]
     return images, left_out
 
 
-def _image(root: Path, rel: str, context: Path) -> Image | None:
+def _image(ctx: Context, root: Path, rel: str, build: Path | ComposeBuild) -> Image | None:
+    """The image a build makes: a Dockerfile's own directory, or a Compose build with the
+    arguments Compose would pass (values from the Compose file's ``.env``)."""
+    from hardener.ci.buildenv import build_args
+
+    context = build if isinstance(build, Path) else build.context
     try:
-        ctx_rel = Path(os.path.abspath(context)).relative_to(root).as_posix()
+        ctx_rel = Path(os.path.abspath(context or root)).relative_to(root).as_posix()
     except ValueError:
         return None
-    return Image(dockerfile=rel, context=ctx_rel or ".")
+    if isinstance(build, Path):
+        return Image(dockerfile=rel, context=ctx_rel or ".")
+    return Image(dockerfile=rel, context=ctx_rel or ".", args=build_args(ctx, build), target=build.target)
 
 
 _WINDOWS = re.compile(r"(?i)nanoserver|servercore|mcr\.microsoft\.com/windows|dotnet/framework"

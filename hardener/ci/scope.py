@@ -1,0 +1,50 @@
+"""Which Dockerfiles a repository-level CI gate covers, and whether this run may propose one.
+
+Test fixtures, examples and vendored trees build images nobody ships: a gate that builds and
+scans them fails on images that are meant to be bad (hardener's own repository has 209 fixture
+Dockerfiles). They are left out of the matrix by path (``not-production`` patterns, gitignore
+syntax, configurable) and by the directory names discovery treats as vendored.
+
+A run on a sub-path (``hardener diff examples/app``) was asked about those files, not about
+the repository: it proposes a repository-level file only when ``repo-files`` is set, and
+then covers the images under the paths it was given.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+NOT_PRODUCTION = (
+    "test/", "tests/", "testdata/", "testing/", "fixtures/", "__fixtures__/", "__tests__/",
+    "e2e/", "examples/", "example/", "samples/", "sample/", "demo/", "demos/", "*-test/", "_*test/",
+)
+
+
+def not_production(rel: str, patterns: Sequence[str]) -> str | None:
+    """Why the Dockerfile at ``rel`` (posix, from the root) builds no production image."""
+    import pathspec
+
+    from hardener.discover_rules import directory_reason
+
+    parts = rel.split("/")[:-1]
+    vendored = next((p for p in parts if directory_reason(p)), None)
+    if vendored is not None:
+        return f"under {vendored}/: {directory_reason(vendored)}"
+    if pathspec.GitIgnoreSpec.from_lines(list(patterns)).match_file(rel):
+        return "a test fixture or example (not-production patterns)"
+    return None
+
+
+def scoped(root: Path, scope: Sequence[Path]) -> list[Path] | None:
+    """The requested paths when they are narrower than the repository, else None."""
+    base = os.path.abspath(root)
+    paths = [os.path.abspath(p) for p in scope]
+    if not paths or any(base == p or base.startswith(p.rstrip(os.sep) + os.sep) for p in paths):
+        return None
+    return [Path(p) for p in paths]
+
+
+def within(path: Path, scope: Sequence[Path]) -> bool:
+    here = os.path.abspath(path)
+    return any(here == str(p) or here.startswith(str(p).rstrip(os.sep) + os.sep) for p in scope)
