@@ -12,6 +12,7 @@ from hardener.dockerfile.doc import DockerfileDoc
 from hardener.dockerfile.dockerignore import Matcher, append_block, read_patterns
 from hardener.limits import read_bounded
 from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.plans.copy.devfiles import dev_plan
 from hardener.plans.copy.plan import enabled_ecosystems
 from hardener.plans.copy.uses import ContextUse, context_use, judge
 
@@ -98,6 +99,8 @@ class GenerateDockerignore(Transform):
                 break
         for pattern, why, line in result.dropped:
             yield self.refuse(f"did not add {pattern!r} to {target.name}: {why}", line)
+        for stays, name, at in result.stays:
+            yield self.refuse(stays, at if ctx.file.name == name else 1)
         if result.substantive:
             content = append_block(existing, result.header, result.added)
             reason = f"{target.name}: exclude {', '.join(result.added)}"
@@ -105,6 +108,10 @@ class GenerateDockerignore(Transform):
             level = None
             if result.secrets:  # the image loses files an instruction takes: a human decides
                 reason += f"; review: {'; '.join(result.secrets)} (the image no longer holds it: mount it at run time)"
+                level = Applicability.REVIEW
+            if result.dev:  # proven from the build commands, but a program may still open one by path
+                grouped = {r: [p for p, q in result.dev if q == r] for _, r in result.dev}
+                reason += "; review: " + "; ".join(f"{', '.join(ps)}: {r}" for r, ps in grouped.items())
                 level = Applicability.REVIEW
             yield self.change([], reason, line, applicability=level, files=(FileWrite(target, content, 0o644),))
 
@@ -181,6 +188,8 @@ class _Plan:
         self.substantive = False  # only Dockerfile/Compose names is not worth a new block
         self.dropped: list[tuple[str, str, int]] = []  # pattern, why, line in this Dockerfile
         self.secrets: list[str] = []  # taken files the block removes because they hold secrets
+        self.dev: list[tuple[str, str]] = []  # test/doc/dev patterns and why the build does not read them
+        self.stays: tuple[tuple[str, str, int], ...] = ()  # why the context's test/doc files stay (why, Dockerfile, line)
         self.header = HEADER
 
 
@@ -208,14 +217,19 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
     fit = _Fit(paths, sent, directory, taken, reincluded, next(iter(docs)))
     commands = "\n".join(i.logical for d in docs.values() for i in d.instructions
                          if i.keyword not in ("COPY", "ADD", "FROM"))
-    for condition, pattern in _candidates(paths, directory, docs):
+    narrowed = {(u.doc, u.source.line): frozenset(u.kept) for u in taken.named.values() if u.kept}
+    dev = dev_plan(docs, directory, sent, narrowed)
+    result.stays = dev.stays
+    reasons = {e.pattern: e.reason for e in dev.exclusions}
+    for condition, pattern in [*_candidates(paths, directory, docs), *(("dev", p) for p in reasons)]:
         if condition == "no-git" and _CONDITIONS["git"].search(commands):
             if _hits(pattern, paths, Matcher(patterns)):
                 result.dropped.append((pattern, "a RUN or CMD uses git, which needs it", 1))
             continue
         if condition in _CONDITIONS and not _CONDITIONS[condition].search(commands):
             continue
-        chosen, why, line, secrets = _fit(pattern, patterns, fit, by_content=condition == "secret")
+        chosen, why, line, secrets = _fit(pattern, patterns, fit if condition != "dev" else dev_fit(fit),
+                                          by_content=condition == "secret")
         if condition == "docker-files" and not chosen:
             continue  # not worth a report: ignoring them only saves a few bytes
         if not chosen:
@@ -228,12 +242,20 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
             patterns.extend(chosen)
             result.added.extend(chosen)
             result.secrets.extend(secrets)
+            result.dev += [(chosen[0], reasons[pattern])] if condition == "dev" else []
             result.substantive |= condition != "docker-files"
             if chosen != [pattern]:
                 instead = f"the root-only {chosen[0]!r}" if chosen == [pattern.removeprefix("**/")] else \
                     f"{', '.join(map(repr, chosen))}, the files that hold secrets,"
                 result.dropped.append((pattern, f"{why}; added {instead} instead", line))
     return result
+
+
+def dev_fit(fit: _Fit) -> _Fit:
+    """The check for a test/doc/dev pattern: devfiles.py proved that no build after a `COPY .`
+    reads its files, so only instructions that name them (not a narrowed `COPY .`) may block it."""
+    named = {p: u for p, u in fit.taken.named.items() if not u.kept}
+    return _Fit(fit.paths, fit.sent, fit.directory, ContextUse(named, fit.taken.whole), fit.reincluded, fit.this)
 
 
 def _candidates(paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc]) -> Iterator[tuple[str, str]]:
