@@ -28,7 +28,11 @@ class GenerateDockerignore(Transform):
     image installs its own, build output (`dist`, `target`, …) when the image builds it,
     Python caches, test and coverage output, editor/OS junk, and the Dockerfiles and Compose
     files themselves. Only entries that match something in the context are added, and only
-    when more than the Docker files themselves would be excluded.
+    when more than the Docker files themselves would be excluded. Tests, docs and dev files
+    too, when the build after every `COPY .` provably does not read them: `go build` ignores
+    `*_test.go` and `testdata/`; `pip install .` packages only what the build backend's
+    configuration names (setuptools, hatch, poetry, flit), so `tests/`, `docs/`,
+    `requirements-dev.txt`, `Makefile`, … outside it can go.
 
     ## Why
     `COPY . .` sends everything in the context into the image: a `.env` or a key becomes a
@@ -56,14 +60,19 @@ class GenerateDockerignore(Transform):
     review: when a file a COPY takes holds a secret by content (a private key, a PKCS#12
     store, an AWS key pair, a `password=`-style value that is not a placeholder), the
     pattern stays and the reason names the file: the image loses it, the app must get it
-    at run time.
+    at run time. Tests, docs and dev files (review): proven from the build commands, but a
+    program could still open one by path at run time.
 
     ## Refuses when
     The existing `.dockerignore` holds a pattern Docker rejects, another Dockerfile of the
     context cannot be read, the context has too many entries to list, or a pattern had to
     be left out because something needs the path it would exclude (the refusal names the
     instruction, the file and what it holds; a secret a COPY names itself is never excluded,
-    since the COPY would then fail).
+    since the COPY would then fail). Tests, docs and dev files stay, and a refusal says why,
+    when a RUN runs tests (`go test`, `go vet`, pytest, tox), builds docs, runs make or a
+    script from the context, works on the whole tree, when no `go build`/`pip install .`
+    follows the COPY, or when the backend's package list includes them or cannot be read
+    (a setup.py that computes it, an unknown backend).
 
     ## References
     Docker docs: .dockerignore files; CIS Docker 4.10; OWASP Docker Top 10 D06

@@ -28,8 +28,8 @@ from hardener.plans.copy.pybackend import backend_reads
 from hardener.plans.copy.step import Step
 from hardener.why import Why
 
-GO = "go build ignores it"
-PIP = "pip install . does not package it"
+GO = "go build does not read them"
+PIP = "pip install . does not package them"
 TEST_DIRS = ("tests", "test")
 DOC_DIRS = ("docs", "doc")
 DEV_FILES = ("requirements-dev.txt", "requirements-test.txt", "requirements_dev.txt", "requirements_test.txt",
@@ -129,6 +129,9 @@ def _one(doc: DockerfileDoc, inst: Instruction, directory: Path, tops: set[str],
         if isinstance(reads, Why):
             return reads
         result |= {p: PIP for p in found if "/" not in p and p not in reads}
+        packaged = [p for p in found if p in reads and p in TEST_DIRS + DOC_DIRS]
+        if packaged and not result:
+            return Why(f"the build backend's configuration packages {', '.join(p + '/' for p in packaged)}")
     if not result:
         return Why("no `go build` or `pip install .` follows it, so what the build reads is not known")
     return result
@@ -146,7 +149,7 @@ def _kind(argv: list[str], step: Step, cwd: str | None, tops: set[str]) -> str |
             return None
         return Why(f"{where} runs go {' '.join(words[:2])}, which reads test files")
     if _NEEDS_TESTS.match(name) or (name.startswith("python") and "-m" in argv and _test_module(argv)):
-        return Why(f"{where} runs {name if _NEEDS_TESTS.match(name) else 'the tests'}, which read them")
+        return Why(f"{where} runs {name if _NEEDS_TESTS.match(name) else 'the tests'}, which reads them")
     if _NEEDS_DOCS.match(name):
         return Why(f"{where} builds the docs")
     if _pip_self(argv, step, cwd):
