@@ -33,8 +33,10 @@ _DOC_NAME = re.compile(r"(CONTRIBUTING|CHANGELOG|CHANGES|HISTORY|CODE_OF_CONDUCT
 _DEV_NAME = re.compile(r"(requirements|requirements_|requirements-)?(dev|test|tests|lint|docs)[-_]?requirements\.txt"
                        r"|requirements[-_](dev|test|tests|lint|docs)\.txt|Makefile|\.editorconfig|\.pre-commit-config\.yaml"
                        r"|\.flake8|mypy\.ini|\.pylintrc|\.eslintrc.*|\.prettierrc.*|\.gitignore|\.gitattributes"
-                       r"|\.dockerignore|Dockerfile.*|.*\.Dockerfile|(docker-)?compose.*\.ya?ml|Jenkinsfile"
+                       r"|Dockerfile.*|.*\.Dockerfile|(docker-)?compose.*\.ya?ml|Jenkinsfile"
                        r"|\.gitlab-ci\.yml|\.travis\.yml|Vagrantfile|\.golangci\.ya?ml")
+# .dockerignore is not listed: it holds only patterns, and a `COPY .` can keep it out only if it
+# names itself, which generate-dockerignore does not do (yet).
 _SECRET_NAME = re.compile(r"\.env(\.(?!example$|sample$|template$|dist$)[\w.-]+)?|.*\.(pem|key|p12|pfx)|id_(rsa|dsa|ecdsa|ed25519)"
                           r"(?!\.pub$).*|\.pypirc|\.netrc|\.npmrc|credentials(\.json)?")
 _SECRET_PARTS = frozenset({".ssh", ".aws", ".gnupg"})
