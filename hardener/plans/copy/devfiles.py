@@ -34,7 +34,9 @@ TEST_DIRS = ("tests", "test")
 DOC_DIRS = ("docs", "doc")
 DEV_FILES = ("requirements-dev.txt", "requirements-test.txt", "requirements_dev.txt", "requirements_test.txt",
              "dev-requirements.txt", "test-requirements.txt", "tox.ini", "noxfile.py", "pytest.ini", "conftest.py",
-             ".coveragerc", ".pre-commit-config.yaml", ".flake8", "mypy.ini", "Makefile")
+             ".coveragerc", ".pre-commit-config.yaml", ".flake8", "mypy.ini", "Makefile",
+             # CI configuration: no build reads it (and add-ci-security-gate writes .github/)
+             ".github", ".gitlab-ci.yml", ".circleci", ".travis.yml")
 _GO_READ_ONLY = {("mod", "download"), ("env",), ("version",)}
 _GO_COMPILE = ("build", "install", "run")
 _NEEDS_TESTS = re.compile(r"^(pytest|py\.test|tox|nox|coverage|unittest|green|ward)$")
