@@ -23,6 +23,7 @@ from hardener.lab.buildengine import (
     list_tar,
     walk_tree,
 )
+from hardener.lab.leftovers import scan
 
 BUILDAH_LOG = """STEP 1/4: FROM docker.io/library/python:3.11-slim
 STEP 2/4: WORKDIR /app
@@ -104,7 +105,7 @@ def _side(tmp: Path, *, user: str = "", ports: tuple[str, ...] = ("8000/tcp",), 
           paths: tuple[str, ...] = ("app", "app/main.py"), entrypoint: tuple[str, ...] | None = None) -> V.Side:
     files = ImageFiles(frozenset(paths), PASSWD, size=1000)
     return V.Side(build=_built(tmp), config=ImageConfig(user=user, ports=ports, entrypoint=entrypoint, cmd=("python", "main.py")),
-                  run=RunResult(code, out), uid=V.resolve_uid(user, files), files=files)
+                  run=RunResult(code, out), uid=V.resolve_uid(user, files), files=files, leftovers=scan([set(paths)]))
 
 
 def _verdict(tmp: Path, original: V.Side, hardened: V.Side, non_root: bool = False) -> V.Verdict:
@@ -121,7 +122,7 @@ def test_judge_identical_images_pass(tmp_path: Path) -> None:
     v = _verdict(tmp_path, _side(tmp_path), _side(tmp_path))
     assert not v.regression and not v.unverified
     assert {c.name: c.status for c in v.checks} == {
-        "build": "ok", "smoke": "ok", "user": "info", "size": "info", "files": "ok",
+        "build": "ok", "smoke": "ok", "user": "info", "size": "info", "files": "ok", "leftovers": "ok",
         "ports": "ok", "entrypoint": "ok", "cmd": "ok"}
     assert V.exit_code([v]) == 0
 
@@ -274,3 +275,11 @@ def test_lab_broken_rewrite_is_caught(lab, broken_registry, tmp_path: Path) -> N
     assert "REGRESSION" in result.output
     assert (tmp_path / "logs" / "py-web-dockerfile.hardened.build.log").is_file()
     assert {p: p.read_bytes() for p in app.rglob("*") if p.is_file()} == before  # the user's files untouched
+
+
+def test_judge_lists_the_test_files_left_in_the_layers(tmp_path: Path) -> None:
+    shipped = _side(tmp_path, paths=("app", "app/main.py", "app/tests", "app/tests/test_a.py"))
+    v = _verdict(tmp_path, shipped, shipped)
+    check = next(c for c in v.checks if c.name == "leftovers")
+    assert check.status == "info" and "/app/tests (test, layer 1)" in check.detail and "(before: 1)" in check.detail
+    assert not v.regression

@@ -12,6 +12,7 @@ from hardener.dockerfile.doc import DockerfileDoc
 from hardener.dockerfile.dockerignore import Matcher, append_block, read_patterns
 from hardener.limits import read_bounded
 from hardener.model import Applicability, FileWrite, Finding, Transform
+from hardener.plans.copy.devfiles import dev_plan
 from hardener.plans.copy.plan import enabled_ecosystems
 from hardener.plans.copy.uses import ContextUse, context_use, judge
 
@@ -27,7 +28,11 @@ class GenerateDockerignore(Transform):
     image installs its own, build output (`dist`, `target`, …) when the image builds it,
     Python caches, test and coverage output, editor/OS junk, and the Dockerfiles and Compose
     files themselves. Only entries that match something in the context are added, and only
-    when more than the Docker files themselves would be excluded.
+    when more than the Docker files themselves would be excluded. Tests, docs and dev files
+    too, when the build after every `COPY .` provably does not read them: `go build` ignores
+    `*_test.go` and `testdata/`; `pip install .` packages only what the build backend's
+    configuration names (setuptools, hatch, poetry, flit), so `tests/`, `docs/`,
+    `requirements-dev.txt`, `Makefile`, … outside it can go.
 
     ## Why
     `COPY . .` sends everything in the context into the image: a `.env` or a key becomes a
@@ -55,14 +60,19 @@ class GenerateDockerignore(Transform):
     review: when a file a COPY takes holds a secret by content (a private key, a PKCS#12
     store, an AWS key pair, a `password=`-style value that is not a placeholder), the
     pattern stays and the reason names the file: the image loses it, the app must get it
-    at run time.
+    at run time. Tests, docs and dev files (review): proven from the build commands, but a
+    program could still open one by path at run time.
 
     ## Refuses when
     The existing `.dockerignore` holds a pattern Docker rejects, another Dockerfile of the
     context cannot be read, the context has too many entries to list, or a pattern had to
     be left out because something needs the path it would exclude (the refusal names the
     instruction, the file and what it holds; a secret a COPY names itself is never excluded,
-    since the COPY would then fail).
+    since the COPY would then fail). Tests, docs and dev files stay, and a refusal says why,
+    when a RUN runs tests (`go test`, `go vet`, pytest, tox), builds docs, runs make or a
+    script from the context, works on the whole tree, when no `go build`/`pip install .`
+    follows the COPY, or when the backend's package list includes them or cannot be read
+    (a setup.py that computes it, an unknown backend).
 
     ## References
     Docker docs: .dockerignore files; CIS Docker 4.10; OWASP Docker Top 10 D06
@@ -98,6 +108,8 @@ class GenerateDockerignore(Transform):
                 break
         for pattern, why, line in result.dropped:
             yield self.refuse(f"did not add {pattern!r} to {target.name}: {why}", line)
+        for stays, name, at in result.stays:
+            yield self.refuse(stays, at if ctx.file.name == name else 1)
         if result.substantive:
             content = append_block(existing, result.header, result.added)
             reason = f"{target.name}: exclude {', '.join(result.added)}"
@@ -105,6 +117,10 @@ class GenerateDockerignore(Transform):
             level = None
             if result.secrets:  # the image loses files an instruction takes: a human decides
                 reason += f"; review: {'; '.join(result.secrets)} (the image no longer holds it: mount it at run time)"
+                level = Applicability.REVIEW
+            if result.dev:  # proven from the build commands, but a program may still open one by path
+                grouped = {r: [p for p, q in result.dev if q == r] for _, r in result.dev}
+                reason += "; review: " + "; ".join(f"{', '.join(ps)}: {r}" for r, ps in grouped.items())
                 level = Applicability.REVIEW
             yield self.change([], reason, line, applicability=level, files=(FileWrite(target, content, 0o644),))
 
@@ -181,6 +197,8 @@ class _Plan:
         self.substantive = False  # only Dockerfile/Compose names is not worth a new block
         self.dropped: list[tuple[str, str, int]] = []  # pattern, why, line in this Dockerfile
         self.secrets: list[str] = []  # taken files the block removes because they hold secrets
+        self.dev: list[tuple[str, str]] = []  # test/doc/dev patterns and why the build does not read them
+        self.stays: tuple[tuple[str, str, int], ...] = ()  # why the context's test/doc files stay (why, Dockerfile, line)
         self.header = HEADER
 
 
@@ -208,14 +226,19 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
     fit = _Fit(paths, sent, directory, taken, reincluded, next(iter(docs)))
     commands = "\n".join(i.logical for d in docs.values() for i in d.instructions
                          if i.keyword not in ("COPY", "ADD", "FROM"))
-    for condition, pattern in _candidates(paths, directory, docs):
+    narrowed = {(u.doc, u.source.line): frozenset(u.kept) for u in taken.named.values() if u.kept}
+    dev = dev_plan(docs, directory, sent, narrowed)
+    result.stays = dev.stays
+    reasons = {e.pattern: e.reason for e in dev.exclusions}
+    for condition, pattern in [*_candidates(paths, directory, docs), *(("dev", p) for p in reasons)]:
         if condition == "no-git" and _CONDITIONS["git"].search(commands):
             if _hits(pattern, paths, Matcher(patterns)):
                 result.dropped.append((pattern, "a RUN or CMD uses git, which needs it", 1))
             continue
         if condition in _CONDITIONS and not _CONDITIONS[condition].search(commands):
             continue
-        chosen, why, line, secrets = _fit(pattern, patterns, fit, by_content=condition == "secret")
+        chosen, why, line, secrets = _fit(pattern, patterns, fit if condition != "dev" else dev_fit(fit),
+                                          by_content=condition == "secret")
         if condition == "docker-files" and not chosen:
             continue  # not worth a report: ignoring them only saves a few bytes
         if not chosen:
@@ -228,12 +251,20 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
             patterns.extend(chosen)
             result.added.extend(chosen)
             result.secrets.extend(secrets)
+            result.dev += [(chosen[0], reasons[pattern])] if condition == "dev" else []
             result.substantive |= condition != "docker-files"
             if chosen != [pattern]:
                 instead = f"the root-only {chosen[0]!r}" if chosen == [pattern.removeprefix("**/")] else \
                     f"{', '.join(map(repr, chosen))}, the files that hold secrets,"
                 result.dropped.append((pattern, f"{why}; added {instead} instead", line))
     return result
+
+
+def dev_fit(fit: _Fit) -> _Fit:
+    """The check for a test/doc/dev pattern: devfiles.py proved that no build after a `COPY .`
+    reads its files, so only instructions that name them (not a narrowed `COPY .`) may block it."""
+    named = {p: u for p, u in fit.taken.named.items() if not u.kept}
+    return _Fit(fit.paths, fit.sent, fit.directory, ContextUse(named, fit.taken.whole), fit.reincluded, fit.this)
 
 
 def _candidates(paths: tuple[str, ...], directory: Path, docs: dict[str, DockerfileDoc]) -> Iterator[tuple[str, str]]:

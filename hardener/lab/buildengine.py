@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,16 @@ class Engine:
     def files(self, image: str) -> ImageFiles:
         raise NotImplementedError
 
+    def layers(self, image: str) -> list[frozenset[str]]:
+        """The paths each layer of ``image`` adds or changes, in order (from a docker-archive)."""
+        with tempfile.TemporaryDirectory(prefix="hardener-layers-") as tmp:
+            archive = Path(tmp) / "image.tar"
+            self._cli(*self._save_args(image, archive)[1:])
+            return layers_of_archive(archive)
+
+    def _save_args(self, image: str, archive: Path) -> list[str]:
+        return [self.name, "save", "-o", str(archive), image]
+
     def remove(self, image: str) -> None:
         self._cli("rmi", image, check=False)
 
@@ -145,6 +156,10 @@ class Buildah(Engine):
         if self.env.get("BUILDAH_ISOLATION") or os.geteuid() != 0:
             return []
         return ["--isolation", "chroot"]
+
+    def _save_args(self, image: str, archive: Path) -> list[str]:
+        # uncompressed: the layer tars are read as they are
+        return ["buildah", "push", "--disable-compression", image, f"docker-archive:{archive}"]
 
     def build_cmd(self, dockerfile: Path, context: Path, tag: str) -> list[str]:
         return ["buildah", "bud", *self._isolation(), "--layers", "--force-rm", "-f", str(dockerfile), "-t", tag, str(context)]
@@ -306,3 +321,19 @@ def list_tar(stream: IO[bytes]) -> ImageFiles:
                 handle = tar.extractfile(member)
                 extra[name] = handle.read().decode(errors="replace") if handle else ""
     return ImageFiles(frozenset(paths), extra.get("etc/passwd", ""), extra.get("etc/group", ""), size)
+
+
+def layers_of_archive(archive: Path) -> list[frozenset[str]]:
+    """The paths of each layer of a docker-archive (`docker save`), in the manifest's order;
+    a compressed layer is read as well (tarfile detects it)."""
+    found: list[frozenset[str]] = []
+    with tarfile.open(archive) as outer:
+        handle = outer.extractfile("manifest.json")
+        manifest = json.loads(handle.read()) if handle else []
+        for name in manifest[0].get("Layers", []) if manifest else []:
+            member = outer.extractfile(name)
+            if member is None:
+                continue
+            with tarfile.open(fileobj=member, mode="r|*") as layer:
+                found.append(frozenset(m.name.removeprefix("./").strip("/") for m in layer if m.name not in ("", ".", "./")))
+    return found

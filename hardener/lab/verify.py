@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hardener.lab.buildengine import BuildResult, Engine, ImageConfig, ImageFiles, RunResult
+from hardener.lab.leftovers import Leftover, scan, summary
 
 SMOKE_FILE = "hardener-lab.toml"  # per-app smoke command beside the Dockerfile
 DEFAULT_TIMEOUT = 30.0
@@ -47,6 +48,7 @@ class Side:
     run: RunResult | None = None
     uid: int | None = None
     files: ImageFiles | None = None
+    leftovers: list[Leftover] | None = None  # test/doc/VCS/secret/dev paths in any layer
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ def judge(v: Verdict) -> list[Check]:
     delta = (after or 0) - (before or 0)
     checks.append(Check("size", INFO, f"{human(before)} -> {human(after)} ({'+' if delta >= 0 else '-'}{human(abs(delta))})"))
     checks.append(_files_check(o.files, h.files))
+    checks.append(_leftovers_check(o.leftovers, h.leftovers))
     if oc.ports == hc.ports:
         checks.append(Check("ports", OK, f"unchanged: {', '.join(oc.ports) or 'none exposed'}"))
     else:
@@ -260,6 +263,14 @@ def _files_check(before: ImageFiles | None, after: ImageFiles | None, shown: int
         return Check("files", OK, f"nothing present before is missing after ({len(after.paths)} paths)")
     listed = ", ".join("/" + p for p in top[:shown]) + (" …" if len(top) > shown else "")
     return Check("files", INFO, f"{len(missing)} paths present before are missing after: {listed}")
+
+
+def _leftovers_check(before: list[Leftover] | None, after: list[Leftover] | None) -> Check:
+    """Informational: what hardening could not keep out of the image is for a human to read."""
+    if after is None:
+        return Check("leftovers", INFO, "the layers could not be read")
+    was = f" (before: {len(before)})" if before is not None else ""
+    return Check("leftovers", OK if not after else INFO, summary(after) + was)
 
 
 def _command_check(name: str, before: tuple[str, ...] | None, after: tuple[str, ...] | None) -> Check:
@@ -390,6 +401,7 @@ def _verify_one(engine: Engine, v: Verdict, original: Path, hardened: Path, slug
             say(f"{v.path}: inspecting the {label} image")
             side.config = engine.config(tag)
             side.files = engine.files(tag)
+            side.leftovers = _layers_scan(engine, tag)
             side.uid = resolve_uid(side.config.user, side.files)
             argv = v.smoke.argv or [*(side.config.entrypoint or ()), *(side.config.cmd or ())]
             if argv:
@@ -401,6 +413,13 @@ def _verify_one(engine: Engine, v: Verdict, original: Path, hardened: Path, slug
                 engine.remove(tag)
     if not options.remove_images:
         _rerun_if_different(engine, v, slug, logs, say)
+
+
+def _layers_scan(engine: Engine, tag: str) -> list[Leftover] | None:
+    try:
+        return scan(engine.layers(tag))
+    except (OSError, RuntimeError, ValueError, KeyError):  # an engine without save/push: said in the check
+        return None
 
 
 def _rerun_if_different(engine: Engine, v: Verdict, slug: str, logs: Path, say: Progress) -> None:
@@ -461,6 +480,8 @@ def to_dict(v: Verdict) -> dict[str, Any]:
             "cmd": list(c.cmd or []) if c else None, "ports": list(c.ports) if c else None,
             "smoke_exit": s.run.returncode if s.run else None,
             "smoke_timed_out": s.run.timed_out if s.run else None,
+            "leftovers": [{"layer": f.layer + 1, "path": "/" + f.path, "kind": f.kind} for f in s.leftovers]
+            if s.leftovers is not None else None,
         }
 
     return {

@@ -117,6 +117,13 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
     return needs | mentioned(texts, tops), first
 
 
+def copy_steps(doc: DockerfileDoc, inst: Instruction) -> list[Step]:
+    """The later steps that work on what ``inst`` (a `COPY .`) copied: its stage's RUNs, those of
+    the stages built on it, the HEALTHCHECK probes and the commands containers run."""
+    later = [i for i in doc.stages[inst.stage].instructions if i.line > inst.line]
+    return _steps(doc, inst, later)[0]
+
+
 def _steps(doc: DockerfileDoc, inst: Instruction, later: list[Instruction]) -> tuple[list[Step], list[str]]:
     """This stage's later RUNs, the command its containers run, and those of the stages that
     build FROM it or COPY --from it; plus every later text that may name a copied path."""
