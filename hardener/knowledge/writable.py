@@ -33,6 +33,9 @@ def plan(facts: AppWrites, volumes: list[str]) -> Writable | Why:
     dirs = list(volumes)
     cited: list[str] = []
     for directory, write in facts.directories().items():
+        if directory == "/root" or directory.startswith("/root/"):
+            return Why(f"the app writes {write.path} ({write.cite()}), under root's home /root, which a non-root "
+                       "user cannot enter: move it out of /root first")
         if directory in _SYSTEM:
             return Why(f"the app writes {write.path} ({write.cite()}), directly in {directory}; giving "
                        f"{directory} to a non-root user would hand it the system: write elsewhere first")

@@ -125,7 +125,7 @@ def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWri
     if context_dir is not None and context_dir.is_dir():
         paths = listing(context_dir).paths
         mapper = _Mapper(copies, context_dir)
-        _script_facts(insts, context_dir, workdir, writes, unknown)
+        _script_facts(insts, mapper, paths, workdir, writes, unknown)
         _placeholder_facts(paths, mapper, writes)
         _code_facts(context_dir, paths, mapper, workdir, writes, unknown)
         writes_facts.conventions(context_dir, paths, mapper.place, insts, writes)
@@ -204,20 +204,35 @@ def _start_facts(insts: list[Instruction], name: str, workdir: str | None, write
     start = last_start(insts)
     if start is None:
         return
-    text = " ".join(start.json) if start.json is not None else start.args
-    if start.json is not None and not (start.json and start.json[0].rsplit("/", 1)[-1] in writes_scan.SHELLS):
+    text = start.args if start.json is None else writes_scan.shell_script(start.json)
+    if text is None:
         return  # exec form: one program and its arguments, no redirections
     _sites(writes_scan.script_sites(text), "entrypoint", f"{name}:{start.line}", workdir, writes, unknown, line=False)
 
 
-def _script_facts(insts: list[Instruction], context_dir: Path, workdir: str | None, writes: list[Write],
-                  unknown: list[Unknown]) -> None:
-    from hardener.knowledge.images import _entrypoint_script
+def _script_facts(insts: list[Instruction], mapper: _Mapper, paths: tuple[str, ...], workdir: str | None,
+                  writes: list[Write], unknown: list[Unknown]) -> None:
+    """Writes of the script the ENTRYPOINT (else CMD) runs, when the build context holds it."""
+    from hardener.knowledge.images import last_start
 
-    found = _entrypoint_script(insts, context_dir)
-    if found is not None:
-        src, text = found
-        _sites(writes_scan.script_sites(text), "entrypoint", src.lstrip("./") or src, workdir, writes, unknown)
+    start = last_start(insts)
+    if start is None:
+        return
+    words = list(start.json) if start.json is not None else start.args.split()
+    while words and (words[0].rsplit("/", 1)[-1] in writes_scan.SHELLS or words[0] in ("exec", "-e", "-x")):
+        words = words[1:]
+    target = _resolve(words[0], workdir) if words and is_literal_path(words[0]) else None
+    rel = next((p for p in paths if target and mapper.place(p) == target), None)
+    if rel is None:
+        return
+    try:
+        text = read_bounded(mapper.context_dir / rel, MAX_FILE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return
+    shell = re.match(r"#!\s*/(usr/)?bin/(env\s+)?(ba|da|a|z)?sh\b", text)
+    if not shell and not (rel.endswith((".sh", ".bash")) and not text.startswith("#!")):
+        return  # a program, not a shell script: its writes are read with the code, if at all
+    _sites(writes_scan.script_sites(text), "entrypoint", rel, workdir, writes, unknown)
 
 
 def _sites(sites: list[writes_scan.Site], source: str, where: str, workdir: str | None, writes: list[Write],
@@ -294,7 +309,8 @@ def _file_facts(rel: str, kind: str, data: bytes, place: str | None, workdir: st
             unknown.append(Unknown("code", at, f"{site.call} writes {site.path.rel}, relative to a WORKDIR "
                                                "the Dockerfile does not set"))
         else:
-            writes.append(Write(path, site.is_dir, "code", at))
+            default = f" (default of ${site.env})" if site.env else ""
+            writes.append(Write(path, site.is_dir, "code", at + default))
 
 
 def _python_path(path: writes_python.PyPath, here: str | None, workdir: str | None) -> str | None:

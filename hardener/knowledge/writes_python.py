@@ -44,6 +44,7 @@ class PySite:
     is_dir: bool
     path: PyPath | None
     why: str = ""
+    env: str = ""  # the variable whose default gave the path: the deployment may set another
 
 
 _FILE_WRITERS = {"sqlite3.connect": "sqlite3.connect", "shelve.open": "shelve.open", "dbm.open": "dbm.open",
@@ -72,10 +73,11 @@ def write_sites(source: bytes) -> list[PySite] | str:
         METADATA_DEPENDENCIES = (PositionProvider,)
 
         def visit_Call(self, node: cst.Call) -> None:
+            evaluator.env = []
             site = _site(node, evaluator)
             if site is not None:
                 line = self.get_metadata(PositionProvider, node).start.line
-                sites.append(PySite(line, *site))
+                sites.append(PySite(line, *site, env=",".join(dict.fromkeys(evaluator.env))))
 
     wrapper.visit(Visitor())
     return sites
@@ -166,6 +168,7 @@ class _Evaluator:
     def __init__(self, names: dict[str, Any]) -> None:
         self.names = names
         self.depth = 0
+        self.env: list[str] = []
 
     def eval(self, node: Any) -> PyPath | None:
         if self.depth > 20:
@@ -205,6 +208,8 @@ class _Evaluator:
         name = _name(node.func)
         args = [a.value for a in node.args if a.keyword is None and not a.star]
         if name in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
+            if args and isinstance(args[0], cst.SimpleString):
+                self.env.append(str(args[0].evaluated_value))
             return self.eval(args[1]) if len(args) > 1 else None
         if name in ("os.getcwd", "Path.cwd", "pathlib.Path.cwd"):
             return PyPath("cwd", "")

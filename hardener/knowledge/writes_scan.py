@@ -100,10 +100,14 @@ def unwrapped(argv: list[str]) -> list[str]:
 def written(argv: list[str]) -> list[str]:
     """The paths one command (its words, redirections as separate words) writes."""
     found = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in _REDIRECTS]
-    program, args = argv[0].rsplit("/", 1)[-1], [w for w in argv[1:] if not w.startswith("-")]
+    targets = {i + 1 for i, word in enumerate(argv) if word in _REDIRECTS}
+    words = [w for i, w in enumerate(argv) if i not in targets and w not in _REDIRECTS]
+    if not words:
+        return found
+    program, args = words[0].rsplit("/", 1)[-1], [w for w in words[1:] if not w.startswith("-")]
     if program == "tee":
         found += args
-    elif program == "sed" and any(w == "-i" or w.startswith(("-i", "--in-place")) for w in argv[1:]):
+    elif program == "sed" and any(w == "-i" or w.startswith(("-i", "--in-place")) for w in words[1:]):
         found += args[-1:]
     elif program in _LAST_ARG_WRITERS:
         found += args[-1:]
@@ -114,21 +118,77 @@ def written(argv: list[str]) -> list[str]:
     return [p for p in found if not p.startswith(_IGNORED) and not p.startswith("&")]
 
 
+_SPACE_REDIRECT = re.compile(r"(\d?(?:>>|>\||>&|>)|&>>|&>|\d?<<<|\d?<<-?|\d?<&|\d?<)")
+_CONTROL = re.compile(r"&&|\|\||;|(?<![>])\|(?!\|)|(?<![<>&])&(?![>&\d])")
+_WRITE_REDIRECT = re.compile(r"^\d*(>>|>\||>)$|^(&>>|&>)$")
+
+
+_CHUNK = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|[^'"]+|['"]""")
+
+
+def _commands(line: str) -> list[str]:
+    """A shell line cut at its control operators outside quotes, redirections spaced apart."""
+    out = []
+    for chunk in _CHUNK.findall(line):
+        if chunk[0] in "'\"" and len(chunk) > 1:
+            out.append(chunk)
+        else:
+            out.append(_CONTROL.sub("\0", _SPACE_REDIRECT.sub(r" \1 ", chunk)))
+    return "".join(out).split("\0")
+
+
+def _redirections(words: list[str]) -> list[str]:
+    """Normalise ``2>``/``&>>`` to ``>``/``>>`` and drop fd duplications and input redirections
+    (``2>&1``, ``< tpl``): their words are not arguments of the command."""
+    out: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if re.fullmatch(r"\d*[<>]&\d*-?", word):
+            skip = word.endswith("&")  # `>& 1` spelled apart
+            continue
+        if re.fullmatch(r"\d*<(<<?|<-)?", word):
+            skip = True
+            continue
+        match = _WRITE_REDIRECT.match(word)
+        out.append((match.group(1) or match.group(2).lstrip("&")) if match else word)
+    return out
+
+
+def shell_script(argv: list[str] | tuple[str, ...]) -> str | None:
+    """The script of ``sh -c SCRIPT`` (any shell), or None."""
+    if argv and argv[0].rsplit("/", 1)[-1] in SHELLS:
+        flags = [i for i, w in enumerate(argv[1:], 1) if w.startswith("-") and "c" in w[1:]]
+        if flags and flags[0] + 1 < len(argv):
+            return argv[flags[0] + 1]
+    return None
+
+
 def script_sites(text: str) -> list[Site]:
     """Writes of a shell script, command by command; a write to a ``$VAR`` path is unknown."""
     sites: list[Site] = []
+    heredoc: str | None = None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
+        if heredoc is not None:
+            heredoc = None if line == heredoc else heredoc  # a here-document's body is data, not commands
+            continue
         if not line or line.startswith("#"):
             continue
-        spaced = re.sub(r"(\d?>>?\|?|&>>?)(?=\S)", r"\1 ", line)
-        for part in re.split(r"&&|\|\||[;|]", spaced):
+        opened = re.search(r"<<-?\s*['\"]?(\w+)", line)
+        heredoc = opened.group(1) if opened else None
+        for part in _commands(line):
             try:
-                argv = unwrapped(shlex.split(part, comments=True))
+                argv = unwrapped(_redirections(shlex.split(part, comments=True)))
             except ValueError:
                 continue
-            argv = [re.sub(r"^\d(?=>)", "", w) for w in argv]
             if not argv:
+                continue
+            inner = shell_script(argv)
+            if inner is not None:
+                sites += [Site(number, s.call, s.is_dir, s.path, s.why) for s in script_sites(inner)]
                 continue
             for path in written(argv):
                 if "$" in path or "`" in path:
