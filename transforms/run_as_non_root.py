@@ -46,8 +46,13 @@ class RunAsNonRoot(Transform):
     `addgroup`/`adduser`, or a passwd line where neither exists), or the image's own
     non-root user is reused (node → `1000:1000`, distroless → `65532:65532`). `USER`
     is numeric and goes after the last instruction that changes the filesystem, so
-    the build itself runs as before. Only declared `VOLUME`s (and the `WORKDIR` when the
-    start command writes a relative path there) are created and chowned.
+    the build itself runs as before. Only the directories the app writes are created and
+    chowned (not recursively), each cited with its source (`hardener explain facts`): its
+    code (`source: code app/db.py:12`), a framework convention, the repo (`VOLUME`, `ENV`
+    data directories, `.gitkeep` directories), its entrypoint or CMD, or a recorded run
+    (`hardener.facts.toml`). When the app writes a path that cannot be resolved, the whole
+    application directory goes to the user with `COPY --chown` and the reason cites the
+    write; with no application directory to give, the change is `unsafe`.
     uid/gid: `[tool.hardener.run-as-non-root] uid = 10001, gid = 10001, name = "app"`.
 
     ## Applicability
@@ -60,8 +65,9 @@ class RunAsNonRoot(Transform):
     Dockerfile, it binds a port below 1024 (use a port ≥ 1024 or an `-unprivileged`
     variant), its start command needs root (cron, sshd, service, apt-get …), ONBUILD
     triggers would run as the new user, the image looks like a base for other Dockerfiles
-    (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), or a volume
-    would need a shell the image lacks to be chowned.
+    (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), a volume
+    would need a shell the image lacks to be chowned, or the app writes directly into a
+    system directory (`/etc/app.conf`) or under `/root`, which the user must not own.
 
     ## References
     hadolint DL3002, DL3066, checkov CKV_DOCKER_3, CKV_DOCKER_8, CIS Docker 4.1
