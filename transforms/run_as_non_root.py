@@ -110,7 +110,7 @@ class RunAsNonRoot(Transform):
             yield self.refuse(f"the volume {inherited[0]} is declared in an earlier stage; the classic builder "
                               "would discard a chown after it: create the user there", stage.from_.line)
             return
-        writable = writable_plan.plan(writes.app_writes(doc, base, ctx.build_context),
+        writable = writable_plan.plan(writes.app_writes(doc, base, ctx.build_context, ctx.files.run_view()),
                                       _volume_paths(stage.instructions))
         if isinstance(writable, Why):
             yield self.refuse(writable, stage.from_.line)

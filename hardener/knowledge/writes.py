@@ -99,15 +99,22 @@ class _Copy:
     line: int
 
 
-_CACHE: dict[tuple[str, str], AppWrites] = {}
+# The facts of the current run, keyed by context directory and Dockerfile text. Holding the
+# run's file view keeps its id from being reused by a later run (a test, a campaign).
+_CACHE: tuple[object, dict[tuple[str, str], AppWrites]] | None = None
 
 
-def app_writes(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWrites:
-    """The writes of the final stage's app (cached per context directory and Dockerfile text)."""
-    key = (str(context_dir), doc.text)
-    if key not in _CACHE:
-        _CACHE[key] = _analyse(doc, base, context_dir)
-    return _CACHE[key]
+def app_writes(doc: DockerfileDoc, base: Base, context_dir: Path | None, run: object = None) -> AppWrites:
+    """The writes of the final stage's app; ``run`` (the run's file view) caches them for the run."""
+    global _CACHE
+    if run is None:
+        return _analyse(doc, base, context_dir)
+    if _CACHE is None or _CACHE[0] is not run:
+        _CACHE = (run, {})
+    key = (str(context_dir.resolve()) if context_dir is not None else "", doc.text)
+    if key not in _CACHE[1]:
+        _CACHE[1][key] = _analyse(doc, base, context_dir)
+    return _CACHE[1][key]
 
 
 def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWrites:
@@ -338,9 +345,9 @@ def _skipped(rel: str) -> bool:
         or name.endswith("_test.py") or name.startswith(".")
 
 
-def data_paths(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> frozenset[str]:
+def data_paths(doc: DockerfileDoc, base: Base, context_dir: Path | None, run: object = None) -> frozenset[str]:
     """Context-relative top-level entries the app writes to (for narrow-copy: never drop them)."""
-    found = app_writes(doc, base, context_dir)
+    found = app_writes(doc, base, context_dir, run)
     if found.app_dir is None:
         return frozenset()
     root = found.app_dir.rstrip("/") + "/"
