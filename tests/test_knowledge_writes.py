@@ -216,3 +216,22 @@ def test_env_default_is_named_in_the_fact(tmp_path):
     found = facts(tmp_path, "FROM python:3.12\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"a.py\"]\n",
                   {"a.py": 'import os\nimport sqlite3\nsqlite3.connect(os.getenv("DB_FILE", "state/app.db"))\n'})
     assert [(w.path, w.where) for w in found.writes] == [("/app/state/app.db", "a.py:3 (default of $DB_FILE)")]
+
+
+def test_narrow_copy_keeps_what_the_app_writes_into(tmp_path):
+    from hardener.context import Context
+    from hardener.engine import Options, process
+    from hardener.transforms.narrow_copy import NarrowCopy
+
+    # uploads/ holds only a placeholder: the repo keeps it for the app to write in (app.config
+    # names it at run time); nothing in the import graph names it
+    files = {"requirements.txt": "x\n", "app.py": 'import os\nos.makedirs(os.environ["UPLOADS"], exist_ok=True)\n',
+             "uploads/.gitkeep": "", "docs/a.md": "",
+             "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "app.py"]\n'}
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(content)
+    ctx = Context(tmp_path).for_file(tmp_path / "Dockerfile")
+    result = process("Dockerfile", "dockerfile", files["Dockerfile"].encode(), [NarrowCopy()], ctx, Options())
+    out = (result.output or b"").decode()
+    assert "COPY uploads/ ./uploads/" in out and "docs" not in out

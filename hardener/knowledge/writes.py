@@ -345,9 +345,15 @@ def _skipped(rel: str) -> bool:
         or name.endswith("_test.py") or name.startswith(".")
 
 
-def data_paths(doc: DockerfileDoc, base: Base, context_dir: Path | None, run: object = None) -> frozenset[str]:
-    """Context-relative top-level entries the app writes to (for narrow-copy: never drop them)."""
-    found = app_writes(doc, base, context_dir, run)
+def data_paths(doc: DockerfileDoc, context_dir: Path | None, run: object = None) -> frozenset[str]:
+    """Top-level build-context entries the final stage's app writes into (a ``COPY .`` copies
+    the context to its app directory): narrow-copy never drops them."""
+    from hardener.knowledge.images import resolve_stage
+
+    stage = doc.final_stage()
+    if stage is None:
+        return frozenset()
+    found = app_writes(doc, resolve_stage(doc, stage), context_dir, run)
     if found.app_dir is None:
         return frozenset()
     root = found.app_dir.rstrip("/") + "/"
