@@ -250,6 +250,9 @@ def _sites(sites: list[writes_scan.Site], source: str, where: str, workdir: str 
             if site.why != "in memory":
                 unknown.append(Unknown(source, at, site.why))
             continue
+        if site.path.startswith("__dirname"):
+            unknown.append(Unknown(source, at, f"{site.call} writes under __dirname, not resolved yet"))
+            continue
         path = _resolve(site.path, workdir)
         if path is None:
             unknown.append(Unknown(source, at, f"writes {site.path}, relative to a WORKDIR the Dockerfile does not set"))

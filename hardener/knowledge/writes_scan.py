@@ -25,11 +25,12 @@ class Site:
 _STR = r"""(?:"([^"\\\n]*)"|'([^'\\\n]*)'|`([^`$\\\n]*)`)"""
 _NODE_CALLS = re.compile(
     r"\b(?:fs(?:\.promises)?|fsp|fse|promises)\.(writeFileSync|writeFile|appendFileSync|appendFile|mkdirSync|mkdir|"
-    r"createWriteStream|mkdirp|ensureDirSync|ensureDir|outputFile|outputFileSync)\s*\(\s*([^,)]*)")
-_NODE_SQLITE = re.compile(r"\bnew\s+(?:Database|sqlite3\.Database|sqlite3\.cached\.Database)\s*\(\s*([^,)]*)")
-_MULTER = re.compile(r"\bmulter\s*\(\s*\{[^}]*?\bdest\s*:\s*([^,}]*)")
-_GO_CALLS = re.compile(r"\bos\.(Create|WriteFile|MkdirAll|Mkdir|OpenFile)\s*\(\s*([^,)]*)((?:,[^)]*)?)\)")
-_GO_SQLITE = re.compile(r"\bsql\.Open\s*\(\s*\"sqlite3?\"\s*,\s*([^,)]*)")
+    r"createWriteStream|mkdirp|ensureDirSync|ensureDir|outputFile|outputFileSync)\s*\(")
+_NODE_SQLITE = re.compile(r"\bnew\s+(?:Database|sqlite3\.Database|sqlite3\.cached\.Database)\s*\(")
+_MULTER = re.compile(r"\bmulter\s*\(\s*\{[^}]*?\bdest\s*:\s*")
+_GO_CALLS = re.compile(r"\bos\.(Create|WriteFile|MkdirAll|Mkdir|OpenFile)\s*\(")
+_GO_SQLITE = re.compile(r"\bsql\.Open\s*\(\s*\"sqlite3?\"\s*,\s*")
+_JOIN = re.compile(r"^(?:path\.(?:join|resolve)|filepath\.Join|path\.Join)\s*\((.*)\)$", re.DOTALL)
 _CONST = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*\w+\s*)?=\s*" + _STR + r"\s*[;\n]")
 _GO_CONST = re.compile(r"\b([A-Za-z_]\w*)\s*(?:=|:=)\s*\"([^\"\\\n]*)\"")
 _DIR_CALLS = frozenset({"mkdirSync", "mkdir", "mkdirp", "ensureDirSync", "ensureDir", "MkdirAll", "Mkdir", "multer"})
@@ -37,10 +38,10 @@ _DIR_CALLS = frozenset({"mkdirSync", "mkdir", "mkdirp", "ensureDirSync", "ensure
 
 def node_sites(text: str) -> list[Site]:
     consts = _constants(_CONST, text)
-    sites = [_site(text, m.start(), m.group(1), m.group(2), consts) for m in _NODE_CALLS.finditer(text)]
-    sites += [_site(text, m.start(), "sqlite Database", m.group(1), consts, memory=True)
+    sites = [_site(text, m.start(), m.group(1), _args(text, m.end()), consts) for m in _NODE_CALLS.finditer(text)]
+    sites += [_site(text, m.start(), "sqlite Database", _args(text, m.end()), consts, memory=True)
               for m in _NODE_SQLITE.finditer(text)]
-    sites += [_site(text, m.start(), "multer", m.group(1), consts) for m in _MULTER.finditer(text)]
+    sites += [_site(text, m.start(), "multer", _args(text, m.end(), "}"), consts) for m in _MULTER.finditer(text)]
     return sites
 
 
@@ -48,12 +49,34 @@ def go_sites(text: str) -> list[Site]:
     consts = _constants(_GO_CONST, text)
     sites = []
     for m in _GO_CALLS.finditer(text):
-        if m.group(1) == "OpenFile" and not re.search(r"O_(WRONLY|RDWR|CREATE|APPEND|TRUNC)", m.group(3)):
+        args = _args(text, m.end())
+        if m.group(1) == "OpenFile" and not re.search(r"O_(WRONLY|RDWR|CREATE|APPEND|TRUNC)", " ".join(args[1:])):
             continue
-        sites.append(_site(text, m.start(), f"os.{m.group(1)}", m.group(2), consts))
-    sites += [_site(text, m.start(), "sql.Open(sqlite3)", m.group(1), consts, memory=True)
+        sites.append(_site(text, m.start(), f"os.{m.group(1)}", args, consts))
+    sites += [_site(text, m.start(), "sql.Open(sqlite3)", _args(text, m.end()), consts, memory=True)
               for m in _GO_SQLITE.finditer(text)]
     return sites
+
+
+def _args(text: str, at: int, closer: str = ")") -> list[str]:
+    """The comma-separated arguments from ``at`` to the closing bracket (quotes and nesting kept)."""
+    args, depth, quote, start = [], 0, "", at
+    for i in range(at, min(len(text), at + 2000)):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote and text[i - 1] != "\\" else quote
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}" and depth:
+            depth -= 1
+        elif depth == 0 and (ch == "," or ch in closer + ")"):
+            args.append(text[start:i].strip())
+            if ch != ",":
+                return args
+            start = i + 1
+    return args
 
 
 def _constants(pattern: re.Pattern[str], text: str) -> dict[str, str | None]:
@@ -64,16 +87,48 @@ def _constants(pattern: re.Pattern[str], text: str) -> dict[str, str | None]:
     return found
 
 
-def _site(text: str, at: int, call: str, arg: str, consts: dict[str, str | None], memory: bool = False) -> Site:
+def _literal(arg: str, consts: dict[str, str | None]) -> str | None:
+    m = re.fullmatch(_STR, arg)
+    if m:
+        return next((g for g in m.groups() if g is not None), None)
+    if arg in ("__dirname", "dirname"):
+        return "__dirname"
+    return consts.get(arg)
+
+
+def _directory(arg: str, consts: dict[str, str | None]) -> str | None:
+    """The known directory of a path whose file name is set at run time: ``path.join(DIR, name)``,
+    `` `uploads/${name}` ``, ``DIR + "/" + name``."""
+    join = _JOIN.match(arg)
+    if join:
+        parts = [p.strip() for p in join.group(1).split(",")]
+        known = []
+        for part in parts:
+            value = _literal(part, consts)
+            if value is None:
+                break
+            known.append(value)
+        return "/".join(known) if known and len(known) < len(parts) else None
+    template = re.fullmatch(r"`([^`$]*)/\$\{[^}]*\}[^`/]*`", arg)
+    if template:
+        return template.group(1)
+    concat = re.fullmatch(r"([A-Za-z_$][\w$]*|" + _STR + r")\s*\+\s*['\"]/['\"]\s*\+\s*[\w$.]+", arg)
+    return _literal(concat.group(1), consts) if concat else None
+
+
+def _site(text: str, at: int, call: str, args: list[str], consts: dict[str, str | None], memory: bool = False) -> Site:
     line = text.count("\n", 0, at) + 1
     name = call.rsplit(".", 1)[-1].split("(")[0]
     is_dir = name in _DIR_CALLS
-    arg = arg.strip()
-    m = re.fullmatch(_STR, arg)
-    value = next((g for g in m.groups() if g is not None), None) if m else consts.get(arg)
+    arg = args[0] if args else ""
+    value = _literal(arg, consts)
     if value is not None and memory and value.startswith((":memory:", "file::memory:")):
         return Site(line, call, is_dir, None, "in memory")
-    if value is None or not value or "://" in value:
+    if value is None:
+        directory = _directory(arg, consts)
+        if directory:
+            return Site(line, call, True, directory.removeprefix("./"), "file name set at run time")
+    if value is None or not value or "://" in value or value == "__dirname":
         return Site(line, call, is_dir, None, f"{call}({arg[:40]}) writes a path not known before run time")
     value = value.removeprefix("file:").split("?")[0] if memory else value
     return Site(line, call, is_dir, value.removeprefix("./"))
