@@ -301,7 +301,8 @@ def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tupl
 @click.argument("rule")
 def explain(rule: str) -> None:
     """Print the documentation of a transform (by id or name) and its options; `pr` and
-    `verify` print the options of those commands' config sections."""
+    `verify` print the options of those commands' config sections; `facts` the runtime facts
+    (what the app writes) and their sources."""
     import inspect
 
     from hardener.options import ENGINE_SECTIONS, did_you_mean, explain_lines
@@ -317,7 +318,12 @@ def explain(rule: str) -> None:
     if rule.lower() in ENGINE_SECTIONS:
         click.echo("\n".join(explain_lines(rule.lower(), ENGINE_SECTIONS[rule.lower()])))
         return
-    hint = did_you_mean(rule, [*(c.name for c in REGISTRY), *(c.id for c in REGISTRY), *ENGINE_SECTIONS])
+    if rule.lower() == "facts":
+        from hardener.knowledge import writes, writes_facts
+
+        click.echo("\n\n".join(inspect.cleandoc(m.__doc__ or "") for m in (writes, writes_facts)))
+        return
+    hint = did_you_mean(rule, [*(c.name for c in REGISTRY), *(c.id for c in REGISTRY), *ENGINE_SECTIONS, "facts"])
     raise click.UsageError(f"unknown transform {rule!r}{hint or '; see `hardener list`'}")
 
 

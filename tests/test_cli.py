@@ -182,6 +182,13 @@ def test_explain_and_list() -> None:
     assert invoke("explain", "HD999").exit_code == 2
 
 
+def test_explain_facts_names_every_source() -> None:
+    explained = invoke("explain", "facts")
+    assert explained.exit_code == 0
+    for source in ("``code``", "``convention``", "``repo``", "``entrypoint``", "``observed``", "hardener.facts.toml"):
+        assert source in explained.stdout
+
+
 def test_version_and_interrupt(repo: Path, monkeypatch) -> None:
     assert invoke("--version").stdout.startswith("hardener, version ")
 

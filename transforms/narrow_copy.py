@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from hardener import repo_facts as facts
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.edits import Edit
+from hardener.knowledge import writes
 from hardener.model import Applicability, Finding, Transform
 from hardener.options import Option
 from hardener.plans.copy.plan import DEFAULT_ECOSYSTEMS, KNOWN, copies_all, enabled_ecosystems, plan
@@ -84,6 +86,8 @@ class NarrowCopy(Transform):
         planned = plan(doc, inst, directory, paths, enabled_ecosystems(self.option(ctx, "ecosystems")))
         if isinstance(planned, Why):
             return self.refuse(planned, inst.line)
+        kept = writes.data_paths(doc, directory, ctx.files.run_view()) & {p for p in paths if "/" not in p}
+        planned = replace(planned, needs=planned.needs | kept)  # the app writes there: never drop it
         new = _render(doc, inst, planned.ordered(), directory)
         reason = f"copy only what the app needs: {', '.join(sorted(planned.needs))}"
         return self.change([Edit(inst.start, inst.end, new)], reason, inst.line, end_line=inst.end_line)

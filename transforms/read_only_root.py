@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from ruamel.yaml.nodes import Node, SequenceNode
+from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from hardener.compose.anchors import own_sequence
 from hardener.compose.command import writes_nothing
@@ -16,7 +17,7 @@ from hardener.compose.splice import append_sequence_item, insert_mapping_entry, 
 from hardener.compose.start_writes import start_writes
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
-from hardener.knowledge import images
+from hardener.knowledge import images, writes
 from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 from hardener.why import Why
@@ -164,7 +165,8 @@ class ReadOnlyRoot(ServiceTransform):
         if data:
             yield self.refuse(
                 f"service {service.name!r}: {name} writes data to {', '.join(data)}; "
-                "put it on a named volume first, then read_only can be set",
+                "put it on a named volume first, then read_only can be set"
+                + (source if "(source: " in source else ""),
                 service.line,
             )
             return
@@ -270,5 +272,21 @@ def built_writable(build: Node, ctx: Context) -> tuple[list[str], str] | Why:
         return Why(f"its {start.keyword} runs `{program or start.args}`, not a known runtime; a script may write "
                    "anywhere")
     scratch = [p for p in known if any(path_under(p, s) for s in SCRATCH_PATHS)]
+    facts = writes.app_writes(doc, base, _context_dir(build, ctx), ctx.files.run_view())
+    if facts.unknown:
+        return Why(f"its app writes a path hardener cannot resolve ({facts.unknown[0].cite()})")
+    written = {d: w.cite() for d, w in facts.directories().items() if not any(path_under(d, s) for s in SCRATCH_PATHS)}
+    if written:
+        cited = "; ".join(f"{d} ({c})" for d, c in written.items())
+        return sorted({"/tmp", *scratch, *written}), f"; from {path.name}: {program} on {base.info.name}; {cited}"
     return sorted({"/tmp", *scratch}), (f"; from {path.name}: {program} on {base.info.name} writes temporary files "
                                         "only — if the app writes into its own directory, put a volume there")
+
+
+def _context_dir(build: Node, ctx: Context) -> Path | None:
+    """The directory a ``build:`` sends (its ``context``, relative to the Compose file)."""
+    context = scalar_value(build) if isinstance(build, ScalarNode) else scalar_value(mapping_get(build, "context"))
+    if context is not None and ("$" in context or "://" in context):
+        return None
+    compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
+    return Path(compose_dir) / (context or ".")

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.dockerfile.removal import env_pairs
 from hardener.edits import Edit
-from hardener.knowledge import images
+from hardener.knowledge import images, writes
+from hardener.knowledge import writable as writable_plan
 from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
@@ -48,8 +49,13 @@ class RunAsNonRoot(Transform):
     the Dockerfile gives its files to (`chown unit …`, `COPY --chown=www-data`) runs the app:
     by its fixed uid where the distro fixes one, else by name (a package created it). `USER`
     is numeric and goes after the last instruction that changes the filesystem, so
-    the build itself runs as before. Only declared `VOLUME`s (and the `WORKDIR` when the
-    start command writes a relative path there) are created and chowned.
+    the build itself runs as before. Only the directories the app writes are created and
+    chowned (not recursively), each cited with its source (`hardener explain facts`): its
+    code (`source: code app/db.py:12`), a framework convention, the repo (`VOLUME`, `ENV`
+    data directories, `.gitkeep` directories), its entrypoint or CMD, or a recorded run
+    (`hardener.facts.toml`). When the app writes a path that cannot be resolved, the whole
+    application directory goes to the user with `COPY --chown` and the reason cites the
+    write; with no application directory to give, the change is `unsafe`.
     uid/gid: `[tool.hardener.run-as-non-root] uid = 10001, gid = 10001, name = "app"`.
 
     ## Applicability
@@ -68,8 +74,9 @@ class RunAsNonRoot(Transform):
     variant), its start command or the entrypoint script it runs needs root (cron, sshd,
     service, update-ca-certificates, apt-get …; not when the script checks `id -u`), ONBUILD
     triggers would run as the new user, the image looks like a base for other Dockerfiles
-    (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), or a volume
-    would need a shell the image lacks to be chowned.
+    (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), a volume
+    would need a shell the image lacks to be chowned, or the app writes directly into a
+    system directory (`/etc/app.conf`) or under `/root`, which the user must not own.
 
     ## References
     hadolint DL3002, DL3066, checkov CKV_DOCKER_3, CKV_DOCKER_8, CIS Docker 4.1
@@ -104,9 +111,9 @@ class RunAsNonRoot(Transform):
         if isinstance(plan, Why):
             yield self.refuse(plan, stage.from_.line)
             return
-        yield from self._fix(doc, base, *plan)
+        yield from self._fix(doc, base, ctx, *plan)
 
-    def _fix(self, doc: DockerfileDoc, base: Base, spec: UserSpec | NamedUser, create: str | None,
+    def _fix(self, doc: DockerfileDoc, base: Base, ctx: Context, spec: UserSpec | NamedUser, create: str | None,
              how: str) -> Iterator[Finding]:
         stage = base.chain[-1]
         inherited = _volume_paths(tuple(i for s in base.chain[:-1] for i in s.instructions))
@@ -114,17 +121,24 @@ class RunAsNonRoot(Transform):
             yield self.refuse(f"the volume {inherited[0]} is declared in an earlier stage; the classic builder "
                               "would discard a chown after it: create the user there", stage.from_.line)
             return
-        volumes = _volume_paths(stage.instructions)
-        workdir = _written_workdir(base.instructions())
-        if workdir and workdir not in volumes:
-            volumes.append(workdir)
-        if volumes and create is None and not (base.info is None or base.info.shell):
-            yield self.refuse(f"the image has no shell to create and chown the volumes {', '.join(volumes)}",
+        writable = writable_plan.plan(writes.app_writes(doc, base, ctx.build_context, ctx.files.run_view()),
+                                      _volume_paths(stage.instructions))
+        if isinstance(writable, Why):
+            yield self.refuse(writable, stage.from_.line)
+            return
+        chowned = _app_copies(stage.instructions, writable.app_dir) if writable.widen is not None else []
+        dirs = list(writable.dirs)
+        if chowned and writable.app_dir not in dirs:
+            dirs.append(str(writable.app_dir))  # COPY --chown leaves an existing destination directory root's
+        if dirs and create is None and not (base.info is None or base.info.shell):
+            what = "the volumes" if all(d in _volume_paths(stage.instructions) for d in dirs) else "the paths the app writes,"
+            yield self.refuse(f"the image has no shell to create and chown {what} {', '.join(dirs)}",
                               stage.from_.line)
             return
         steps = [create] if create else []
-        if volumes:
-            steps.append(f"mkdir -p {' '.join(volumes)} && chown {spec.numeric} {' '.join(volumes)}")
+        if dirs:
+            owned = " ".join([*dirs, *writable.files])
+            steps.append(f"mkdir -p {' '.join(dirs)} && chown {spec.numeric} {owned}")
         nl, kw = doc.newline, _case(doc, stage.from_)
         anchor = [i for i in stage.instructions if i.keyword in _FS_KEYWORDS][-1]
         first_volume = next((i for i in stage.instructions if i.keyword == "VOLUME"), None)
@@ -136,14 +150,18 @@ class RunAsNonRoot(Transform):
             run_line = None
         tail = (nl + run_line if run_line else "") + f"{nl}{kw('USER')} {spec.numeric}"
         edits.append(Edit(anchor.end, anchor.end, tail))
+        edits += [Edit(i.keyword_end, i.keyword_end, f" --chown={spec.numeric}") for i in chowned]
+        kept = f"app files outside {writable.app_dir} stay root-owned" if chowned else "app files stay root-owned"
         reason = f"the container ran as root; it now runs as {spec.numeric} ({how})"
         if _prepared_owner(base.instructions()) is None:  # else the Dockerfile gave it files on purpose
-            reason += "; app files stay root-owned"
-        if volumes:
-            reason += f"; only {', '.join(volumes)} are writable by it"
+            reason += f"; {kept}"
+        tail_reason = writable_plan.describe(replace(writable, app_dir=writable.app_dir if chowned else None))
+        if tail_reason:
+            reason += f"; {tail_reason}"
         if base.via_arg:
             reason += f"; assumes the ARG default base {base.image}"
-        yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line)
+        level = Applicability.UNSAFE if writable.widen is not None and not chowned else None
+        yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line, applicability=level)
 
 
 def _config_non_root(base: Base, ctx: Context) -> bool:
@@ -320,19 +338,6 @@ def _prepared_owner(insts: list[Instruction]) -> tuple[NamedUser, None, str] | N
     return None
 
 
-_RELATIVE_WRITE = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?|\btouch\s+|\bmkdir\s+(?:-p\s+)?)\s*(?![/&$|-])[\w.]")
-
-
-def _written_workdir(insts: list[Instruction]) -> str | None:
-    """The WORKDIR, when the start command writes a relative path (``> app.log``, ``touch x``)."""
-    start = images.last_start(insts)
-    workdir = next((i.args.strip() for i in reversed(insts) if i.keyword == "WORKDIR"), None)
-    if start is None or not workdir or not workdir.startswith("/") or "$" in workdir:
-        return None
-    text = " ".join(start.json) if start.json is not None else start.args
-    return workdir.rstrip("/") or "/" if _RELATIVE_WRITE.search(text) else None
-
-
 def _volume_paths(insts: tuple[Instruction, ...]) -> list[str]:
     paths: list[str] = []
     for inst in insts:
@@ -340,6 +345,17 @@ def _volume_paths(insts: tuple[Instruction, ...]) -> list[str]:
             words = list(inst.json) if inst.json is not None else inst.args.split()
             paths += [w for w in words if w.startswith("/") and "$" not in w and w not in paths]
     return paths
+
+
+def _app_copies(insts: Sequence[Instruction], app_dir: str | None) -> list[Instruction]:
+    """The final stage's COPYs of the whole build context into the app directory (no --chown yet)."""
+    found = []
+    for inst in insts:
+        words = list(inst.json) if inst.json is not None else inst.args.split()
+        if inst.keyword == "COPY" and app_dir and inst.flag("from") is None and inst.flag("chown") is None \
+                and len(words) == 2 and words[0] in (".", "./"):
+            found.append(inst)
+    return found
 
 
 def _case(doc: DockerfileDoc, inst: Instruction) -> Callable[[str], str]:

@@ -14,12 +14,7 @@ from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
 from hardener.compose.command import service_commands
 from hardener.compose.splice import mapping_get
-
-SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
-_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>"})
-_LAST_ARG_WRITERS = frozenset({"cp", "mv", "install", "ln", "rsync"})  # write their last argument
-_ALL_ARG_WRITERS = frozenset({"touch", "mkdir", "rm", "rmdir", "chmod", "chown", "chgrp", "truncate"})
-_WRAPPERS = frozenset({"exec", "nohup", "env", "command"})
+from hardener.knowledge.writes_scan import SHELLS, unwrapped, written
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ def start_writes(node: Node | None, image_entrypoint: str | None = None) -> Star
         return None  # arguments with variables for the image's own entrypoint
     paths: list[str] = []
     for argv in commands:
-        argv = _unwrapped(argv)
+        argv = unwrapped(argv)
         if not argv:
             continue
         program = argv[0]
@@ -54,7 +49,7 @@ def start_writes(node: Node | None, image_entrypoint: str | None = None) -> Star
                 continue  # the image's own entrypoint: the knowledge base covers it
             return StartWrites(unknown=f"its `{key}:` runs the script {program}, whose writes are not known",
                                command=key)
-        paths += _written(argv)
+        paths += written(argv)
     relative = next((p for p in paths if not p.startswith("/")), None)
     if relative is not None:
         return StartWrites(unknown=f"its `{key}:` writes {relative}, relative to a working directory "
@@ -71,26 +66,3 @@ def _is_shell_script(node: Node | None) -> bool:
     else:
         return False
     return bool(words) and words[0].rsplit("/", 1)[-1] in SHELLS
-
-
-def _unwrapped(argv: list[str]) -> list[str]:
-    """Drop ``exec``, ``nohup``, ``env NAME=value …`` in front of the real program."""
-    while argv and argv[0] in _WRAPPERS:
-        argv = argv[1:]
-        while argv and (argv[0].startswith("-") or ("=" in argv[0] and not argv[0].startswith("/"))):
-            argv = argv[1:]
-    return argv
-
-
-def _written(argv: list[str]) -> list[str]:
-    found = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in _REDIRECTS]
-    program, args = argv[0].rsplit("/", 1)[-1], [w for w in argv[1:] if not w.startswith("-")]
-    if program == "tee":
-        found += args
-    elif program == "sed" and any(w == "-i" or w.startswith(("-i", "--in-place")) for w in argv[1:]):
-        found += args[-1:]
-    elif program in _LAST_ARG_WRITERS:
-        found += args[-1:]
-    elif program in _ALL_ARG_WRITERS:
-        found += [w for w in args if w.startswith(("/", "./", "../")) or "." in w]
-    return [p for p in found if p not in ("/dev/null", "/dev/stdout", "/dev/stderr") and not p.startswith("&")]
