@@ -113,6 +113,7 @@ class Context:
     offline: bool = False  # no network: transforms that need it refuse
     files: FileView = field(default_factory=FileView, compare=False)
     resolver: Any = None  # digest resolver shared by a run (hardener.oci.digest_cache); None: per process
+    compose_projects: tuple[tuple[str, ...], ...] = ()  # [tool.hardener] compose-projects
 
     def for_file(self, path: Path) -> Context:
         return replace(self, file=path)

@@ -68,7 +68,8 @@ def run(request: RunRequest, on_result: Callable[[FileResult], None] | None = No
     done: dict[int, FileResult] = {}
     for index in run_order(found):
         item = found[index]
-        ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline))
+        ctx = contexts.setdefault(item.root, Context(item.root, config.options, offline=request.offline,
+                                                             compose_projects=config.compose_projects))
         try:
             result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size, found)
         except Exception as exc:  # whatever one file does, the others are still processed and reported
