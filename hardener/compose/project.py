@@ -48,6 +48,12 @@ class Loaded:
     members: list[Path] = field(default_factory=list)  # the -f files and all they include/extend
     env: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)  # "include compose.db.yaml", "extends common.yaml"
+
+    def describe(self, root: Path) -> str:
+        """The -f files, how they were found, and the files they pull in themselves."""
+        text = self.project.describe(root)
+        return f"{text[:-1]}; {', '.join(self.pulled)})" if self.pulled else text
 
     def profiles(self) -> list[str | None]:
         """None (no profile given) and every profile a service names."""
@@ -113,6 +119,7 @@ def _merge_file(loaded: Loaded, path: Path, read: Read, base_dir: Path, depth: i
     loaded.members.append(path)
     top, lines = root
     for include in _includes(top.get("include"), path.parent):
+        loaded.pulled.append(f"include {_rel(include, base_dir)}")
         _merge_file(loaded, include, read, base_dir=include.parent, depth=depth + 1)
     for name, body in (top.get("networks") or {}).items() if isinstance(top.get("networks"), dict) else []:
         loaded.networks[name] = merge_value("networks", loaded.networks.get(name), body or {})
@@ -178,6 +185,7 @@ def _resolved(body: dict[str, Any], path: Path, read: Read, loaded: Loaded, dept
         return body
     if other != path and other not in loaded.members:
         loaded.members.append(other)
+        loaded.pulled.append(f"extends {_rel(other, path.parent)}")
     base = _rebase(_resolved(base, other, read, loaded, depth + 1), other.parent)
     merged: dict[str, Any] = {}
     for key, value in [*base.items(), *((k, v) for k, v in body.items() if k != "extends")]:

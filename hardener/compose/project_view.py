@@ -42,21 +42,40 @@ def all_projects(ctx: Context) -> list[Loaded]:
 
 
 def projects_of(ctx: Context) -> list[Loaded]:
-    """The multi-file projects that load ``ctx.file`` (empty when it stands alone). The default
-    project of the file's own folder is always among the candidates (the repository walk is
-    bounded and may not reach it)."""
+    """The projects planned together with ``ctx.file``: every multi-file project that loads it,
+    and, closed over shared files, every project that loads one of their files (a bare
+    ``docker compose up`` of a default file included). Every file of such a group computes the
+    same group, so all of them get one plan, or all refuse. Empty when the file stands alone.
+    The default project of the file's own folder is always a candidate (the repository walk
+    is bounded and may not reach it)."""
     if ctx.file is None:
         return []
     me = ctx.file.resolve()
-    found = [p for p in all_projects(ctx) if len(p.members) > 1 and me in p.members]
     cache = _cache(ctx)
     key = ("folder", me.parent)
     if key not in cache:
         read = ctx.files.run_view().original
         cache[key] = [load(p, read) for p in find_projects(me.parent, (), commands=False)]
-    known = {p.project.files for p in found} | {p.project.files for p in all_projects(ctx)}
-    found += [p for p in cache[key] if len(p.members) > 1 and me in p.members and p.project.files not in known]
-    return found
+    candidates: dict[tuple[Path, ...], Loaded] = {}
+    for loaded in [*all_projects(ctx), *cache[key]]:
+        candidates.setdefault(loaded.project.files, loaded)
+    group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
+    files = {m for p in group for m in p.members}
+    grown = True
+    while group and grown:
+        more = [p for p in candidates.values() if p not in group and files & set(p.members)]
+        grown = bool(more)
+        group += more
+        files |= {m for p in more for m in p.members}
+    return group
+
+
+def env_project(doc: ComposeDoc, ctx: Context) -> list[Loaded]:
+    """A file that stands alone but takes values from the ``.env`` beside it (``${DB_IMAGE}``):
+    its one-file project, so the graph sees the images and hosts ``docker compose`` would."""
+    if ctx.file is None or "$" not in doc.text or ctx.files.run_view().original(ctx.file.parent / ".env") is None:
+        return []
+    return [load(Project((ctx.file.resolve(),), "with .env"), ctx.files.run_view().original)]
 
 
 def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
@@ -110,4 +129,4 @@ def _untagged(value: Any) -> Any:
 
 
 def describe(loaded: Loaded, root: Path) -> str:
-    return Project.describe(loaded.project, root)
+    return loaded.describe(root)
