@@ -28,7 +28,7 @@ DEDICATED = ".hardener.toml"
 PYPROJECT = "pyproject.toml"
 _LISTS = ("select", "ignore", "exclude", "include")
 _FLAGS = ("unsafe", "safe-only")
-KNOWN_KEYS = frozenset((*_LISTS, *_FLAGS, "applicability", "max-file-size"))
+KNOWN_KEYS = frozenset((*_LISTS, *_FLAGS, "applicability", "max-file-size", "compose-projects"))
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Config:
     options: Mapping[str, Any] = field(default_factory=dict)  # transform name -> sub-table
     source: Path | None = None
     max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; larger Dockerfiles and Compose files are bad input
+    # Compose -f sets the repository's commands do not show (paths from the repository root)
+    compose_projects: tuple[tuple[str, ...], ...] = ()
 
     def merged(self, **overrides: Any) -> Config:
         """CLI flags win over the file; ``None`` means "not given on the command line".
@@ -167,6 +169,8 @@ class _ConfigReader:
                 values[key] = self._applicability(raw_key, value)
             elif key == "max-file-size":
                 values["max_file_size"] = self._size(raw_key, value)
+            elif key == "compose-projects":
+                values["compose_projects"] = config_check.compose_projects(self.where, raw_key, value)
             elif isinstance(value, dict):
                 values["options"][key] = self._section(raw_key, key, value, values["options"])
             else:

@@ -179,3 +179,15 @@ def check_applicability_keys(where: Where, key: str, levels: Iterable[str]) -> N
         if name not in ids and name not in ids.values():
             hint = did_you_mean(name, [*ids.values(), *ids]) or "; see `hardener list`"
             raise where.error(f"{key}.{raw}: unknown transform{hint}", key, raw)
+
+
+def compose_projects(where: Where, key: str, value: Any) -> tuple[tuple[str, ...], ...]:
+    """``compose-projects = [["compose.yaml", "compose.full.yaml"], …]``: each a non-empty list
+    of relative paths (the ``-f`` files in order), so a typo is an error, not a project ignored."""
+    if not isinstance(value, list) or not all(isinstance(p, list) and p for p in value):
+        raise where.error(f"{key!r} must be a list of non-empty lists of file paths", key)
+    for project in value:
+        for name in project:
+            if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+                raise where.error(f"{key}: {name!r} must be a path inside the repository", key)
+    return tuple(tuple(p) for p in value)

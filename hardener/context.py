@@ -114,6 +114,7 @@ class Context:
     files: FileView = field(default_factory=FileView, compare=False)
     resolver: Any = None  # digest resolver shared by a run (hardener.oci.digest_cache); None: per process
     scope: tuple[Path, ...] = ()  # the paths the run was asked about (empty: the whole root)
+    compose_projects: tuple[tuple[str, ...], ...] = ()  # [tool.hardener] compose-projects
 
     def for_file(self, path: Path) -> Context:
         return replace(self, file=path)

@@ -138,7 +138,8 @@ def _repository(request: RunRequest, config: Config, batch: list[int], found: Se
     transforms = active_transforms(config)
     options = Options(threshold(config), dict(config.applicability))
     root = found[batch[0]].root
-    ctx = Context(root, config.options, offline=request.offline, scope=request.paths)
+    ctx = Context(root, config.options, offline=request.offline, scope=request.paths,
+                  compose_projects=config.compose_projects)
     for index in batch:
         item = found[index]
         try:

@@ -14,6 +14,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
+from hardener.compose.project import Loaded
+from hardener.compose.project_view import env_project, fragment, merged_doc, projects_of
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value, written_here
 from hardener.context import Context
@@ -24,6 +26,8 @@ from hardener.options import Option
 _PROTO = re.compile(r"/(tcp|udp|sctp)$", re.I)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::?-(\d+(?:-\d+)?))?\}|\$([A-Za-z_]\w*)")
 _PORT_NAME = re.compile(r"PORT(S|_RANGE|_NUMBER|_NO)?$", re.I)  # ${DB_PORT}, ${X_PORT_RANGE}, …
+_PUBLIC_WORDS = re.compile(r"\b(public(ly)?|inbound|ingress|internet|firewall|entry ?points?)\b", re.I)
+_PORT_NUMBER = re.compile(r"(?<![\w.:/-])(\d{2,5})(?![\w.:/-])")
 USER_PORTS = (80, 443)  # host ports that face users: an app service publishing them is the edge
 
 
@@ -88,13 +92,17 @@ class BindPortsLocalhost(ServiceTransform):
         yield self.refuse("legacy v1 Compose file (no `services:`)", 1)
 
     def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
-        graph = build_graph(doc, ctx)
+        projects = projects_of(ctx) or env_project(doc, ctx)
+        fragment_of = fragment(doc, ctx) if not projects else None
+        if fragment_of is not None:
+            yield self.refuse(f"cannot bind ports: {fragment_of}", 1)
+            return
+        graph, sole = _stack(doc, ctx, projects)
         public = set(self.option(ctx, "public") or [])
         user_ports = frozenset(str(p) for p in self.option(ctx, "user-ports"))
         ipv6 = _uses_ipv6(doc)
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
         deliberate = _loopback_binding(doc) and _loopback_binding(_as_written(doc, ctx))
-        publishers = [s.name for s in doc.services() if _publishes_fixed_port(s.node)]
         for service in doc.services():
             node = graph.services.get(service.name)
             if node is None or node.tier == "edge" or service.name in public or node.network_mode == "host":
@@ -108,7 +116,7 @@ class BindPortsLocalhost(ServiceTransform):
                     "ports on every interface, a deliberate choice; list the service as public or bind it by hand",
                     service.line)
                 continue
-            if node.tier == "app" and publishers == [service.name]:
+            if node.tier == "app" and service.name in sole:
                 yield self.refuse(
                     f"service {service.name!r}: the only service that publishes host ports is the stack's entry "
                     "point; its ports stay public (bind them by hand if users never reach it directly)", service.line)
@@ -130,6 +138,8 @@ class BindPortsLocalhost(ServiceTransform):
         edits: list[Edit] = []
         shown: list[str] = []
         kept: list[str] = []
+        named: list[str] = []  # ports the file's own comments call public
+        comment_ports = _comment_ports(doc)
         for item in ports.value:
             if isinstance(item, MappingNode):
                 published = scalar_value(mapping_get(item, "published"))
@@ -137,12 +147,19 @@ class BindPortsLocalhost(ServiceTransform):
                 text = f"{published}:{target}" if published else f"{target}"
                 if mapping_own(item, "host_ip") is not None:
                     continue
+                if (published or target) in comment_ports:
+                    named.append(f"{text} (line {comment_ports[published or target or '']})")
+                    continue
                 if tier == "app" and _faces_users(f"{published or target}:{target}", user_ports):
                     kept.append(text)
                     continue
                 edits.append(insert_mapping_entry(doc, item, "host_ip", "127.0.0.1"))
                 shown.append(text)
             elif isinstance(item, ScalarNode) and _bindable(str(item.value)):
+                host = _host_port(str(item.value)) or _container_port(str(item.value)) or ""
+                if host in comment_ports:
+                    named.append(f"{item.value} (line {comment_ports[host]})")
+                    continue
                 if tier == "app" and _faces_users(str(item.value), user_ports):
                     kept.append(str(item.value))  # the issue's edge: a port that faces users
                     continue
@@ -151,6 +168,7 @@ class BindPortsLocalhost(ServiceTransform):
         if edits:
             port = next((h for p in shown if (h := _hint_port(p))), "PORT")
             why = f"; kept public: {', '.join(kept)} (user-facing port)" if kept else ""
+            why += f"; kept public as the file's comment says: {', '.join(named)}" if named else ""
             names = sorted({m.group(1) or m.group(3) for p in shown for m in _VARIABLE.finditer(p)})
             if names:
                 why += f"; {', '.join(names)} taken to hold a port number (by the name)"
@@ -175,6 +193,43 @@ class BindPortsLocalhost(ServiceTransform):
             f"service {service.name!r} (data) is used only by {', '.join(clients)}: its ports become `expose` "
             f"(stack networks only); to reach it from your machine instead, keep a 127.0.0.1 binding and "
             f"tunnel (ssh -L {port}:127.0.0.1:{port} host)"), service.line, applicability=Applicability.UNSAFE)
+
+
+def _stack(doc: ComposeDoc, ctx: Context, projects: list[Loaded]) -> tuple[Graph, set[str]]:
+    """The graph tiers and links come from, and the services that are the only one publishing
+    fixed host ports. In projects (merged with the files that load this one) a service is edge
+    when any project makes it so, links are those of every project, and a service is the entry
+    point when it is the sole publisher of any project: each a reason to leave ports public."""
+    if not projects:
+        publishers = [s.name for s in doc.services() if _publishes_fixed_port(s.node)]
+        return build_graph(doc, ctx), set(publishers[:1]) if len(publishers) == 1 else set()
+    graphs, sole = [], set()
+    for loaded in projects:
+        merged = merged_doc(loaded)
+        graphs.append(build_graph(merged, ctx.for_file(loaded.project.files[0])))
+        publishers = [s.name for s in merged.services() if _publishes_fixed_port(s.node)]
+        sole |= set(publishers) if len(publishers) == 1 else set()
+    graph = Graph(edges=[e for g in graphs for e in g.edges])
+    for g in graphs:
+        for name, node in g.services.items():
+            seen = graph.services.get(name)
+            if seen is None or node.tier == "edge":
+                graph.services[name] = node
+    return graph, sole
+
+
+def _comment_ports(doc: ComposeDoc) -> dict[str, int]:
+    """Port numbers a comment of the file says are meant to be reached from outside
+    ("restrict inbound traffic to the web UI (3000) and the object store (9090) only"), with
+    the comment's line: the author named the public entry points, so they stay public."""
+    found: dict[str, int] = {}
+    for comment in doc.comments:
+        text = doc.text[comment.start:comment.end]
+        if _PUBLIC_WORDS.search(text):
+            for number in _PORT_NUMBER.findall(text):
+                if 0 < int(number) < 65536:
+                    found.setdefault(number, comment.line)
+    return found
 
 
 def _loopback_binding(doc: ComposeDoc) -> str | None:

@@ -14,6 +14,9 @@ from ruamel.yaml.nodes import MappingNode
 from hardener.compose.doc import ComposeDoc
 from hardener.compose.graph import TIERS_OPTION, Graph, build_graph
 from hardener.compose.network_plan import Plan, plan_segments
+from hardener.compose.project import Loaded
+from hardener.compose.project_plan import plan_projects
+from hardener.compose.project_view import env_project, fragment, projects_of
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 from hardener.context import Context
@@ -87,6 +90,14 @@ class SegmentNetworks(ServiceTransform):
         yield self.refuse("cannot segment networks: legacy v1 Compose file (no `services:`)", 1)
 
     def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        projects = projects_of(ctx) or env_project(doc, ctx)
+        if projects:
+            yield from self._project(doc, ctx, projects)
+            return
+        fragment_of = fragment(doc, ctx)
+        if fragment_of is not None:
+            yield self.refuse(f"cannot segment networks: {fragment_of}", 1)
+            return
         obstacle = file_obstacle(doc)
         graph = build_graph(doc, ctx) if obstacle is None else None
         if graph is not None and graph.external_links:
@@ -102,6 +113,33 @@ class SegmentNetworks(ServiceTransform):
             yield self.refuse(f"cannot segment networks: {result}", 1)
         elif result is not None:
             yield from self._edits(doc, graph, result)
+
+    def _project(self, doc: ComposeDoc, ctx: Context, projects: list[Loaded]) -> Iterator[Finding]:
+        """The file's part of the merged projects' plan; the other files get theirs when processed."""
+        plan = plan_projects(projects, ctx, list(self.option(ctx, "egress") or []))
+        if isinstance(plan, Why):
+            yield self.refuse(f"cannot segment networks: {plan}", 1)
+            return
+        services = {s.name: s for s in doc.services() if s.doc_index == 0}
+        todo = {n: nets for n, nets in (plan.mine.items() if plan else ())
+                if n in services and mapping_get(services[n].node, "networks") is None}
+        if plan is None or not todo:
+            return
+        problem = anchor_obstacle(doc, set(todo)) or file_obstacle(doc, project=True)
+        declared = mapping_own(doc.documents[0], "networks")
+        names = {str(k.value) for k, _v in declared.value} if isinstance(declared, MappingNode) else set()
+        top = _top_level(doc, {n: b for n, b in plan.networks.items() if n not in names})
+        if isinstance(top, Why) or problem:
+            yield self.refuse(f"cannot segment networks: {problem or top}", 1)
+            return
+        edits = [insert_mapping_entry(doc, services[n].node, "networks", nets) for n, nets in todo.items()]
+        lines = sorted(services[n].line for n in todo)
+        members = "; ".join(f"{n}: {', '.join(nets)}" for n, nets in todo.items())
+        others = f"; the project's other files get their part: {', '.join(sorted(plan.others))}" if plan.others else ""
+        reason = (f"services leave the shared default network for tier networks ({members}), planned on the merged "
+                  f"project {' and '.join(plan.projects)}{others}; connections kept: {', '.join(sorted(plan.kept))}")
+        yield self.change(_merge_points([*edits, *top]), reason + "".join(f"; {n}" for n in plan.notes),
+                          lines[0], end_line=lines[-1])
 
     def _edits(self, doc: ComposeDoc, graph: Graph, plan: Plan) -> Iterator[Finding]:
         services = {s.name: s for s in doc.services()}
@@ -122,10 +160,13 @@ class SegmentNetworks(ServiceTransform):
                           lines[0], end_line=lines[-1])
 
 
-def file_obstacle(doc: ComposeDoc) -> str | None:
-    """Why the service graph of this (Compose-spec) file cannot be trusted to be complete, or None."""
+def file_obstacle(doc: ComposeDoc, *, project: bool = False) -> str | None:
+    """Why the service graph of this (Compose-spec) file cannot be trusted to be complete, or
+    None; in a ``project`` the merged project's graph is used, so include/extends are read."""
     if len(doc.documents) != 1:
         return "the file has several YAML documents"
+    if project:
+        return _alias_or_default(doc)
     if mapping_own(doc.documents[0], "include") is not None:
         return "the file uses `include`, so some services are defined elsewhere"
     for service in doc.services():
@@ -133,6 +174,13 @@ def file_obstacle(doc: ComposeDoc) -> str | None:
             return f"service {service.name!r} is an alias of another; its networks would change with the anchor"
         if mapping_get(service.node, "extends") is not None:
             return f"service {service.name!r} uses `extends`, so part of it is defined elsewhere"
+    return _alias_or_default(doc)
+
+
+def _alias_or_default(doc: ComposeDoc) -> str | None:
+    for service in doc.services():
+        if service.alias:
+            return f"service {service.name!r} is an alias of another; its networks would change with the anchor"
     if mapping_own(mapping_own(doc.documents[0], "networks"), "default") is not None:
         return "the `default` network is customised; moving services off it changes more than segmentation"
     return None

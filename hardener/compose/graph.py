@@ -172,9 +172,10 @@ def _keys_or_items(node: Node | None) -> list[str]:
 
 def _pairs_of(node: Node | None) -> list[tuple[str, str]]:
     """``environment``/``labels``: mapping or ``KEY=VALUE`` list, as (key, value)."""
-    if isinstance(node, MappingNode):
-        return [(str(k.value), str(v.value) if isinstance(v, ScalarNode) else "")
-                for k, v in node.value if isinstance(k, ScalarNode)]
+    if isinstance(node, MappingNode):  # `<<: *common-env` merges count: a YAML loader sees them
+        from hardener.compose.merge import plain
+
+        return [(k, v if isinstance(v, str) else "") for k, v in plain(node).items()]
     return [tuple(item.split("=", 1)) if "=" in item else (item, "") for item in _strings(node)]  # type: ignore[misc]  # split("=", 1) of a text with "=": two parts
 
 

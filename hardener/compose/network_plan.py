@@ -25,7 +25,7 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | Wh
     no network now is not a connection the stack uses.
     """
     free = [n for n, s in graph.services.items() if s.declared is None and s.network_mode is None]
-    kept, notes = _kept_pairs(graph)
+    kept, notes = kept_pairs(graph)
     if isinstance(kept, Why):
         return kept
     touched = [n for n in free if any(n in p for p in kept)]
@@ -52,7 +52,7 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | Wh
     return Plan(assignment, {n: b for n, b in bodies.items() if n in used}, notes)
 
 
-def _kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | Why, list[str]]:
+def kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | Why, list[str]]:
     kept: dict[frozenset[str], list[Edge]] = {}
     notes: list[str] = []
     for edges in graph.pairs().values():

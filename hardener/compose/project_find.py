@@ -1,0 +1,203 @@
+"""The ``-f`` file sets a repository's own commands start Compose with.
+
+An overlay (``compose.full.yaml``) is not loaded by a bare ``docker compose up``: it is part
+of a project only because some command names it. This module reads the places such commands
+live — Makefile recipes, shell scripts, README/docs code blocks, CI workflow ``run`` steps,
+``COMPOSE_FILE`` in ``.env`` — and returns each ``docker compose``/``docker-compose``
+invocation that names files with ``-f``/``--file`` (and ``--env-file``), with the file and
+line it was found at. A file named through an unexpanded variable (``-f $(FILE)``) is not a
+set we can place, so the whole invocation is dropped rather than guessed.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardener.limits import read_text_bounded
+
+_LIMITS = (4, 3000, 256_000)  # walk depth, entries looked at, bytes per file
+_SKIP = {"node_modules", "vendor", "venv", ".venv", "__pycache__", ".git", "dist", "build", "target"}
+_MAKEFILES = {"makefile", "gnumakefile", "justfile", "taskfile.yml", "taskfile.yaml"}
+_COMPOSE_DEFAULTS = {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SEPARATORS = {"&&", "||", ";", "|", "&", ")", "(", "\\"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One invocation: the files in ``-f`` order (resolved), its ``--env-file``, where it is."""
+
+    files: tuple[Path, ...]
+    env_file: Path | None
+    where: str  # "Makefile:12", ".env: COMPOSE_FILE"
+
+
+@functools.lru_cache(maxsize=16)
+def commands(root: Path) -> tuple[Command, ...]:
+    """Every ``-f`` set the repository under ``root`` uses, in walk order, without repeats."""
+    found: dict[tuple[tuple[Path, ...], Path | None], Command] = {}
+    for path in _candidates(root):
+        for command in _read(path, root):
+            found.setdefault((command.files, command.env_file), command)
+    return tuple(found.values())
+
+
+@functools.lru_cache(maxsize=16)
+def compose_defaults(root: Path) -> tuple[Path, ...]:
+    """The default-named Compose files (``compose.yaml``, ``docker-compose.yml`` …) below ``root``."""
+    return tuple(p for p in _walk(root) if _kind(p) == "compose")
+
+
+def _candidates(root: Path) -> list[Path]:
+    return [p for p in _walk(root) if _kind(p) not in (None, "compose")]
+
+
+@functools.lru_cache(maxsize=16)
+def _walk(root: Path) -> tuple[Path, ...]:
+    depth, budget, _size = _LIMITS
+    out: list[Path] = []
+    stack = [(root, 0)]
+    while stack and budget > 0:
+        folder, level = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            budget -= 1
+            if entry.is_symlink():
+                continue
+            if entry.is_dir() and level < depth and entry.name not in _SKIP and \
+                    (not entry.name.startswith(".") or entry.name in (".github", ".gitlab")):
+                stack.append((entry, level + 1))
+            elif entry.is_file() and _kind(entry) is not None:
+                out.append(entry)
+    return tuple(sorted(out))
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name in _COMPOSE_DEFAULTS:
+        return "compose"
+    if name in _MAKEFILES or name.endswith(".mk"):
+        return "make"
+    if name.endswith((".sh", ".bash")):
+        return "shell"
+    if name.endswith((".md", ".rst")):
+        return "docs"
+    if path.parent.name == "workflows" and name.endswith((".yml", ".yaml")) or name == ".gitlab-ci.yml":
+        return "ci"
+    if name == ".env":
+        return "env"
+    return None
+
+
+def _read(path: Path, root: Path) -> list[Command]:
+    if path.stat().st_size > _LIMITS[2]:
+        return []
+    text = read_text_bounded(path)
+    rel = path.relative_to(root).as_posix()
+    if _kind(path) == "env":
+        return _compose_file_env(text, path, rel)
+    out = []
+    for number, line in _logical_lines(text, _kind(path) == "docs"):
+        if "compose" in line and ("-f" in line or "--file" in line):
+            command = parse(line, path.parent, root, f"{rel}:{number}")
+            if command is not None:
+                out.append(command)
+    return out
+
+
+def _logical_lines(text: str, fenced_only: bool) -> list[tuple[int, str]]:
+    """(first line number, text) with backslash continuations joined; in docs only the lines
+    inside code fences or indented code, where commands are."""
+    out: list[tuple[int, str]] = []
+    inside = False
+    pending: tuple[int, str] | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if fenced_only and _FENCE.match(line):
+            inside = not inside
+            continue
+        if fenced_only and not inside and not line.startswith(("    ", "\t", "$ ")):
+            continue
+        start, body = pending if pending is not None else (number, "")
+        body += " " + line.strip().removeprefix("$ ")
+        if body.endswith("\\"):
+            pending = (start, body[:-1])
+            continue
+        pending = None
+        out.append((start, body.strip()))
+    return out
+
+
+def parse(line: str, here: Path, root: Path, where: str) -> Command | None:
+    """The first compose invocation in ``line`` that names files with ``-f``; None otherwise."""
+    try:
+        words = shlex.split(line.replace("$(", " $(").replace("`", " "), comments=True)
+    except ValueError:
+        return None
+    for i, word in enumerate(words):
+        if word.endswith("docker-compose") or (word.endswith("docker") and words[i + 1:i + 2] == ["compose"]):
+            return _options(words[i + 1:], here, root, where)
+    return None
+
+
+def _options(words: list[str], here: Path, root: Path, where: str) -> Command | None:
+    named: list[tuple[str, str]] = []  # ("file"|"env", value) in order
+    i = 0
+    while i < len(words) and words[i] not in _SEPARATORS:
+        option = _option(words[i], words[i + 1] if i + 1 < len(words) else "")
+        if option is not None:
+            named.append(option[:2])
+            i += option[2]
+        else:
+            i += 1
+    files = [v for k, v in named if k == "file"]
+    env_file = next((v for k, v in reversed(named) if k == "env"), None)
+    if not files or any("$" in f or f == "-" for f in files):
+        return None
+    resolved = [_resolve(f, here, root) for f in files]
+    env = _resolve(env_file, here, root) if env_file and "$" not in env_file else None
+    if any(r is None for r in resolved):
+        return None
+    return Command(tuple(r for r in resolved if r is not None), env, where)
+
+
+def _option(word: str, value: str) -> tuple[str, str, int] | None:
+    """(kind, value, words used) for ``-f X``, ``--file X``, ``--file=X``, ``-fX``, ``--env-file``."""
+    if word in ("-f", "--file"):
+        return "file", value, 2
+    if word == "--env-file":
+        return "env", value, 2
+    if word.startswith("--file="):
+        return "file", word[len("--file="):], 1
+    if word.startswith("--env-file="):
+        return "env", word[len("--env-file="):], 1
+    if word.startswith("-f") and len(word) > 2 and word[2] != "-":
+        return "file", word[2:], 1
+    return None
+
+
+def _resolve(name: str, here: Path, root: Path) -> Path | None:
+    """The file a command names, relative to the folder of the file holding the command or
+    to the repository root (README commands run from there); None when neither has it."""
+    for base in (here, root):
+        path = (base / name).resolve()
+        if path.is_file() and (path == root.resolve() or root.resolve() in path.parents):
+            return path
+    return None
+
+
+def _compose_file_env(text: str, path: Path, rel: str) -> list[Command]:
+    for number, line in enumerate(text.splitlines(), 1):
+        key, eq, value = line.strip().removeprefix("export ").partition("=")
+        if eq and key.strip() == "COMPOSE_FILE":
+            value = value.strip().strip("'\"")
+            names = [n for n in re.split(r"[:;]", value) if n]
+            resolved = [_resolve(n, path.parent, path.parent) for n in names]
+            if names and "$" not in value and all(r is not None for r in resolved):
+                return [Command(tuple(r for r in resolved if r is not None), None, f"{rel}:{number} COMPOSE_FILE")]
+    return []

@@ -1,0 +1,132 @@
+"""What a whole-stack transform asks of the Compose project model for the file it works on.
+
+``projects_of`` returns the merged projects (hardener/compose/project.py) that load the file
+together with at least one other file, read as the repository held them before the run (so
+every file of a project is planned from the same state, whichever is processed first, and a
+second run starts from what the first one wrote). ``fragment`` says why a file cannot be
+placed: it has services without an image or build that no known project completes.
+``merged_doc`` renders a project as one Compose document, which the service graph reads
+like any file.
+"""
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hardener.compose.merge import Tagged
+from hardener.compose.project import Loaded, Project, find_projects, load
+from hardener.why import Why
+
+if TYPE_CHECKING:
+    from hardener.compose.doc import ComposeDoc
+    from hardener.context import Context, FileView
+
+_CACHE: weakref.WeakKeyDictionary[FileView, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_COMPLETE = ("image", "build", "extends")
+
+
+def _cache(ctx: Context) -> dict[Any, Any]:
+    return _CACHE.setdefault(ctx.files.run_view(), {})
+
+
+def all_projects(ctx: Context) -> list[Loaded]:
+    """Every project of the repository, loaded from the files as they were before the run."""
+    cache = _cache(ctx)
+    if "projects" not in cache:
+        configured = getattr(ctx, "compose_projects", ())
+        read = ctx.files.run_view().original
+        cache["projects"] = [load(p, read) for p in find_projects(ctx.root, configured)]
+    found: list[Loaded] = cache["projects"]
+    return found
+
+
+def projects_of(ctx: Context) -> list[Loaded]:
+    """The projects planned together with ``ctx.file``: every multi-file project that loads it,
+    and, closed over shared files, every project that loads one of their files (a bare
+    ``docker compose up`` of a default file included). Every file of such a group computes the
+    same group, so all of them get one plan, or all refuse. Empty when the file stands alone.
+    The default project of the file's own folder is always a candidate (the repository walk
+    is bounded and may not reach it)."""
+    if ctx.file is None:
+        return []
+    me = ctx.file.resolve()
+    cache = _cache(ctx)
+    key = ("folder", me.parent)
+    if key not in cache:
+        read = ctx.files.run_view().original
+        cache[key] = [load(p, read) for p in find_projects(me.parent, (), commands=False)]
+    candidates: dict[tuple[Path, ...], Loaded] = {}
+    for loaded in [*all_projects(ctx), *cache[key]]:
+        candidates.setdefault(loaded.project.files, loaded)
+    group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
+    files = {m for p in group for m in p.members}
+    grown = True
+    while group and grown:
+        more = [p for p in candidates.values() if p not in group and files & set(p.members)]
+        grown = bool(more)
+        group += more
+        files |= {m for p in more for m in p.members}
+    return group
+
+
+def env_project(doc: ComposeDoc, ctx: Context) -> list[Loaded]:
+    """A file that stands alone but takes values from the ``.env`` beside it (``${DB_IMAGE}``):
+    its one-file project, so the graph sees the images and hosts ``docker compose`` would."""
+    if ctx.file is None or "$" not in doc.text or ctx.files.run_view().original(ctx.file.parent / ".env") is None:
+        return []
+    return [load(Project((ctx.file.resolve(),), "with .env"), ctx.files.run_view().original)]
+
+
+def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
+    """Why the file is a fragment no known project completes, or None."""
+    from hardener.compose.splice import mapping_get
+
+    incomplete = [s.name for s in doc.services()
+                  if s.doc_index == 0 and not any(mapping_get(s.node, k) is not None for k in _COMPLETE)]
+    if not incomplete:
+        return None
+    projects = projects_of(ctx)
+    completed = {n for p in projects for n in incomplete
+                 if n in p.services and any(k in p.services[n].value for k in _COMPLETE)}
+    missing = [n for n in incomplete if n not in completed]
+    if not missing:
+        return None
+    listed = ", ".join(repr(n) for n in missing[:3]) + (", …" if len(missing) > 3 else "")
+    subject = f"service {listed} has" if len(missing) == 1 else f"services {listed} have"
+    return Why(f"the file is a fragment of a project hardener cannot place: {subject} no image or build, and no "
+               "command, include or extends found in the repository loads this file with the file that "
+               "completes it; name the files in [tool.hardener] compose-projects")
+
+
+def merged_doc(loaded: Loaded) -> ComposeDoc:
+    """The merged project as one Compose document (services and top-level networks)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from hardener.compose.doc import ComposeDoc
+
+    data = {"services": {n: _untagged(s.value) for n, s in loaded.services.items()}}
+    if loaded.networks:
+        data["networks"] = _untagged(loaded.networks)
+    out = io.StringIO()
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.dump(data, out)
+    first = loaded.project.files[0]
+    return ComposeDoc.load(out.getvalue().encode(), str(first))
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, Tagged):
+        return _untagged(value.value)
+    if isinstance(value, dict):
+        return {str(k): _untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
+
+
+def describe(loaded: Loaded, root: Path) -> str:
+    return loaded.describe(root)
