@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardener import __version__
+from hardener.errors import BadInput
 from hardener.pr.body import FOOTER, Link, commit_message, pr_title
 from hardener.pr.gitcmd import Git, GitError
 from hardener.pr.groups import Group
@@ -92,7 +93,7 @@ def run_pr(request: PrRequest) -> PrOutcome:
     request = replace(request, token=clean_token(request.token))
     try:
         return _run(request, log)
-    except (Stop, GitError) as exc:
+    except (Stop, GitError, BadInput) as exc:  # BadInput: the repository's config is wrong
         return PrOutcome(name, (*log, f"{name}: {_redacted(str(exc), request.token)}"), exit_code=2)
     except Exception as exc:  # GitHubError and bugs: this repository failed, the others go on
         from hardener.pr.github import GitHubError

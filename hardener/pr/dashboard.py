@@ -20,7 +20,8 @@ from hardener.report import Report
 
 TITLE = "hardener dashboard"
 _BOX = re.compile(r"^\s*- \[(?P<mark>[ xX])\] <!-- hardener-group:(?P<group>[a-z0-9-]+) -->", re.MULTILINE)
-_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|\d+")
+# what differs between two refusals of one kind: quoted names, image refs and paths, numbers
+_SPAN = re.compile(r"`[^`\n]*`|'[^'\n]*'|\"[^\"\n]*\"|[\w.-]+(?:[:/@][\w.-]+)+|\d+")
 _MAX_KINDS = 40
 
 
@@ -63,15 +64,26 @@ def _opt_in(groups: Sequence[Group], asked: set[str]) -> str:
 
 
 def _unsafe(reports: Sequence[Report]) -> str:
-    kinds: Counter[str] = Counter()
+    """Changes above their group's level: unsafe ones need ``--unsafe``; review-level changes
+    of a transform in a safe-level group need the transform in a review group."""
+    kinds: dict[str, Counter[str]] = {"unsafe": Counter(), "review": Counter()}
     for report in reports:
         for r in report.results:
             for c in r.skipped:
-                kinds[f"{c.transform_id} `{c.name}` ({c.applicability.label})"] += 1
-    if not kinds:
-        return ""
-    lines = [f"- {k} ×{n}" for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return "### Needs `--unsafe`\n\nNot applied; run `hardener pr --unsafe` to include them:\n\n" + "\n".join(lines) + "\n"
+                kinds[c.applicability.label][f"{c.transform_id} `{c.name}`"] += 1
+    out = []
+    if kinds["unsafe"]:
+        out += ["### Needs `--unsafe`\n", "Not applied; run `hardener pr --unsafe` to include them:\n",
+                *_counted(kinds["unsafe"]), ""]
+    if kinds["review"]:
+        out += ["### Needs a review group\n", "Review-level changes of transforms in a safe-level group, not applied;"
+                " move the transform to a review group (`[tool.hardener.pr.groups.<name>]`) to get them:\n",
+                *_counted(kinds["review"]), ""]
+    return "\n".join(out)
+
+
+def _counted(kinds: Counter[str]) -> list[str]:
+    return [f"- {k} ×{n}" for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _refusals(reports: Sequence[Report]) -> str:
