@@ -127,11 +127,12 @@ def _counts(report: Report) -> str:
 
 
 def summary_table(report: Report) -> str:
+    """One row per file and transform; a path is ``text`` here (a ``|`` in a code span still splits a row)."""
     rows = ["| file | change | risk |", "| --- | --- | --- |"]
     for r in report.changed:
         kinds = Counter((c.transform_id, c.name, c.applicability.label) for c in r.changes)
         for (tid, name, risk), n in sorted(kinds.items()):
-            rows.append(f"| {code(r.path)} | {tid} `{name}`{f' ×{n}' if n > 1 else ''} | {risk} |")
+            rows.append(f"| {text(r.path)} | {tid} `{name}`{f' ×{n}' if n > 1 else ''} | {risk} |")
     return "\n".join(rows) + "\n" if len(rows) > 2 else "No changes.\n"
 
 
