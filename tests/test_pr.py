@@ -313,3 +313,45 @@ def test_campaign_over_two_repos_in_parallel(tmp_path: Path, github: FakeGitHub)
 )
 def test_slug_from_remote(url: str, slug: str | None) -> None:
     assert slug_from_remote(url) == slug
+
+
+def test_gitlab_merge_requests_and_dashboard(tmp_path: Path) -> None:
+    """A GitLab remote: the same groups and dashboard through the GitLab API (``tests/fake_gitlab.py``)."""
+    from fake_gitlab import FakeGitLab
+
+    work, bare = make_repo(tmp_path, "acme/webapp")
+    (work / ".hardener.toml").write_text('[pr]\nforge = "gitlab"\nrepository = "acme/platform/webapp"\n')
+    git(work, "add", ".hardener.toml")
+    git(work, "commit", "-qm", "gitlab")
+    git(work, "push", "-q", "origin", "main")
+    gitlab = FakeGitLab("glpat-secret", {"acme/platform/webapp": bare}).start()
+    try:
+        env = {"GITLAB_TOKEN": "glpat-secret", "GITHUB_TOKEN": ""}
+        args = ["pr", "--select", SELECT, "--api-url", gitlab.url, str(work)]
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 0, result.output
+        assert [(m["source_branch"], m["target_branch"]) for m in gitlab.merge_requests] == [
+            ("hardener/safe", "main"), (RUNTIME, "main"), ("hardener/build", "main")]
+        assert "/acme/platform/webapp/-/blob/hardener/safe/Dockerfile#L4" in gitlab.merge_requests[0]["description"]
+        (issue,) = gitlab.issues
+        assert issue["title"] == "hardener dashboard" and "`hardener/build`" in issue["description"]
+        writes = len(gitlab.writes())
+        again = CliRunner().invoke(main, args, env=env)
+        assert again.exit_code == 0 and len(gitlab.writes()) == writes, again.output  # a no-op
+        git(work, "fetch", "-q", "origin")
+        git(work, "merge", "-q", "--ff-only", "origin/hardener/safe")
+        git(work, "push", "-q", "origin", "main")
+        third = CliRunner().invoke(main, args, env=env)
+        assert third.exit_code == 0, third.output
+        assert gitlab.merge_requests[0]["state"] == "closed" and gitlab.merge_requests[2]["state"] == "opened"
+        assert "glpat-secret" not in result.output + again.output + third.output
+    finally:
+        gitlab.stop()
+
+
+def test_gitlab_path_keeps_subgroups() -> None:
+    from hardener.pr.gitlab import path_from_remote
+
+    assert path_from_remote("git@gitlab.com:acme/platform/webapp.git") == "acme/platform/webapp"
+    assert path_from_remote("https://gitlab.example.com/acme/platform/webapp.git") == "acme/platform/webapp"
+    assert path_from_remote("https://gitlab.example.com/webapp") is None

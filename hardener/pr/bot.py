@@ -31,9 +31,10 @@ from hardener.report import Mode, Report
 
 if TYPE_CHECKING:
     from hardener.pr.github import GitHub, Issue
+    from hardener.pr.gitlab import GitLab
     from hardener.pr.units import Unit
 
-    Forge = GitHub
+    Forge = GitHub | GitLab
 
 BOT_NAME = "hardener"
 BOT_EMAIL = "hardener@users.noreply.github.com"
@@ -59,6 +60,7 @@ class PrRequest:
     api_url: str | None = None
     github_repo: str | None = None
     token: str | None = field(default=None, repr=False)  # never printed
+    gitlab_token: str | None = field(default=None, repr=False)  # GITLAB_TOKEN, for a GitLab remote
 
 
 @dataclass(frozen=True)
@@ -84,23 +86,25 @@ class Settings:
     ignore: tuple[str, ...] = ()
     web_url: str = ""  # https://github.com, for line anchors
     blob: str = "blob"
+    forge: str = "github"  # or "gitlab": merge requests through the GitLab API
 
 
 def run_pr(request: PrRequest) -> PrOutcome:
     """One repository; never raises for a problem of that repository (the outcome says it)."""
     log: list[str] = []
     name = str(request.repo)
-    request = replace(request, token=clean_token(request.token))
+    request = replace(request, token=clean_token(request.token), gitlab_token=clean_token(request.gitlab_token))
     try:
         return _run(request, log)
     except (Stop, GitError, BadInput) as exc:  # BadInput: the repository's config is wrong
-        return PrOutcome(name, (*log, f"{name}: {_redacted(str(exc), request.token)}"), exit_code=2)
+        return PrOutcome(name, (*log, f"{name}: {_redacted(_redacted(str(exc), request.token), request.gitlab_token)}"),
+                         exit_code=2)
     except Exception as exc:  # GitHubError and bugs: this repository failed, the others go on
         from hardener.pr.github import GitHubError
 
         code = 2 if isinstance(exc, GitHubError) else 3
-        return PrOutcome(name, (*log, f"{name}: {type(exc).__name__}: {_redacted(str(exc), request.token)}"),
-                         exit_code=code)
+        message = _redacted(_redacted(str(exc), request.token), request.gitlab_token)
+        return PrOutcome(name, (*log, f"{name}: {type(exc).__name__}: {message}"), exit_code=code)
 
 
 def clean_token(token: str | None) -> str | None:
@@ -111,7 +115,7 @@ def clean_token(token: str | None) -> str | None:
 
 def _redacted(message: str, token: str | None) -> str:
     """A last guard: whatever raised, the token (or its first line) never reaches a message."""
-    for secret in {token or "", *(token or "").splitlines()}:
+    for secret in {token or "", *(token or "").splitlines()}:  # the GitLab token is checked by the caller too
         if len(secret) >= 4:
             message = message.replace(secret, "<token>")
     return message
@@ -147,7 +151,6 @@ def _drop_private_refs(git: Git) -> None:
 def _settings(request: PrRequest, git: Git) -> Settings:
     from hardener.config import load_config
     from hardener.options import PR_OPTIONS, named
-    from hardener.pr.github import slug_from_remote
 
     config = load_config(git.cwd, request.config_path)
     options = config.options.get("pr", {})
@@ -156,14 +159,23 @@ def _settings(request: PrRequest, git: Git) -> Settings:
     url = git("remote", "get-url", remote, check=False)
     if not url:
         raise Stop(f"no git remote {remote!r} (see --remote)")
-    slug = request.github_repo or options.get("repository") or slug_from_remote(url)
+    forge = options.get("forge") or ("gitlab" if "gitlab" in (_remote_host(url) or "") else "github")
+    slug = request.github_repo or options.get("repository") or _slug(forge, url)
     from_repo = options.get("api-url") if request.config_path is None else None
     if from_repo and not request.api_url:
         _check_repo_api_url(from_repo, url)
-    api_url = request.api_url or options.get("api-url") or default["api-url"]
+    fallback = f"https://{_remote_host(url)}/api/v4" if forge == "gitlab" else default["api-url"]
+    api_url = request.api_url or options.get("api-url") or fallback
     groups, enabled = _plan(request, options.get("groups"))
     return Settings(remote, request.base or options.get("base") or "", slug, api_url, groups, enabled,
-                    config.select, config.ignore, _web_url(api_url))
+                    config.select, config.ignore, _web_url(api_url), "-/blob" if forge == "gitlab" else "blob", forge)
+
+
+def _slug(forge: str, url: str) -> str | None:
+    from hardener.pr.github import slug_from_remote
+    from hardener.pr.gitlab import path_from_remote
+
+    return path_from_remote(url) if forge == "gitlab" else slug_from_remote(url)
 
 
 def _plan(request: PrRequest, table: dict[str, Any] | None) -> tuple[tuple[Group, ...], frozenset[str]]:
@@ -186,7 +198,8 @@ def _web_url(api_url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
     host = parts.netloc.removeprefix("api.")
-    return f"{parts.scheme}://{host}{parts.path.removesuffix('/').removesuffix('/api/v3')}"
+    path = parts.path.removesuffix("/").removesuffix("/api/v3").removesuffix("/api/v4")
+    return f"{parts.scheme}://{host}{path}"
 
 
 def _check_repo_api_url(api_url: str, remote_url: str) -> None:
@@ -217,19 +230,23 @@ def _remote_host(url: str) -> str | None:
     return user_host.rsplit("@", 1)[-1].lower() or None
 
 
-def _client(request: PrRequest, settings: Settings) -> GitHub:
+def _client(request: PrRequest, settings: Settings) -> Forge:
     from hardener.pr.github import GitHub
+    from hardener.pr.gitlab import GitLab
 
-    if not request.token:
-        raise Stop("GITHUB_TOKEN is not set (or use --dry-run)")
-    if any(c.isspace() or not c.isprintable() for c in request.token):
-        raise Stop("GITHUB_TOKEN contains whitespace or control characters; it was not used (not shown here)")
+    gitlab = settings.forge == "gitlab"
+    token, variable = (request.gitlab_token, "GITLAB_TOKEN") if gitlab else (request.token, "GITHUB_TOKEN")
+    if not token:
+        raise Stop(f"{variable} is not set (or use --dry-run)")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise Stop(f"{variable} contains whitespace or control characters; it was not used (not shown here)")
     if not settings.slug:
-        raise Stop("cannot tell the GitHub repository from the remote URL (see --github-repo)")
-    return GitHub(request.token, settings.api_url)
+        raise Stop(f"cannot tell the {'GitLab project' if gitlab else 'GitHub repository'} from the remote URL "
+                   "(see --github-repo, or [tool.hardener.pr] repository)")
+    return GitLab(token, settings.api_url) if gitlab else GitHub(token, settings.api_url)
 
 
-def _fetch(git: Git, settings: Settings, client: GitHub | None, offline: bool) -> tuple[Settings, str]:
+def _fetch(git: Git, settings: Settings, client: Forge | None, offline: bool) -> tuple[Settings, str]:
     """Fetch the base branch and hardener's branches into a private ref namespace."""
     if offline:
         return _local_refs(git, settings)
