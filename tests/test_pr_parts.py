@@ -126,3 +126,33 @@ def test_dashboard_counts_refusals_by_kind_and_reads_ticks() -> None:
     assert "×30 in `s0/Dockerfile`, `s1/Dockerfile`, `s10/Dockerfile` and 27 more" in body
     ticked = body.replace("- [ ] <!-- hardener-group:ci-gate -->", "- [x] <!-- hardener-group:ci-gate -->")
     assert dashboard.requested(body) == set() and dashboard.requested(ticked) == {"ci-gate"}
+
+
+def test_a_per_file_group_with_many_files_is_one_pr(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Real git in a scratch repository: six changed Compose files exceed PER_FILE_MAX."""
+    import subprocess
+
+    from hardener.pr.gitcmd import Git
+    from hardener.pr.units import PER_FILE_MAX, units
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    work = Git(tmp_path, env)
+    results = []
+    for count in (PER_FILE_MAX, PER_FILE_MAX + 1):
+        results = []
+        for i in range(count):
+            (tmp_path / f"c{i}.yml").write_text("services: {}\n")
+            results.append(FileResult(f"c{i}.yml", "compose", b"services: {}\n", b"services: {a: {}}\n",
+                                      (_change("HD601", 1),)))
+        work("add", "-A")
+        work("commit", "-qm", "base", "--allow-empty")
+        base = work("rev-parse", "HEAD")
+        (group,) = [g for g in DEFAULT_GROUPS if g.name == "compose-runtime"]
+        made = units(group, Report(Mode.APPLY, results=results), work, base, lambda b: no_link, "")
+        if count == PER_FILE_MAX:
+            assert [u.branch for u in made] == [f"hardener/compose-runtime-c{i}-yml" for i in range(count)]
+            assert "services: {a: {}}" in work("show", f"{made[0].tree}:c0.yml")
+            assert "services: {}" in work("show", f"{made[0].tree}:c1.yml")  # only its own file
+        else:
+            assert [u.branch for u in made] == ["hardener/compose-runtime"]

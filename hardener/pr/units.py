@@ -3,8 +3,9 @@
 Each group runs the engine on a clean checkout of the base with only its transforms
 selected, so every branch sits directly on the base branch and a re-run rebases it for
 free. A per-file group (Compose runtime) gets one tree per changed file: the base tree with
-that file's output only. The body is rendered here, while the worktree holds the unit's
-files, because a body too long for GitHub puts the full report into the tree as well.
+that file's output only (up to PER_FILE_MAX files; more make one PR). The body is rendered
+here, while the worktree holds the unit's files, because a body too long for GitHub puts the
+full report into the tree as well.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from hardener.pr.body import Body, Link, render_body, report_path
 from hardener.pr.gitcmd import Git
 from hardener.pr.groups import Group, file_slug
 from hardener.report import Mode, Report
+
+PER_FILE_MAX = 5  # a per-file group with more changed files than this is one PR
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ def units(group: Group, report: Report, work: Git, base: str, link_for: Callable
     """The group's units; the worktree must hold the group's applied run (``harden``)."""
     if not report.changed:
         return []
-    if group.per != "file" or report.companions:
-        # companions (a secrets file) belong with every file of the run: one PR keeps them together
+    if group.per != "file" or report.companions or len(report.changed) > PER_FILE_MAX:
+        # companions (a secrets file) belong with every file of the run: one PR keeps them together;
+        # a repository of many examples would get dozens of PRs (awesome-compose: 40): one then too
         branch = f"hardener/{group.name}"
         return [_unit(work, branch, group.title, group.name, report, link_for(branch), footer, intro)]
     out = []
