@@ -254,7 +254,7 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool, run: 
 @click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A file listing repositories, one per line (relative to the file).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Repositories processed in parallel.")
-@click.option("--combined", is_flag=True, help="One branch and PR (hardener/all) instead of one per applicability level.")
+@click.option("--combined", is_flag=True, help="One branch and PR (hardener/all) instead of one per group.")
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed and opened; push nothing, call no API.")
 @click.option("--remote", help="The git remote to push to (default: origin, or [tool.hardener.pr] remote).")
 @click.option("--base", help="The branch to harden and target (default: the repository's default branch).")
@@ -262,17 +262,19 @@ def _run_text(request: Any, no_color: bool, quiet: bool, show_patch: bool, run: 
 @click.option("--github-repo", metavar="OWNER/NAME", help="The GitHub repository (default: from the remote URL).")
 @click.option("--select", multiple=True, metavar="IDS", help="Only these transforms (id, id prefix or name; comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these transforms.")
-@click.option("--unsafe", is_flag=True, help="Also include changes marked unsafe (in the review PR).")
+@click.option("--unsafe", is_flag=True, help="Also include changes marked unsafe (in the review-level groups).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
 @click.option("--offline", is_flag=True, help="Never use the network for transforms.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the exit code.")
 def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tuple[str, ...],
        ignore: tuple[str, ...], quiet: bool, **kwargs: Any) -> None:
-    """Open or update hardening pull requests (hardener/safe, hardener/review) on GitHub.
+    """Open or update hardening pull requests on GitHub (merge requests on GitLab), one per
+    group of changes (hardener/safe, hardener/network, ...), and a dashboard issue.
 
-    The token comes from GITHUB_TOKEN. Re-running updates the same branches and pull
-    requests, does nothing when the result is unchanged, and stops when someone else
-    pushed a commit to a hardener branch.
+    The token comes from GITHUB_TOKEN (GITLAB_TOKEN for GitLab). Re-running updates the same
+    branches and pull requests, does nothing when the result is unchanged, closes the pull
+    request of a group with nothing left, and stops when someone else pushed a commit to a
+    hardener branch.
     """
     import os
 
@@ -281,7 +283,8 @@ def pr(repos: tuple[Path, ...], repos_file: Path | None, jobs: int, select: tupl
 
     paths = _all_paths(repos, repos_file)
     codes = checked_codes(select, "--select"), checked_codes(ignore, "--ignore")
-    requests = [PrRequest(p, *codes, token=os.environ.get("GITHUB_TOKEN") or None, **kwargs) for p in paths]
+    requests = [PrRequest(p, *codes, token=os.environ.get("GITHUB_TOKEN") or None,
+                          gitlab_token=os.environ.get("GITLAB_TOKEN") or None, **kwargs) for p in paths]
     worst = 0
     outcomes = []
     for outcome in campaign.parallel_map(run_pr, requests, jobs):

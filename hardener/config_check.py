@@ -90,7 +90,12 @@ def check_section(where: Where, raw_key: str, table: Mapping[str, Any]) -> dict[
     sections = known_sections()
     if key not in sections:
         raise where.error(f"unknown section {where.header(raw_key)}{_section_hint(raw_key, sections)}", raw_key)
-    return check_options(where, (raw_key,), sections[key], table)
+    checked = check_options(where, (raw_key,), sections[key], table)
+    for group, spec in (checked.get("groups") or {}).items() if key == "pr" else ():
+        found = code_problem(spec.get("transforms", ()))  # a typo must not silently empty a PR group
+        if found is not None:
+            raise where.error(f"pr.groups.{group}.transforms: {found}", raw_key, "groups", group, "transforms")
+    return checked
 
 
 def _section_hint(raw_key: str, sections: Mapping[str, Any]) -> str:

@@ -61,7 +61,21 @@ PR_OPTIONS = (
     Option("remote", "string", "origin", "The git remote to push to (--remote wins)."),
     Option("base", "string", "", "The branch to harden and target; empty: the repository's default branch."),
     Option("repository", "string", "", "OWNER/NAME on GitHub; empty: read from the remote URL."),
-    Option("api-url", "string", "https://api.github.com", "GitHub API base URL (GitHub Enterprise)."),
+    Option("api-url", "string", "https://api.github.com", "GitHub API base URL (GitHub Enterprise); for GitLab "
+           "the default is https://<remote host>/api/v4."),
+    Option("forge", "string", "", "github or gitlab; empty: gitlab when the remote's host name says so.",
+           choices=("", "github", "gitlab")),
+    Option("groups", "table[table]", {}, "Pull-request groups by name (branch hardener/<name>): adds a group or "
+           "replaces the default one; its transforms leave the default groups; `transforms = []` drops it; "
+           "naming an opt-in group (ci-gate) turns it on.", fields=(
+               Option("transforms", "list[string]", [], "Transform ids or names in this group."),
+               Option("title", "string", "", "The PR title's words (default: the group name)."),
+               Option("level", "string", "review", "safe: only safe changes; review: up to the run's level.",
+                      choices=("safe", "review")),
+               Option("per", "string", "repo", "repo: one PR; file: one PR per changed file.",
+                      choices=("repo", "file")),
+               Option("opt-in", "bool", False, "Opened only when ticked on the dashboard issue."),
+           )),
 )
 VERIFY_OPTIONS = (
     Option("smoke", "string", "", "Shell command run in both images; empty: each image's ENTRYPOINT + CMD."),

@@ -3,7 +3,10 @@
 There is no GitHub here, so this server implements the endpoints hardener uses with
 GitHub's JSON shapes (trimmed to the fields that matter, same names and nesting):
 ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/pulls?head=&state=``, ``POST /repos/{o}/{r}/pulls``
-and ``PATCH /repos/{o}/{r}/pulls/{n}``. Like GitHub it rejects a missing or wrong token
+``PATCH /repos/{o}/{r}/pulls/{n}``, and the issues endpoints the dashboard uses
+(``GET``/``POST /repos/{o}/{r}/issues``, ``PATCH /repos/{o}/{r}/issues/{n}``; like GitHub,
+the issue list includes pull requests, marked with a ``pull_request`` key, and a body
+over 65,536 characters is refused with 422). Like GitHub it rejects a missing or wrong token
 (401 "Bad credentials"), a pull request whose head branch does not exist on the remote
 or that duplicates an open one (422 "Validation Failed"), and unknown fields. Branches
 are read from a real bare git repository, the one the tests push to.
@@ -20,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 API_VERSION = "2022-11-28"
+BODY_LIMIT = 65_536
 
 
 @dataclass
@@ -27,6 +31,7 @@ class FakeGitHub:
     token: str
     repos: dict[str, Path]  # "owner/name" -> bare repository
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     problems: list[str] = field(default_factory=list)  # headers that were wrong
     server: ThreadingHTTPServer | None = None
@@ -98,6 +103,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._create(slug, body)
         if len(rest) == 2 and rest[0] == "pulls" and method == "PATCH":
             return self._update(slug, int(rest[1]), body)
+        if rest == ["issues"] and method == "GET":
+            return self._send(200, self._issues(slug))
+        if rest == ["issues"] and method == "POST":
+            return self._create_issue(slug, body)
+        if len(rest) == 2 and rest[0] == "issues" and method == "PATCH":
+            return self._update_issue(slug, int(rest[1]), body)
         return self._send(404, {"message": "Not Found"})
 
     def _json(self) -> dict[str, Any]:
@@ -114,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         gh = self.github
         allowed = {"title", "head", "base", "body", "maintainer_can_modify", "draft"}
         missing = [k for k in ("title", "head", "base") if not body.get(k)]
+        if len(body.get("body") or "") > BODY_LIMIT:
+            return self._invalid("body is too long (maximum is 65536 characters)")
         if missing or set(body) - allowed:
             return self._invalid(f"bad fields: missing {missing}, unknown {sorted(set(body) - allowed)}")
         head_sha, base_sha = gh.branch_sha(slug, body["head"]), gh.branch_sha(slug, body["base"])
@@ -134,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         unknown = set(body) - {"title", "body", "state", "base", "maintainer_can_modify"}
         if unknown:
             return self._invalid(f"unknown fields {sorted(unknown)}")
+        if len(body.get("body") or "") > BODY_LIMIT:
+            return self._invalid("body is too long (maximum is 65536 characters)")
         for key in ("title", "body", "state", "maintainer_can_modify"):
             if key in body:
                 pull[key] = body[key]
@@ -143,6 +158,35 @@ class _Handler(BaseHTTPRequestHandler):
             pull["base"]["ref"] = body["base"]
             pull["base"]["label"] = f"{slug.split('/')[0]}:{body['base']}"
         self._send(200, pull)
+
+    def _issues(self, slug: str) -> list[dict[str, Any]]:
+        gh = self.github
+        pulls = [{**p, "pull_request": {"url": p["url"]}} for p in gh.pulls
+                 if p["base"]["repo"]["full_name"] == slug and p["state"] == "open"]
+        return [i for i in gh.issues if i["repo"] == slug and i["state"] == "open"] + pulls
+
+    def _create_issue(self, slug: str, body: dict[str, Any]) -> None:
+        if not body.get("title") or set(body) - {"title", "body", "labels", "assignees"}:
+            return self._invalid(f"bad issue fields {sorted(body)}")
+        if len(body.get("body") or "") > BODY_LIMIT:
+            return self._invalid("body is too long (maximum is 65536 characters)")
+        gh = self.github
+        number = len(gh.pulls) + len(gh.issues) + 1
+        issue = {"number": number, "title": body["title"], "body": body.get("body"), "state": "open", "repo": slug,
+                 "html_url": f"https://github.com/{slug}/issues/{number}"}
+        gh.issues.append(issue)
+        self._send(201, issue)
+
+    def _update_issue(self, slug: str, number: int, body: dict[str, Any]) -> None:
+        issue = next((i for i in self.github.issues if i["number"] == number and i["repo"] == slug), None)
+        if issue is None:
+            return self._send(404, {"message": "Not Found"})
+        if set(body) - {"title", "body", "state"}:
+            return self._invalid(f"unknown fields {sorted(body)}")
+        if len(body.get("body") or "") > BODY_LIMIT:
+            return self._invalid("body is too long (maximum is 65536 characters)")
+        issue.update(body)
+        self._send(200, issue)
 
     def _invalid(self, message: str) -> None:
         self._send(422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom",

@@ -1,6 +1,7 @@
 """The few GitHub REST API calls ``hardener pr`` makes (github.com or GitHub Enterprise).
 
-Get the repository, find the open pull request of a branch, create one, update one.
+Get the repository, find the open pull request of a branch, create one, update or close
+one; find, create and update the dashboard issue.
 httpx is imported lazily. The token goes only into the Authorization header: it never
 appears in a message, an exception or a log line.
 """
@@ -27,6 +28,13 @@ class PullRequest:
     body: str
     base: str
     head: str
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    url: str
+    body: str
 
 
 def slug_from_remote(url: str) -> str | None:
@@ -75,6 +83,21 @@ class GitHub:
     def update_pull(self, slug: str, number: int, **fields: str) -> PullRequest:
         return _pull(self._call("PATCH", f"/repos/{slug}/pulls/{number}", json=fields))
 
+    def close_pull(self, slug: str, number: int) -> PullRequest:
+        return self.update_pull(slug, number, state="closed")
+
+    def find_issue(self, slug: str, title: str) -> Issue | None:
+        """The open issue with exactly this title (pull requests, which the endpoint also lists, skipped)."""
+        found = self._call("GET", f"/repos/{slug}/issues", params={"state": "open", "per_page": 100})
+        issues = [i for i in found if "pull_request" not in i and i.get("title") == title]
+        return _issue(min(issues, key=lambda i: int(i["number"]))) if issues else None
+
+    def create_issue(self, slug: str, *, title: str, body: str) -> Issue:
+        return _issue(self._call("POST", f"/repos/{slug}/issues", json={"title": title, "body": body}))
+
+    def update_issue(self, slug: str, number: int, *, body: str) -> Issue:
+        return _issue(self._call("PATCH", f"/repos/{slug}/issues/{number}", json={"body": body}))
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx
 
@@ -104,3 +127,7 @@ def _pull(data: dict[str, Any]) -> PullRequest:
         number=int(data["number"]), url=str(data.get("html_url", "")), title=str(data.get("title") or ""),
         body=str(data.get("body") or ""), base=str(data["base"]["ref"]), head=str(data["head"]["ref"]),
     )
+
+
+def _issue(data: dict[str, Any]) -> Issue:
+    return Issue(int(data["number"]), str(data.get("html_url", "")), str(data.get("body") or ""))
