@@ -133,6 +133,8 @@ def _sample(option: Option, type_: str) -> Any:
         return {key: {f.name: _sample(f, alternatives(f.type)[0]) for f in option.fields} if option.fields else item}
     if type_ == "string" and option.choices:
         return option.choices[-1]
+    if type_ == "string" and option.name == "transforms":  # names a transform: config_check rejects others
+        return "cap-drop"
     return _SAMPLES[type_]
 
 
