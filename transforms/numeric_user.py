@@ -74,6 +74,8 @@ class NumericUser(Transform):
         name, _, group = value.partition(":")
         if "$" in value or not name or images.is_root_user(name) or (name.isdigit() and (not group or group.isdigit())):
             return
+        if doc.escape == "`" or (base.info is not None and base.info.windows) or name in _WINDOWS_USERS:
+            return  # Windows users have no uid to write
         found = _numeric(base, insts[: insts.index(last)], name, group)
         if isinstance(found, Why):
             yield self.refuse(f"`USER {value}` stays: {found}", last.line)
@@ -82,6 +84,9 @@ class NumericUser(Transform):
         reason = (f"`USER {value}` -> `USER {numeric}` ({source}): a numeric user lets a runtime verify it is "
                   "not root (Kubernetes runAsNonRoot)")
         yield self.change([Edit(last.args_start, last.args_end, numeric)], reason, last.line)
+
+
+_WINDOWS_USERS = frozenset({"ContainerAdministrator", "ContainerUser"})
 
 
 def _numeric(base: Base, before: list[Instruction], name: str, group: str) -> tuple[str, str] | Why:
