@@ -61,6 +61,8 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     pytest.param(".github/workflows/ci.yml", "jobs:\n  t:\n    steps:\n      - run: docker compose "
                  "-f compose.yaml -f compose.full.yaml config\n", ".github/workflows/ci.yml:4", id="workflow"),
     pytest.param(".env", "COMPOSE_FILE=compose.yaml:compose.full.yaml\n", ".env:1 COMPOSE_FILE", id="compose-file"),
+    pytest.param("test.sh", '#!/bin/bash\ndoco="docker compose --file compose.yaml --file compose.full.yaml '
+                 '--project-name t"\n$doco up -d\n', "test.sh:2", id="command-in-a-variable"),
 ])
 def test_commands_find_f_sets(tmp_path: Path, name: str, text: str, where: str) -> None:
     root = _write(tmp_path, {"compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n", name: text})

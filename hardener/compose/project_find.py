@@ -139,10 +139,27 @@ def parse(line: str, here: Path, root: Path, where: str) -> Command | None:
         words = shlex.split(line.replace("$(", " $(").replace("`", " "), comments=True)
     except ValueError:
         return None
+    words = _expand_assignments(words)
     for i, word in enumerate(words):
         if word.endswith("docker-compose") or (word.endswith("docker") and words[i + 1:i + 2] == ["compose"]):
             return _options(words[i + 1:], here, root, where)
     return None
+
+
+def _expand_assignments(words: list[str]) -> list[str]:
+    """A command kept in a variable (test.sh: ``doco="docker compose --file a.yml --file b.yml"``)
+    is split like the command it holds."""
+    out: list[str] = []
+    for word in words:
+        name, eq, value = word.partition("=")
+        if eq and name.isidentifier() and "compose" in value:
+            try:
+                out += shlex.split(value)
+                continue
+            except ValueError:
+                pass
+        out.append(word)
+    return out
 
 
 def _options(words: list[str], here: Path, root: Path, where: str) -> Command | None:
