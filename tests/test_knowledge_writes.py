@@ -235,3 +235,11 @@ def test_narrow_copy_keeps_what_the_app_writes_into(tmp_path):
     result = process("Dockerfile", "dockerfile", files["Dockerfile"].encode(), [NarrowCopy()], ctx, Options())
     out = (result.output or b"").decode()
     assert "COPY uploads/ ./uploads/" in out and "docs" not in out
+
+
+def test_a_placeholder_is_a_write_only_under_an_output_name(tmp_path):
+    # angular's src/assets/.gitkeep keeps a folder the build fills; logs/.gitkeep one the app writes
+    found = facts(tmp_path, "FROM node:20\nWORKDIR /app\nCOPY . .\nCMD [\"node\", \"server.js\"]\n", {
+        "server.js": "console.log(1)\n", "src/assets/.gitkeep": "", "logs/.gitkeep": "",
+    })
+    assert [(w.path, w.where) for w in found.writes] == [("/app/logs", "logs/.gitkeep")]

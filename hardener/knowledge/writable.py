@@ -58,9 +58,12 @@ def describe(writable: Writable) -> str:
     elif gap is not None:
         parts.append(f"the app writes a path hardener cannot resolve ({gap.cite()}); that write may fail")
     others = [d for d in writable.dirs if gap is None or d != writable.app_dir]
-    if others:
-        parts.append(f"{'only ' if gap is None else 'also '}{', '.join(others)} are writable by it")
-    if writable.cited:
-        more = len(writable.cited) - MAX_CITED
-        parts.append("; ".join(writable.cited[:MAX_CITED]) + (f"; and {more} more" if more > 0 else ""))
-    return "; ".join(parts)
+    # each directory once, with its source where a fact gave it ("/app/logs (source: repo logs/.gitkeep)")
+    cites = {c.split(" (", 1)[0]: c for c in writable.cited[:MAX_CITED]}
+    shown = [cites.pop(d, d) for d in others]
+    more = len(writable.cited) - MAX_CITED
+    if shown:
+        parts.append(f"{'only ' if gap is None else 'also '}{', '.join(shown)} are writable by it")
+    if cites or more > 0:
+        parts.append("; ".join(cites.values()) + (f"; and {more} more" if more > 0 else ""))
+    return "; ".join(p for p in parts if p)

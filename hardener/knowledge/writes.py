@@ -41,6 +41,11 @@ _WRITE_ENV = re.compile(r"(?i)^(?=.*(DATA|LOG|CACHE|UPLOAD|STORAGE|TMP|TEMP|MEDI
                         r"(?:\w+_(?:DIR|PATH|ROOT|FOLDER)|DATA\w*)$")
 
 
+# A placeholder keeps a directory for runtime output only under such a name: `src/assets/.gitkeep`
+# keeps an empty asset folder the build fills, not one the app writes.
+_WRITE_DIR = re.compile(r"(?i)data|logs?$|cache|upload|storage|^te?mp$|media|state|^db$|spool|session|^var$|^run$")
+
+
 @dataclass(frozen=True)
 class Write:
     path: str  # absolute path in the container
@@ -268,7 +273,7 @@ def _placeholder_facts(paths: tuple[str, ...], mapper: _Mapper, writes: list[Wri
         children.setdefault(parent, []).append(leaf)
     for directory, leaves in children.items():
         placeholders = [leaf for leaf in leaves if leaf in (".gitkeep", ".keep")]
-        if directory and placeholders and len(leaves) == 1:
+        if directory and placeholders and len(leaves) == 1 and _WRITE_DIR.search(directory.rpartition("/")[2]):
             place = mapper.place(f"{directory}/{placeholders[0]}")
             if place is not None:
                 writes.append(Write(posixpath.dirname(place), True, "repo", f"{directory}/{placeholders[0]}"))
