@@ -62,6 +62,9 @@ class InterpolationSecrets(Transform):
     references = ("cwe:1392", "cwe:798", "owasp-docker:12")
     applicability = Applicability.REVIEW
     report_only = True
+    # Every string of the file can hold a `${VAR:-default}`; it edits nothing.
+    reads = ("environment", "command", "entrypoint", "labels", "healthcheck", "image", "env_file")
+    writes = ()
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         for weak in weak_defaults(doc):

@@ -25,6 +25,7 @@ from hardener.dockerfile.workdir import is_literal_path, join_workdir
 from hardener.knowledge import writes_python, writes_scan
 from hardener.limits import ReadRefused, read_bounded
 from hardener.repo_facts import listing
+from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.dockerfile.doc import DockerfileDoc, Instruction
@@ -312,7 +313,7 @@ def _file_facts(rel: str, kind: str, data: bytes, place: str | None, workdir: st
         _sites(sites, "code", rel, workdir, writes, unknown)
         return
     found = writes_python.write_sites(data)
-    if isinstance(found, str):
+    if isinstance(found, Why):
         return  # Python 2 or broken: its writes are not ours to read
     here = posixpath.dirname(place) if place else None
     for site in found:

@@ -14,6 +14,8 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from hardener.why import Why, WhyKind
+
 Base = str  # "abs" | "cwd" | "here"
 
 
@@ -56,7 +58,7 @@ _TEMPFILE = ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile", "Spool
 _PASSTHROUGH = ("os.path.abspath", "os.path.realpath", "os.path.normpath", "Path", "pathlib.Path", "PurePath", "str")
 
 
-def write_sites(source: bytes) -> list[PySite] | str:
+def write_sites(source: bytes) -> list[PySite] | Why:
     """Every write site of a module, or why the module cannot be read."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
@@ -64,7 +66,7 @@ def write_sites(source: bytes) -> list[PySite] | str:
     try:
         wrapper = MetadataWrapper(cst.parse_module(source))
     except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
-        return f"does not parse ({type(exc).__name__})"
+        return Why(f"does not parse ({type(exc).__name__})", WhyKind.UNKNOWN)
     names = _bindings(wrapper.module)
     sites: list[PySite] = []
     evaluator = _Evaluator(names)

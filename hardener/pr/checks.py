@@ -30,6 +30,8 @@ _BY_ID = {
               "{build}, run it and exercise a write path; check `id` in the container"),
     "HD202": ("a step that needed sudo now runs as the same user without it", "{build}"),
     "HD203": ("the final stage runs as a non-root user: writes to root-owned paths fail", "{build}, then {run}"),
+    "HD205": ("a uid that differs from the named user's changes who owns the files it writes", "{build}, then "
+              "{run} and check `id` in the container"),
     "HD204": ("the service runs with a non-root user: writes to root-owned volumes fail", "{up} and {ps}; "
               "exercise a write in each changed service"),
     "HD301": ("`COPY` does not unpack archives or fetch URLs; a change only where `ADD` did neither",
@@ -73,6 +75,8 @@ _BY_ID = {
               "{up} and watch the HEALTH column of {ps}"),
     "HD606": ("a limit too low kills the service (OOM) or slows it under load", "{up}; watch `docker stats`"),
     "HD607": ("a value moved to a secret file is read from `/run/secrets/…` now", "{up} and {ps}"),
+    "HD609": ("nothing changes in the file: weak defaults and tracked credentials are listed to rotate",
+              "set the variables in the deployment's environment and rotate the values"),
     "HD701": ("services no longer on a shared network cannot reach each other", "{up}, then call each service "
               "from the services that use it"),
     "HD702": ("a published port bound to 127.0.0.1 is no longer reachable from other hosts",
