@@ -168,6 +168,18 @@ def test_a_merged_group_is_closed_when_empty_the_others_rebase(tmp_path: Path, g
     assert "hardener/safe" not in github.issues[0]["body"]
 
 
+def test_a_run_of_one_group_leaves_the_other_groups_prs_open(tmp_path: Path, github: FakeGitHub) -> None:
+    work, bare = make_repo(tmp_path)
+    github.repos["acme/webapp"] = bare
+    assert pr("--api-url", github.url, str(work))[0] == 0
+    before = {p["head"]["ref"]: p["state"] for p in github.pulls}
+    assert len(before) >= 2 and set(before.values()) == {"open"}
+    code, out = pr("--select", "HD301", "--api-url", github.url, str(work))
+    assert code == 0, out
+    assert {p["head"]["ref"]: p["state"] for p in github.pulls} == before, out
+    assert "closed" not in out, out
+
+
 def test_a_branch_deleted_on_the_remote_is_pushed_again(tmp_path: Path, github: FakeGitHub) -> None:
     work, bare = make_repo(tmp_path)
     github.repos["acme/webapp"] = bare

@@ -295,10 +295,12 @@ def _groups(request: PrRequest, settings: Settings, git: Git, work: Git, base: s
     lines: list[dashboard.PrLine] = []
     reports: list[Report] = []
     made: set[str] = set()
+    ran: list[Group] = []
     for group in wanted(plan, asked | settings.enabled):
         select = _group_select(request, settings, group)
         if not select:
             continue
+        ran.append(group)
         run = Run(select, request.ignore, request.unsafe, request.config_path, request.offline)
         report = harden(run, group, work, base)
         reports.append(report)
@@ -315,11 +317,10 @@ def _groups(request: PrRequest, settings: Settings, git: Git, work: Git, base: s
             action, where = _pull_request(request, settings, client, unit, log)
             (opened if action == "opened" else updated if action == "updated" else []).append(unit.branch)
             lines.append(dashboard.PrLine(unit.branch, pr_title(unit.report, unit.title), where))
-    _close_empty(settings, git, client, made, base, log)
+    _close_empty(settings, git, client, made, ran, base, log)
     _dashboard(request, settings, client, issue, dashboard.render(lines, reports, plan, asked), log)
-    full = reports[-1] if reports else None
     return PrOutcome(str(request.repo), tuple(log), 0, tuple(opened), tuple(updated), tuple(pushed),
-                     _merged(reports) if reports else full)
+                     _merged(reports) if reports else None)
 
 
 def _group_select(request: PrRequest, settings: Settings, group: Group) -> tuple[str, ...]:
@@ -372,12 +373,21 @@ def _commit(git: Git, branch: str, parent: str, tree: str, base: str, unit: Unit
     return commit, True
 
 
-def _close_empty(settings: Settings, git: Git, client: Forge | None, made: set[str], base: str,
-                 log: list[str]) -> None:
-    """A hardener branch this run did not produce has nothing left to change: close its PR."""
+def _close_empty(settings: Settings, git: Git, client: Forge | None, made: set[str], ran: list[Group],
+                 base: str, log: list[str]) -> None:
+    """A branch of a group this run ran but did not produce has nothing left: close its PR.
+
+    Only groups that ran: ``--select HD301`` must not close the other groups' PRs. A branch
+    with a human commit is left alone, as everywhere else.
+    """
     for ref in git("for-each-ref", "--format=%(refname)", "refs/hardener/remote/").split():
         branch = "hardener/" + ref.removeprefix("refs/hardener/remote/")
-        if branch in made:
+        if branch in made or not any(_belongs(branch, g) for g in ran):
+            continue
+        try:
+            _check_only_hardener(git, branch, ref, base)
+        except Stop as exc:
+            log.append(f"{branch}: no changes left, but not closed: {exc}")
             continue
         if client is None:
             log.append(f"{branch}: no changes left; would close its pull request")
@@ -386,6 +396,11 @@ def _close_empty(settings: Settings, git: Git, client: Forge | None, made: set[s
         if existing is not None:
             client.close_pull(settings.slug or "", existing.number)
             log.append(f"{branch}: no changes left; closed pull request #{existing.number}")
+
+
+def _belongs(branch: str, group: Group) -> bool:
+    name = branch.removeprefix("hardener/")
+    return name == group.name or (group.per == "file" and name.startswith(f"{group.name}-"))
 
 
 def _dashboard(request: PrRequest, settings: Settings, client: Forge | None, issue: Issue | None, body: str,
