@@ -119,12 +119,9 @@ def parent_context(ctx: Context, image: Image) -> Image | None:
 
 
 def _load(ctx: Context, image: Image) -> DockerfileDoc | None:
-    from hardener.dockerfile.doc import DockerfileDoc
+    from hardener.ci.images import parsed
 
-    try:
-        return DockerfileDoc.load(ctx.files.read(Path(ctx.root) / image.dockerfile) or b"", image.dockerfile)
-    except Exception:
-        return None
+    return parsed(ctx.files.read(Path(ctx.root) / image.dockerfile) or b"", image.dockerfile)
 
 
 def missing_source(ctx: Context, doc: DockerfileDoc, context: str, stages: list[Stage]) -> str | None:

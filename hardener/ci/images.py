@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -206,14 +207,24 @@ _WINDOWS = re.compile(r"(?i)nanoserver|servercore|mcr\.microsoft\.com/windows|do
                       r"|^microsoft/(aspnet|iis|dotnet-framework)\b")
 
 
-def unbuildable(ctx: Context, path: Path) -> str | None:
-    """Why a Linux runner cannot build this Dockerfile (a Windows image, no parse), or None."""
+@lru_cache(maxsize=2048)
+def parsed(raw: bytes, name: str) -> DockerfileDoc | None:
+    """A Dockerfile's parse, shared by the gate's per-image checks (each reads every Dockerfile
+    of the repository, in every round); None when it does not parse."""
     from hardener.dockerfile.doc import DockerfileDoc
-    from hardener.knowledge import images
 
     try:
-        doc = DockerfileDoc.load(ctx.files.read(path) or b"", path.name)
+        return DockerfileDoc.load(raw, name)
     except Exception:
+        return None
+
+
+def unbuildable(ctx: Context, path: Path) -> str | None:
+    """Why a Linux runner cannot build this Dockerfile (a Windows image, no parse), or None."""
+    from hardener.knowledge import images
+
+    doc = parsed(ctx.files.read(path) or b"", path.name)
+    if doc is None:
         return "does not parse"
     if not doc.stages:
         return "no FROM"
