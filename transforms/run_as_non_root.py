@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc, Instruction
@@ -47,7 +47,7 @@ class RunAsNonRoot(Transform):
     `addgroup`/`adduser`, or a passwd line where neither exists), or the image's own
     non-root user is reused (node → `1000:1000`, distroless → `65532:65532`), or the user
     the Dockerfile gives its files to (`chown unit …`, `COPY --chown=www-data`) runs the app:
-    by its fixed uid where the distro fixes one, else by name (a package created it). `USER`
+    by its fixed uid where the distro or the image fixes one (else refused, see below). `USER`
     is numeric and goes after the last instruction that changes the filesystem, so
     the build itself runs as before. Only the directories the app writes are created and
     chowned (not recursively), each cited with its source (`hardener explain facts`): its
@@ -75,7 +75,8 @@ class RunAsNonRoot(Transform):
     service, update-ca-certificates, apt-get …; not when the script checks `id -u`), ONBUILD
     triggers would run as the new user, the image looks like a base for other Dockerfiles
     (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), a volume
-    would need a shell the image lacks to be chowned, or the app writes directly into a
+    would need a shell the image lacks to be chowned, the Dockerfile gives its files to a
+    user a package creates whose uid is not known (`chown -R unit …`), or the app writes directly into a
     system directory (`/etc/app.conf`) or under `/root`, which the user must not own.
 
     ## References
@@ -113,7 +114,7 @@ class RunAsNonRoot(Transform):
             return
         yield from self._fix(doc, base, ctx, *plan)
 
-    def _fix(self, doc: DockerfileDoc, base: Base, ctx: Context, spec: UserSpec | NamedUser, create: str | None,
+    def _fix(self, doc: DockerfileDoc, base: Base, ctx: Context, spec: UserSpec, create: str | None,
              how: str) -> Iterator[Finding]:
         stage = base.chain[-1]
         inherited = _volume_paths(tuple(i for s in base.chain[:-1] for i in s.instructions))
@@ -246,7 +247,7 @@ def _base_image_start(insts: list[Instruction]) -> str | None:
     return None
 
 
-def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec | NamedUser, str | None, str] | Why:
+def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec, str | None, str] | Why:
     """(user, RUN command or None, how) or why not."""
     info = base.info
     own = _created_user(base.instructions())  # the author's own user comes first
@@ -254,13 +255,17 @@ def _user_plan(doc: DockerfileDoc, base: Base, ctx: Context) -> tuple[UserSpec |
         return own
     prepared = _prepared_owner(base.instructions())
     if prepared is not None:
-        owner, _, how = prepared
+        name, line = prepared
         distro = info.distro if info else images.distro_from_runs(base.instructions())
-        if info is not None and info.nonroot_user is not None and info.nonroot_user.name == owner.name:
-            return info.nonroot_user, None, f"the image's own user {owner.name}, who owns its files"
-        if (static := _STATIC_USERS.get((distro or "", owner.name))) is not None:
-            return static, None, f"{how.split(';')[0]}; {distro} gives {owner.name} a fixed uid"
-        return prepared
+        if info is not None and info.nonroot_user is not None and info.nonroot_user.name == name:
+            return info.nonroot_user, None, f"the image's own user {name}, who owns its files"
+        if (static := _STATIC_USERS.get((distro or "", name))) is not None:
+            return static, None, f"the user {name} that line {line} gives its files to; {distro} gives it a fixed uid"
+        # a new uid could not write what the Dockerfile gave to this user, and a named USER is
+        # one runtimes cannot verify as non-root (hadolint DL3066): its uid must come from the image
+        return Why(f"line {line} gives the app's files to {name}, a user a package creates, whose uid is not known "
+                   f"here; a new user could not write them: add `USER <uid>` with the uid `id -u {name}` prints "
+                   "in the image")
     if info is not None and info.nonroot_user is not None:
         return info.nonroot_user, None, f"the image's own user {info.nonroot_user.name}"
     uid, gid = RunAsNonRoot.option(ctx, "uid"), RunAsNonRoot.option(ctx, "gid")
@@ -299,17 +304,6 @@ def _created_user(insts: list[Instruction]) -> tuple[UserSpec, None, str] | Why 
 _CHOWN_TO_NAME = re.compile(r"\bchown\s+(?:-{1,2}[\w-]+\s+)*([a-z_][\w-]*)(?::[\w$-]*)?\s+[^-\s]")
 
 
-@dataclass(frozen=True)
-class NamedUser:
-    """A user whose uid is not known here (a package created it); ``USER`` names it."""
-
-    name: str
-
-    @property
-    def numeric(self) -> str:
-        return self.name
-
-
 # Users whose uid the distribution fixes (Debian's base-passwd, Alpine's static passwd).
 _STATIC_USERS = {
     ("debian", "www-data"): UserSpec("www-data", 33, 33),
@@ -318,10 +312,10 @@ _STATIC_USERS = {
 }
 
 
-def _prepared_owner(insts: list[Instruction]) -> tuple[NamedUser, None, str] | None:
-    """The Dockerfile chowns its files to a user it never switches to, one a package created
-    (nginx unit's ``unit``): that user owns what the app writes, so it is the one to run as.
-    A new user would find those paths read-only."""
+def _prepared_owner(insts: list[Instruction]) -> tuple[str, int] | None:
+    """(name, line): the Dockerfile chowns its files to a user it never switches to, one a
+    package created (nginx unit's ``unit``): that user owns what the app writes, so it is the
+    one to run as. A new user would find those paths read-only."""
     for inst in reversed(insts):
         if inst.keyword == "RUN":
             names = [m.group(1) for m in _CHOWN_TO_NAME.finditer(inst.args)]
@@ -332,9 +326,7 @@ def _prepared_owner(insts: list[Instruction]) -> tuple[NamedUser, None, str] | N
             continue
         for name in names:
             if re.fullmatch(r"[a-z_][\w-]*", name) and name not in ("root", "nobody"):
-                return (NamedUser(name), None,
-                        f"the user {name} that line {inst.line} gives its files to; its uid comes from the "
-                        "package that created it, so USER names it")
+                return name, inst.line
     return None
 
 
