@@ -32,6 +32,8 @@ _BASH_REPO = re.compile(r"^(adoptopenjdk|phusion/baseimage|continuumio/|"
                         r"mcr\.microsoft\.com/(devcontainers|vscode/devcontainers|playwright|oryx|dotnet)/)")
 _QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"")
 _LONE_PIPE = re.compile(r"(?<!\|)\|(?![|&])")
+# The `|` between a case clause's patterns (`in dev|beta|fix*)`, `;; a|b)`) is not a pipe.
+_CASE_PATTERNS = re.compile(r"(?:\bin\b|;;)\s*\(?\s*[^\s()|;&]+(?:\s*\|\s*[^\s()|;&]+)*\s*\)")
 
 
 class Pipefail(Transform):
@@ -120,7 +122,7 @@ def _has_pipe(doc: DockerfileDoc, inst: Instruction) -> bool:
     cmds = commands(inst, doc.escape)
     if cmds is not None:
         return any(c.op_before == "|" for c in cmds)
-    return bool(_LONE_PIPE.search(_QUOTED.sub("", inst.args)))
+    return bool(_LONE_PIPE.search(_CASE_PATTERNS.sub("", _QUOTED.sub("", inst.args))))
 
 
 def _pipelines(cmds: list[Command]) -> Iterator[tuple[Command, Command]]:
