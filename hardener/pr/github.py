@@ -8,6 +8,7 @@ appears in a message, an exception or a log line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,15 +100,21 @@ class GitHub:
         return _issue(self._call("PATCH", f"/repos/{slug}/issues/{number}", json={"body": body}))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
+        return call_json(self._http, method, path, _message, **kwargs)
 
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise GitHubError(f"{method} {path}: HTTP {response.status_code}: {_message(response)}")
-        return response.json()
+
+def call_json(http: Any, method: str, path: str, message: Callable[[Any], str], **kwargs: Any) -> Any:
+    """One forge API request's JSON answer; a transport error or an HTTP error status raises
+    GitHubError naming the request and the forge's own message (``message`` reads it)."""
+    import httpx
+
+    try:
+        response = http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 400:
+        raise GitHubError(f"{method} {path}: HTTP {response.status_code}: {message(response)}")
+    return response.json()
 
 
 def _message(response: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from hardener.pr.github import GitHubError, Issue, PullRequest
+from hardener.pr.github import Issue, PullRequest, call_json
 
 
 class GitLab:
@@ -59,15 +59,7 @@ class GitLab:
         return _issue(self._call("PUT", f"{_project(slug)}/issues/{number}", json={"description": body}))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise GitHubError(f"{method} {path}: HTTP {response.status_code}: {_message(response)}")
-        return response.json()
+        return call_json(self._http, method, path, _message, **kwargs)
 
 
 def path_from_remote(url: str) -> str | None:
