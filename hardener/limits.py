@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Dockerfiles and Compose files larger than this are refused before parsing; a repository's
@@ -94,3 +95,25 @@ def _size(n: int) -> str:
     if n >= 1 << 20:
         return f"{n / (1 << 20):.1f} MiB"
     return f"{n} bytes"
+
+
+def walk_bounded(root: Path, depth: int, budget: int, descend: Callable[[Path], bool]) -> Iterator[Path]:
+    """The regular files below ``root``, at most ``depth`` folders down and ``budget`` directory
+    entries read in all, symlinks never followed; ``descend`` says which folders to enter.
+    What a repository holds is not ours to bound: a walk that reads context must be."""
+    stack = [(root, 0)]
+    while stack and budget > 0:
+        folder, level = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            budget -= 1
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if level < depth and descend(entry):
+                    stack.append((entry, level + 1))
+            elif entry.is_file():
+                yield entry

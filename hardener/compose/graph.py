@@ -21,7 +21,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.knowledge.tiers import family_tier
-from hardener.limits import read_text_bounded
+from hardener.limits import read_text_bounded, walk_bounded
 from hardener.options import Option
 
 if TYPE_CHECKING:
@@ -302,23 +302,12 @@ def _nginx_targets(here: Path) -> dict[Path, frozenset[str]]:
     """Hosts named by proxy_pass/upstream in *.conf files below the Compose file (bounded)."""
     depth, budget, size = _CONF_LIMITS
     found: dict[Path, frozenset[str]] = {}
-    stack = [(here.resolve(), 0)]
-    while stack and budget > 0:
-        folder, level = stack.pop()
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            budget -= 1
-            if entry.is_symlink():
-                continue
-            if entry.is_dir() and level < depth and not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
-                stack.append((entry, level + 1))
-            elif entry.is_file() and ".conf" in entry.name and entry.stat().st_size < size:
-                hosts = _conf_hosts(read_text_bounded(entry))
-                if hosts:
-                    found[entry] = hosts
+    for entry in walk_bounded(here.resolve(), depth, budget,
+                              lambda d: not d.name.startswith(".") and d.name not in _SKIP_DIRS):
+        if ".conf" in entry.name and entry.stat().st_size < size:
+            hosts = _conf_hosts(read_text_bounded(entry))
+            if hosts:
+                found[entry] = hosts
     return found
 
 

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardener.limits import read_text_bounded
+from hardener.limits import read_text_bounded, walk_bounded
 
 _LIMITS = (4, 3000, 256_000)  # walk depth, entries looked at, bytes per file
 _SKIP = {"node_modules", "vendor", "venv", ".venv", "__pycache__", ".git", "dist", "build", "target"}
@@ -58,24 +58,9 @@ def _candidates(root: Path) -> list[Path]:
 @functools.lru_cache(maxsize=16)
 def _walk(root: Path) -> tuple[Path, ...]:
     depth, budget, _size = _LIMITS
-    out: list[Path] = []
-    stack = [(root, 0)]
-    while stack and budget > 0:
-        folder, level = stack.pop()
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            budget -= 1
-            if entry.is_symlink():
-                continue
-            if entry.is_dir() and level < depth and entry.name not in _SKIP and \
-                    (not entry.name.startswith(".") or entry.name in (".github", ".gitlab")):
-                stack.append((entry, level + 1))
-            elif entry.is_file() and _kind(entry) is not None:
-                out.append(entry)
-    return tuple(sorted(out))
+    found = walk_bounded(root, depth, budget, lambda d: d.name not in _SKIP and (
+        not d.name.startswith(".") or d.name in (".github", ".gitlab")))
+    return tuple(sorted(f for f in found if _kind(f) is not None))
 
 
 def _kind(path: Path) -> str | None:
