@@ -14,20 +14,20 @@ are read from a real bare git repository, the one the tests push to.
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_server import ServedFake, branch_sha
+
 API_VERSION = "2022-11-28"
 BODY_LIMIT = 65_536
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(ServedFake):
     token: str
     repos: dict[str, Path]  # "owner/name" -> bare repository
     pulls: list[dict[str, Any]] = field(default_factory=list)
@@ -38,31 +38,14 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [c for c in self.calls if c[0] != "GET"]
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(_Handler):
-            github = fake
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(_Handler, "github")
         return self
 
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
     def branch_sha(self, slug: str, branch: str) -> str | None:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                              cwd=self.repos[slug], capture_output=True, text=True)
-        return proc.stdout.strip() or None
+        return branch_sha(self.repos[slug], branch)
 
 
 class _Handler(BaseHTTPRequestHandler):

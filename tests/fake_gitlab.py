@@ -12,17 +12,17 @@ Branches are read from a real bare git repository, the one the tests push to.
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from fake_server import ServedFake, branch_sha
+
 
 @dataclass
-class FakeGitLab:
+class FakeGitLab(ServedFake):
     token: str
     projects: dict[str, Path]  # "group/name" -> bare repository
     merge_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -32,31 +32,14 @@ class FakeGitLab:
 
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [c for c in self.calls if c[0] != "GET"]
+        return f"http://127.0.0.1:{self.port}/api/v4"
 
     def start(self) -> FakeGitLab:
-        fake = self
-
-        class Handler(_Handler):
-            gitlab = fake
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(_Handler, "gitlab")
         return self
 
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
     def has_branch(self, project: str, branch: str) -> bool:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                              cwd=self.projects[project], capture_output=True, text=True)
-        return bool(proc.stdout.strip())
+        return branch_sha(self.projects[project], branch) is not None
 
 
 class _Handler(BaseHTTPRequestHandler):
