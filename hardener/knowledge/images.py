@@ -273,7 +273,7 @@ def drops_privileges(base: Base, context_dir: Any = None) -> str | None:
             return f"it installs gosu/su-exec (line {inst.line}) to switch users at start"
     if s6 := _s6_overlay_init(insts):
         return s6
-    script = _entrypoint_script(insts, context_dir)
+    script = entrypoint_script(insts, context_dir)
     if script is not None:
         name, text = script
         match = _DROP_TOOLS.search(text)
@@ -305,7 +305,7 @@ def _s6_overlay_init(insts: list[Instruction]) -> str | None:
             "which prepares the container and starts each service under its own user")
 
 
-def _entrypoint_script(insts: list[Instruction], context_dir: Any) -> tuple[str, str] | None:
+def entrypoint_script(insts: list[Instruction], context_dir: Any) -> tuple[str, str] | None:
     """The build-context file the ENTRYPOINT (or CMD) runs, when a COPY put it there."""
     from pathlib import Path
 
@@ -357,7 +357,7 @@ def root_start_command(insts: list[Instruction], context_dir: Any = None) -> str
         text = " ".join(inst.json) if inst.json else inst.args
         if found := _first_root_command(text, root_cmds):
             return repr(found)
-    script = _entrypoint_script(insts, context_dir)
+    script = entrypoint_script(insts, context_dir)
     if script is None:
         return None
     name, text = script

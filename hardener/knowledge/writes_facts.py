@@ -122,11 +122,11 @@ def _here(path: writes_python.PyPath | None, here: str | None) -> str | None:
 
 
 def _start_text(insts: list[Instruction], context_dir: Path) -> str:
-    from hardener.knowledge.images import _entrypoint_script, last_start
+    from hardener.knowledge.images import entrypoint_script, last_start
 
     start = last_start(insts)
     text = (" ".join(start.json) if start.json is not None else start.args) if start is not None else ""
-    script = _entrypoint_script(insts, context_dir)
+    script = entrypoint_script(insts, context_dir)
     return text + ("\n" + script[1] if script else "")
 
 
