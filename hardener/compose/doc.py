@@ -170,6 +170,10 @@ class ComposeDoc:
         (``image: x<TAB># c``); ruamel does not. Such tabs become spaces in a private copy
         used only for parsing, so every offset still points into ``text``.
         """
+        fast = _compose_and_scan_c(self.text)
+        if fast is not None:
+            _check_bounds(*fast)
+            return fast
         shadow = self.text
         for attempt in range(1000):
             try:
@@ -352,6 +356,111 @@ def _compose_and_scan(text: str) -> tuple[list[Node], list[Token]]:
     yaml.Scanner = RecordingScanner
     documents = [d for d in yaml.compose_all(text) if d is not None]
     return documents, tokens
+
+
+# Nesting deeper than this goes to the pure-Python path: the C composer recurses per level
+# with no recursion limit, and the pure path is the one that refuses ``MAX_DEPTH`` cleanly.
+_C_MAX_NESTING = MAX_DEPTH // 2
+_NEST_STEP = {"BlockMappingStartToken": 1, "BlockSequenceStartToken": 1, "BlockEndToken": -1, **_FLOW_STEP}
+
+
+def _compose_and_scan_c(text: str) -> tuple[list[Node], list[Token]] | None:
+    """The same nodes and tokens from libyaml (ruamel.yaml.clib), or None to use the pure path.
+
+    The pure-Python scanner and composer were most of a Compose run (a 2,000-service file
+    took 8 s per parse); libyaml does it in a few hundredths. Its marks are character
+    offsets like ruamel's and its tokens and nodes are ruamel's classes; the only
+    difference, a plain scalar's style ``""`` instead of None, is normalised here. Any
+    error (including the tab separators go-yaml accepts) goes to the pure path, so what is
+    refused, and how, is decided there as before.
+    """
+    if text.startswith("\ufeff"):
+        return None  # libyaml drops a BOM and counts from after it
+    try:
+        from ruamel.yaml.cyaml import CSafeLoader
+    except ImportError:  # no C extension (PyPy, a source build without libyaml)
+        return None
+    tokens: list[Token] = []
+    # ruamel marks an empty block-mapping value at the end of the token after its ``:``
+    # (the next key or block end), libyaml at the ``:``'s end; in flow context ruamel
+    # marks it at the ``:``'s end, libyaml at the next token. Keyed by libyaml's index.
+    empty_value_mark: dict[int, object] = {}
+    empty_flow_value_mark: dict[int, object] = {}
+    anchors: dict[int, str] = {}  # libyaml's composer keeps no ``node.anchor``: by position
+    try:
+        scanner = CSafeLoader(text)
+        depth = flow = 0
+        after_value: int | None = None
+        flow_value: object | None = None
+        while scanner.check_token():
+            tok = scanner.get_token()
+            kind = type(tok).__name__
+            if after_value is not None:
+                empty_value_mark[after_value] = tok.end_mark
+                after_value = None
+            if flow_value is not None:
+                empty_flow_value_mark[tok.start_mark.index] = flow_value
+                flow_value = None
+            if kind == "ValueToken":
+                if flow:
+                    flow_value = tok.end_mark
+                else:
+                    after_value = tok.end_mark.index
+            elif kind == "AnchorToken":
+                anchors[tok.start_mark.index] = tok.value
+            step = _NEST_STEP.get(kind, 0)
+            if step:
+                depth += step
+                flow += _FLOW_STEP.get(kind, 0)
+                if depth > _C_MAX_NESTING:
+                    return None
+            start, end = tok.start_mark.index, tok.end_mark.index
+            if end > start:
+                tokens.append(Token(start, end, kind, getattr(tok, "style", None) or None))
+        composer = CSafeLoader(text)
+        documents = []
+        while composer.check_node():
+            node = composer.get_node()
+            if node is not None:
+                documents.append(node)
+    except (YAMLError, ValueError, UnicodeError):
+        return None
+    _as_ruamel_nodes(documents, (empty_value_mark, empty_flow_value_mark), anchors)
+    return documents, tokens
+
+
+def _as_ruamel_nodes(documents: list[Node], empty_value_marks: tuple[dict[int, object], dict[int, object]],
+                     anchors: dict[int, str]) -> None:
+    """Plain style None, an empty block value's marks where ruamel puts them, and anchors.
+
+    An anchored node starts at its ``&``; so may its parent (``&a k: v`` starts the block
+    mapping there too), so the deepest node starting there gets it: a pre-order walk
+    visits it last.
+    """
+    anchored: dict[int, Node] = {}
+    seen: set[int] = set()
+    stack = list(reversed(documents))
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.start_mark.index in anchors:
+            anchored[node.start_mark.index] = node
+        if isinstance(node, ScalarNode):
+            if node.style == "":
+                node.style = None
+            continue
+        if isinstance(node, MappingNode):
+            marks = empty_value_marks[1 if node.flow_style else 0]
+            for _key, value in node.value:
+                if (isinstance(value, ScalarNode) and value.value == "" and not value.style
+                        and value.start_mark.index == value.end_mark.index
+                        and value.start_mark.index in marks):
+                    value.start_mark = value.end_mark = marks[value.start_mark.index]
+        stack.extend(reversed(_children(node)))
+    for index, node in anchored.items():
+        node.anchor = anchors[index]
 
 
 def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
