@@ -68,6 +68,10 @@ MAX_ALIASES = 10_000
 MAX_EXPANDED_NODES = 500_000
 
 
+_LOADED: dict[tuple[str, bytes], ComposeDoc] = {}  # oldest first
+_LOADED_KEPT = 8
+
+
 class ComposeDoc:
     kind: ClassVar[str] = "compose"
 
@@ -94,10 +98,23 @@ class ComposeDoc:
 
     @classmethod
     def load(cls, raw: bytes, path: str = "compose.yaml") -> ComposeDoc:
-        try:
-            return cls(SourceText.decode(raw), path)
-        except BadInput as exc:
-            raise exc.with_path(path) from None
+        """The document of ``raw``; the same bytes at the same path give the same object.
+
+        The engine, the project model and the judges each load the file being worked on;
+        a ComposeDoc is never changed after it is built (edits make new text, which is
+        loaded anew), so the last few loads are shared instead of parsed again.
+        """
+        key = (path, raw)
+        doc = _LOADED.pop(key, None)
+        if doc is None:
+            try:
+                doc = cls(SourceText.decode(raw), path)
+            except BadInput as exc:
+                raise exc.with_path(path) from None
+        _LOADED[key] = doc
+        while len(_LOADED) > _LOADED_KEPT:
+            del _LOADED[next(iter(_LOADED))]
+        return doc
 
     def render(self) -> bytes:
         return self.source.encode(self.text)
@@ -118,8 +135,10 @@ class ComposeDoc:
 
     def first_token_from(self, index: int, kind: str) -> Token | None:
         """The first token of ``kind`` starting at or after ``index``."""
-        pos = bisect_right(self._token_ends, index)
-        for token in self.tokens[pos:]:
+        tokens = self.tokens
+        # by index: a slice would copy the rest of the list, once per sequence in the file
+        for i in range(bisect_right(self._token_ends, index), len(tokens)):
+            token = tokens[i]
             if token.kind == kind and token.start >= index:
                 return token
         return None
@@ -380,6 +399,7 @@ def _compose_and_scan_c(text: str) -> tuple[list[Node], list[Token]] | None:
         from ruamel.yaml.cyaml import CSafeLoader
     except ImportError:  # no C extension (PyPy, a source build without libyaml)
         return None
+    loader = _caching_loader(CSafeLoader) if "%" not in text else CSafeLoader
     tokens: list[Token] = []
     # ruamel marks an empty block-mapping value at the end of the token after its ``:``
     # (the next key or block end), libyaml at the ``:``'s end; in flow context ruamel
@@ -417,7 +437,7 @@ def _compose_and_scan_c(text: str) -> tuple[list[Node], list[Token]] | None:
             start, end = tok.start_mark.index, tok.end_mark.index
             if end > start:
                 tokens.append(Token(start, end, kind, getattr(tok, "style", None) or None))
-        composer = CSafeLoader(text)
+        composer = loader(text)
         documents = []
         while composer.check_node():
             node = composer.get_node()
@@ -427,6 +447,36 @@ def _compose_and_scan_c(text: str) -> tuple[list[Node], list[Token]] | None:
         return None
     _as_ruamel_nodes(documents, (empty_value_mark, empty_flow_value_mark), anchors)
     return documents, tokens
+
+
+_LOADER: list[type] = []
+
+
+def _caching_loader(base: type) -> type:
+    """``base`` whose tag resolution is remembered per (kind, value, implicit) for the run.
+
+    libyaml calls back into ruamel's Python resolver for every scalar, which was most of
+    the C path's time. The answer depends only on those three and the YAML version, which
+    only a ``%YAML`` directive changes (a text with ``%`` does not use this loader).
+    """
+    if not _LOADER:
+        cache: dict[tuple[object, object, object], object] = {}
+
+        class CachingLoader(base):  # type: ignore[misc, valid-type]  # CSafeLoader is untyped
+            def resolve(self, kind: object, value: object, implicit: object) -> object:
+                key = (kind, value, implicit)
+                try:
+                    return cache[key]
+                except KeyError:
+                    if len(cache) > 100_000:  # bounded for a run over many large files
+                        cache.clear()
+                    tag = cache[key] = super().resolve(kind, value, implicit)
+                    return tag
+                except TypeError:  # an unhashable value (a collection's): not remembered
+                    return super().resolve(kind, value, implicit)
+
+        _LOADER.append(CachingLoader)
+    return _LOADER[0]
 
 
 def _as_ruamel_nodes(documents: list[Node], empty_value_marks: tuple[dict[int, object], dict[int, object]],
@@ -473,6 +523,8 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
     aliases = sum(1 for t in tokens if t.kind == "AliasToken")
     if aliases > MAX_ALIASES:
         raise BadInput(f"invalid YAML: more than {MAX_ALIASES} aliases", None)
+    if not aliases and _within_bounds(documents):
+        return  # a tree: what is walked is what was composed, and it is within both bounds
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
     for root in documents:
@@ -498,6 +550,24 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
             on_path.add(key)
             stack.append((node, True))
             stack.extend((k, False) for k in _children(node))
+
+
+def _within_bounds(documents: list[Node]) -> bool:
+    """Whether a tree without aliases is within both bounds; False sends the caller to the
+    exact walk, which names the first node past a bound."""
+    for root in documents:
+        size = 0
+        stack: list[tuple[Node, int]] = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            size += 1
+            if depth > MAX_DEPTH or size > MAX_EXPANDED_NODES:
+                return False
+            if isinstance(node, MappingNode):
+                stack.extend((n, depth + 1) for pair in node.value for n in pair)
+            elif isinstance(node, SequenceNode):
+                stack.extend((n, depth + 1) for n in node.value)
+    return True
 
 
 def _children(node: Node) -> list[Node]:

@@ -38,9 +38,16 @@ _BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")
 
 
 def is_merge_key(key: Node) -> bool:
-    return isinstance(key, ScalarNode) and (
-        str(key.tag).endswith(":merge") or (key.value == "<<" and key.style is None)
-    )
+    if not isinstance(key, ScalarNode):
+        return False
+    if key.value == "<<" and key.style is None:
+        return True
+    ctag = key.ctag
+    if ctag is not None and ctag.handle is None and isinstance(ctag.suffix, str) and "%" not in ctag.suffix:
+        # a resolved or full tag is its suffix: skip building the tag string (asked of
+        # every key, every time a merged mapping is read)
+        return ctag.suffix.endswith(":merge")
+    return str(key.tag).endswith(":merge")
 
 
 def mapping_own(node: Node | None, key: str) -> Node | None:
