@@ -42,6 +42,7 @@ class Timed:
     seconds: float
     peak_mb: float
     returncode: int
+    cpu: float = 0.0  # the child's user + system seconds: steadier than wall on a shared machine
 
 
 def timed(argv: Sequence[str], timeout: float) -> Timed:
@@ -60,7 +61,8 @@ def timed(argv: Sequence[str], timeout: float) -> Timed:
             proc.returncode = -9
             break
         time.sleep(0.005)
-    return Timed(time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode)
+    return Timed(time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode,
+                 usage.ru_utime + usage.ru_stime)
 
 
 def best(argv: Sequence[str], repeat: int, timeout: float) -> Timed:
@@ -72,8 +74,11 @@ def best(argv: Sequence[str], repeat: int, timeout: float) -> Timed:
     return min(runs, key=lambda t: t.seconds)
 
 
+HARDENER: list[str] = []  # --hardener: another install to time (e.g. the base commit's venv)
+
+
 def hardener_bin() -> str:
-    return str(Path(sys.executable).with_name("hardener"))
+    return HARDENER[0] if HARDENER else str(Path(sys.executable).with_name("hardener"))
 
 
 def hadolint_bin() -> str | None:
@@ -112,7 +117,8 @@ def corpus(path: Path, repeat: int, timeout: float) -> None:
 
 def _row(name: str, t: Timed, files: int) -> None:
     state = "" if t.returncode in (0, 1) else f"  (exit {t.returncode})"
-    print(f"  {name:30} {t.seconds:8.2f} s  {files / t.seconds:8.1f} files/s  peak {t.peak_mb:6.0f} MB{state}")
+    print(f"  {name:30} {t.seconds:8.2f} s  cpu {t.cpu:8.2f} s  {files / t.seconds:8.1f} files/s"
+          f"  peak {t.peak_mb:6.0f} MB{state}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,7 @@ def scaling(big: bool, repeat: int, timeout: float) -> None:
                 times.append((size, amount, t))
                 late = " TIMEOUT" if t.returncode == -9 else ""
                 print(f"  {scale.name:36} n={size:>10,}  {len(data) / 1e6:7.2f} MB  {t.seconds:8.2f} s"
+                      f"  cpu {t.cpu:7.2f} s"
                       f"  {t.seconds / amount * (1 if scale.unit == 'MB' else 1000):9.3f} "
                       f"{'s/MB' if scale.unit == 'MB' else 'ms/' + scale.unit}  peak {t.peak_mb:5.0f} MB{late}")
         (_, a0, t0), (_, a1, t1) = times[0], times[-1]
@@ -163,7 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--big", action="store_true", help="with --scaling: add 5 and 20 MB Dockerfiles")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
+    ap.add_argument("--hardener", help="the hardener executable to time (default: next to this Python)")
     args = ap.parse_args(argv)
+    if args.hardener:
+        HARDENER.append(args.hardener)
+    print(f"{hardener_bin()}; load average {' '.join(f'{n:.2f}' for n in os.getloadavg())} on {os.cpu_count()} cores")
     if args.corpus is None and not args.scaling:
         ap.error("give --corpus DIR, --scaling, or both")
     if args.corpus is not None:

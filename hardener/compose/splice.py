@@ -91,10 +91,18 @@ def mapping_get(node: Node | None, key: str, _seen: frozenset[int] = frozenset()
     """The value as a YAML loader sees it: own keys win, then earlier merge sources."""
     if not isinstance(node, MappingNode) or id(node) in _seen:
         return None
-    own = mapping_own(node, key)
-    if own is not None:
-        return own
-    for source in merge_sources(node):
+    merged: list[Node] = []  # merge keys' values: mapping_own and merge_sources in one pass
+    for k, v in node.value:
+        if not isinstance(k, ScalarNode):
+            continue
+        if is_merge_key(k):
+            merged.append(v)
+        elif k.value == key:
+            return v  # type: ignore[no-any-return]  # ruamel leaves MappingNode.value untyped: Node pairs
+    if not merged:
+        return None
+    sources = [i for v in merged for i in (v.value if isinstance(v, SequenceNode) else [v]) if isinstance(i, MappingNode)]
+    for source in sources:
         found = mapping_get(source, key, _seen | {id(node)})
         if found is not None:
             return found
