@@ -345,6 +345,7 @@ def _any_in_content(runs: list[tuple[int, int]], tokens: list[Token]) -> bool:
 
 
 _TAB_RUN = re.compile(r"\t+")
+_PURE_ONLY = re.compile("[\t\x85\u2028\u2029]")
 _FLOW_STEP = {"FlowSequenceStartToken": 1, "FlowMappingStartToken": 1,
               "FlowSequenceEndToken": -1, "FlowMappingEndToken": -1}
 
@@ -393,8 +394,10 @@ def _compose_and_scan_c(text: str) -> tuple[list[Node], list[Token]] | None:
     error (including the tab separators go-yaml accepts) goes to the pure path, so what is
     refused, and how, is decided there as before.
     """
-    if text.startswith("\ufeff"):
-        return None  # libyaml drops a BOM and counts from after it
+    if text.startswith("\ufeff") or _PURE_ONLY.search(text):
+        # libyaml drops a BOM and counts from after it; it accepts tabs that ruamel (and
+        # this tool) refuse, such as ``image:<TAB>x``, and reads NEL/LS/PS as line breaks
+        return None
     try:
         from ruamel.yaml.cyaml import CSafeLoader
     except ImportError:  # no C extension (PyPy, a source build without libyaml)
