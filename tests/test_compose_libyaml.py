@@ -12,6 +12,7 @@ import pytest
 from ruamel.yaml.nodes import Node, ScalarNode
 
 from hardener.compose import doc as compose_doc
+from hardener.compose import libyaml
 from hardener.source import SourceText
 
 pytest.importorskip("ruamel.yaml.cyaml")
@@ -59,7 +60,7 @@ def _shape(nodes: list[Node]) -> list[tuple[object, ...]]:
 
 def _same_both_ways(text: str) -> bool:
     """Assert equality; False when the C path defers to the pure one."""
-    fast = compose_doc._compose_and_scan_c(text)
+    fast = libyaml.compose_and_scan(text)
     if fast is None:
         return False
     pure = compose_doc._compose_and_scan(text)
@@ -73,7 +74,7 @@ def test_snippets(text: str) -> None:
     try:
         compose_doc._compose_and_scan(text)
     except Exception:
-        assert compose_doc._compose_and_scan_c(text) is None or "\t" in text
+        assert libyaml.compose_and_scan(text) is None or "\t" in text
         return
     _same_both_ways(text)
 
@@ -92,5 +93,5 @@ def test_every_fixture_compose_file() -> None:
 
 
 def test_deep_nesting_goes_to_the_pure_path() -> None:
-    assert compose_doc._compose_and_scan_c("a: " + "[" * 150 + "]" * 150 + "\n") is None
-    assert compose_doc._compose_and_scan_c("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 150))) is None
+    assert libyaml.compose_and_scan("a: " + "[" * 150 + "]" * 150 + "\n") is None
+    assert libyaml.compose_and_scan("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 150))) is None
