@@ -95,3 +95,22 @@ def test_every_fixture_compose_file() -> None:
 def test_deep_nesting_goes_to_the_pure_path() -> None:
     assert libyaml.compose_and_scan("a: " + "[" * 150 + "]" * 150 + "\n") is None
     assert libyaml.compose_and_scan("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 150))) is None
+
+
+def test_loads_of_the_same_bytes_are_shared() -> None:
+    from hardener.compose.doc import ComposeDoc
+
+    raw = b"services:\n  a:\n    image: x\n"
+    first = ComposeDoc.load(raw, "compose.yaml")
+    assert ComposeDoc.load(bytes(raw), "compose.yaml") is first
+    assert ComposeDoc.load(raw, "other/compose.yaml") is not first  # the path is part of the doc
+    assert ComposeDoc.load(raw + b"  b:\n    image: y\n", "compose.yaml").services()[1].name == "b"
+    big = b"services:\n  a:\n    image: x\n" + b"#" * 1_000_001 + b"\n"
+    assert ComposeDoc.load(big, "compose.yaml") is not ComposeDoc.load(big, "compose.yaml")
+
+
+def test_alias_free_bounds_match_the_exact_walk() -> None:
+    wide = "items:\n" + "".join(f"  - {i}\n" for i in range(20))
+    documents, tokens = compose_doc._compose_and_scan(wide)
+    assert compose_doc._within_bounds(documents)
+    compose_doc._check_bounds(documents, tokens)
