@@ -111,3 +111,19 @@ def config_obstacle(base: Base, ctx: Any) -> str | None:
         port, where = privileged[0]
         return privileged_port_reason(port, f" ({where})", " or the image's own setting for its port")
     return None
+
+
+def probe_hint(config: ImageConfig | None, entrypoint_written: bool, cmd_written: bool) -> str:
+    """A refusal's suffix naming the port the image config says the service listens on and the
+    health check the user could write. Never a probe hardener adds itself: an exposed port says
+    nothing about the protocol, or whether curl or wget is in the image."""
+    if config is None:
+        return ""
+    ports = listening_ports(config, config_start(config, entrypoint_written, cmd_written))
+    if not ports:
+        return ""
+    port, where = ports[0]
+    return (f"; it listens on port {port} ({where}), but its protocol and whether the image has curl or wget "
+            "are not known: write the "
+            f"healthcheck yourself, e.g. `test: [\"CMD\", \"wget\", \"-q\", \"--spider\", \"http://localhost:{port}/\"]` "
+            "if it serves HTTP and has wget")
