@@ -171,6 +171,88 @@ def test_missing_config_blob_costs_the_facts_not_the_digest(lab: Lab, seeded: di
     assert any("image config not read" in r and "'gone'" in r for r in reasons), reasons
 
 
+class _BlobGate:
+    """A proxy in front of the lab registry that serves manifests but answers every blob with
+    ``status`` (401 with a Basic challenge: a registry whose blob storage wants another login)."""
+
+    def __init__(self, upstream: str, status: int = 401) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.blobs = 0
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_HEAD(self) -> None:
+                self._forward("HEAD")
+
+            def _forward(self, method: str) -> None:
+                if "/blobs/" in self.path:
+                    gate.blobs += 1
+                    self._answer(status, {"WWW-Authenticate": 'Basic realm="blobs"'}, b"{}", method)
+                    return
+                conn = http.client.HTTPConnection(upstream, timeout=10)
+                conn.request(method, self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                response = conn.getresponse()
+                body = response.read()
+                keep = ("content-type", "docker-content-digest", "www-authenticate", "link")
+                self._answer(response.status, {k: v for k, v in response.getheaders() if k.lower() in keep},
+                             body, method)
+                conn.close()
+
+            def _answer(self, code: int, extra: dict[str, str], data: bytes, method: str) -> None:
+                self.send_response(code)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if method == "GET":
+                    self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("status", [401, 500])
+def test_refused_blob_costs_the_facts_not_the_digest_nor_the_exit_code(lab: Lab, seeded: dict[str, str],
+                                                                       tmp_path: Path, status: int) -> None:
+    """Manifests readable, every config blob refused (401) or failing (500): both images, the
+    single manifest and the index, are still pinned; the facts are missing with the reason;
+    the run is not incomplete (exit 4 is for a digest that could not be had)."""
+    gate = _BlobGate(lab.host, status)
+    try:
+        compose = (f"services:\n  full:\n    image: {gate.host}/team/full:1.0\n"
+                   f"  multi:\n    image: {gate.host}/team/multi:2.0\n")
+        repo = _repo(tmp_path, compose, "write-lock = true\n")
+        report, resolvers = _run(repo, mode="apply")
+    finally:
+        gate.close()
+    reasons = _reasons(report)
+    pinned = [r for r in reasons if "pinned to" in r]
+    assert len(pinned) == 2, reasons
+    assert gate.blobs == 2  # one try per image: a refused blob does not poison the host
+    assert report.exit_code() == 0 and not report.incomplete
+    why = "requires a login (401)" if status == 401 else "500"
+    for name in ("full", "multi"):
+        assert any(f"'{name}'" in r and "image config not read" in r and why in r for r in reasons), reasons
+    lock = json.loads((repo / "hardener.lock").read_text())
+    assert all("config" not in entry for entry in lock["images"].values())  # a lock records facts, not a failure
+    assert all(entry["digest"].startswith("sha256:") for entry in lock["images"].values())
+
+
 def _manifest_digest(layout: Path) -> str:
     return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
 
