@@ -253,6 +253,23 @@ def test_refused_blob_costs_the_facts_not_the_digest_nor_the_exit_code(lab: Lab,
     assert all(entry["digest"].startswith("sha256:") for entry in lock["images"].values())
 
 
+@pytest.mark.registry
+def test_each_configured_platform_is_read_and_a_disagreement_picks_none(lab: Lab, seeded: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    lab.seed("team/split", "split1", "1.0", platforms=("linux/amd64", "linux/arm64"),
+             per_platform={"linux/amd64": {"User": "1000"}, "linux/arm64": {"User": "0"}})
+    compose = (f"services:\n  split:\n    image: {lab.host}/team/split:1.0\n"
+               f"  multi:\n    image: {lab.host}/team/multi:2.0\n")
+    repo = _repo(tmp_path, compose, 'platforms = ["linux/amd64", "linux/arm64"]\n')
+    report, resolvers = _run(repo)
+    # per image: the index, then a manifest and a config blob for each of the two platforms
+    assert resolvers[0].client.counters.by_kind == {"ping": 1, "manifest": 6, "blob": 4}
+    reasons = _reasons(report)
+    assert any("'split'" in r and "its platforms disagree (linux/amd64 and linux/arm64 differ in User); "
+               "none is picked" in r for r in reasons), reasons
+    assert not any("'multi'" in r and "disagree" in r for r in reasons), reasons
+
+
 def _manifest_digest(layout: Path) -> str:
     return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
 
@@ -311,3 +328,12 @@ def test_asking_for_facts_makes_no_request(tmp_path: Path) -> None:
     facts = image_facts(Context(tmp_path, offline=False), "ghcr.io/acme/a:1")
     assert facts is not None and facts.config is None and facts.config_why == ""
     assert all(r._client is None for r in active_resolvers())
+
+
+def test_config_differences_compare_runtime_facts_only() -> None:
+    from hardener.oci.imageconfig import config_differences
+
+    amd = ImageConfig(user="1000", exposed_ports=("80/tcp",), os="linux", architecture="amd64",
+                      labels=(("a", "1"),))
+    assert config_differences(amd, ImageConfig(user="1000", exposed_ports=("80/tcp",), architecture="arm64")) == ()
+    assert config_differences(amd, ImageConfig(user="0", cmd=("sh",))) == ("User", "ExposedPorts", "Cmd")
