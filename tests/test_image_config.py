@@ -270,6 +270,41 @@ def test_each_configured_platform_is_read_and_a_disagreement_picks_none(lab: Lab
     assert not any("'multi'" in r and "disagree" in r for r in reasons), reasons
 
 
+@pytest.mark.registry
+@pytest.mark.parametrize("runtime, dockerfile_cmd, expected", [
+    pytest.param({"Entrypoint": ["/init"]}, 'CMD ["/app/run"]',
+                 "the ENTRYPOINT in its image config is s6-overlay's /init", id="s6-init-kept-by-a-cmd"),
+    pytest.param({"ExposedPorts": {"80/tcp": {}}, "Cmd": ["/usr/sbin/webd"]}, 'CMD ["/usr/sbin/webd", "-q"]',
+                 "binds privileged port 80 (its image config exposes 80/tcp): a non-root user can bind it under "
+                 "Docker/Compose only because Docker Engine >= 20.10", id="exposed-80"),
+    pytest.param({"Entrypoint": ["gunicorn", "-b", "0.0.0.0:443"]}, 'CMD ["app:wsgi"]',
+                 "binds privileged port 443 (its image config's start command 'gunicorn -b 0.0.0.0:443')",
+                 id="entrypoint-flag"),
+    pytest.param({"Entrypoint": ["/init"]}, 'ENTRYPOINT ["/app/run"]', None, id="own-entrypoint-replaces-it"),
+])
+def test_run_as_non_root_reads_the_base_config_online_then_from_the_lock(
+        lab: Lab, seeded: dict[str, str], tmp_path: Path, runtime: dict, dockerfile_cmd: str,
+        expected: str | None, request: pytest.FixtureRequest) -> None:
+    name = request.node.callspec.id
+    lab.seed(f"team/{name}", name, "1.0", index=False, runtime=runtime)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    dockerfile = f"FROM {lab.host}/team/{name}:1.0\nRUN apt-get update\nCOPY app /app\n{dockerfile_cmd}\n"
+    (repo / "Dockerfile").write_text(dockerfile)
+    (repo / ".hardener.toml").write_text("[pin-base-image]\nwrite-lock = true\n")
+    report, _ = _run(repo, mode="apply", select=("HD101", "HD201"))
+    online = [f.reason for r in report.results for f in r.refusals]
+    if expected is None:
+        assert online == [] and "USER 10001:10001" in (repo / "Dockerfile").read_text()
+        return
+    assert len(online) == 1 and expected in online[0], online
+    assert "config" in json.loads((repo / "hardener.lock").read_text())["images"][f"{lab.host}/team/{name}:1.0"]
+    (repo / "Dockerfile").write_text(dockerfile)
+    shutil.rmtree(tmp_path / "xdg")  # --offline with only the lock gives the same refusal
+    offline, _ = _run(repo, offline=True, select=("HD101", "HD201"))
+    assert [f.reason for r in offline.results for f in r.refusals] == online
+
+
 def _manifest_digest(layout: Path) -> str:
     return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
 
