@@ -171,6 +171,140 @@ def test_missing_config_blob_costs_the_facts_not_the_digest(lab: Lab, seeded: di
     assert any("image config not read" in r and "'gone'" in r for r in reasons), reasons
 
 
+class _BlobGate:
+    """A proxy in front of the lab registry that serves manifests but answers every blob with
+    ``status`` (401 with a Basic challenge: a registry whose blob storage wants another login)."""
+
+    def __init__(self, upstream: str, status: int = 401) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.blobs = 0
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_HEAD(self) -> None:
+                self._forward("HEAD")
+
+            def _forward(self, method: str) -> None:
+                if "/blobs/" in self.path:
+                    gate.blobs += 1
+                    self._answer(status, {"WWW-Authenticate": 'Basic realm="blobs"'}, b"{}", method)
+                    return
+                conn = http.client.HTTPConnection(upstream, timeout=10)
+                conn.request(method, self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                response = conn.getresponse()
+                body = response.read()
+                keep = ("content-type", "docker-content-digest", "www-authenticate", "link")
+                self._answer(response.status, {k: v for k, v in response.getheaders() if k.lower() in keep},
+                             body, method)
+                conn.close()
+
+            def _answer(self, code: int, extra: dict[str, str], data: bytes, method: str) -> None:
+                self.send_response(code)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if method == "GET":
+                    self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("status", [401, 500])
+def test_refused_blob_costs_the_facts_not_the_digest_nor_the_exit_code(lab: Lab, seeded: dict[str, str],
+                                                                       tmp_path: Path, status: int) -> None:
+    """Manifests readable, every config blob refused (401) or failing (500): both images, the
+    single manifest and the index, are still pinned; the facts are missing with the reason;
+    the run is not incomplete (exit 4 is for a digest that could not be had)."""
+    gate = _BlobGate(lab.host, status)
+    try:
+        compose = (f"services:\n  full:\n    image: {gate.host}/team/full:1.0\n"
+                   f"  multi:\n    image: {gate.host}/team/multi:2.0\n")
+        repo = _repo(tmp_path, compose, "write-lock = true\n")
+        report, resolvers = _run(repo, mode="apply")
+    finally:
+        gate.close()
+    reasons = _reasons(report)
+    pinned = [r for r in reasons if "pinned to" in r]
+    assert len(pinned) == 2, reasons
+    assert gate.blobs == 2  # one try per image: a refused blob does not poison the host
+    assert report.exit_code() == 0 and not report.incomplete
+    why = "requires a login (401)" if status == 401 else "500"
+    for name in ("full", "multi"):
+        assert any(f"'{name}'" in r and "image config not read" in r and why in r for r in reasons), reasons
+    lock = json.loads((repo / "hardener.lock").read_text())
+    assert all("config" not in entry for entry in lock["images"].values())  # a lock records facts, not a failure
+    assert all(entry["digest"].startswith("sha256:") for entry in lock["images"].values())
+
+
+@pytest.mark.registry
+def test_each_configured_platform_is_read_and_a_disagreement_picks_none(lab: Lab, seeded: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    lab.seed("team/split", "split1", "1.0", platforms=("linux/amd64", "linux/arm64"),
+             per_platform={"linux/amd64": {"User": "1000"}, "linux/arm64": {"User": "0"}})
+    compose = (f"services:\n  split:\n    image: {lab.host}/team/split:1.0\n"
+               f"  multi:\n    image: {lab.host}/team/multi:2.0\n")
+    repo = _repo(tmp_path, compose, 'platforms = ["linux/amd64", "linux/arm64"]\n')
+    report, resolvers = _run(repo)
+    # per image: the index, then a manifest and a config blob for each of the two platforms
+    assert resolvers[0].client.counters.by_kind == {"ping": 1, "manifest": 6, "blob": 4}
+    reasons = _reasons(report)
+    assert any("'split'" in r and "its platforms disagree (linux/amd64 and linux/arm64 differ in User); "
+               "none is picked" in r for r in reasons), reasons
+    assert not any("'multi'" in r and "disagree" in r for r in reasons), reasons
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("runtime, dockerfile_cmd, expected", [
+    pytest.param({"Entrypoint": ["/init"]}, 'CMD ["/app/run"]',
+                 "the ENTRYPOINT in its image config is s6-overlay's /init", id="s6-init-kept-by-a-cmd"),
+    pytest.param({"ExposedPorts": {"80/tcp": {}}, "Cmd": ["/usr/sbin/webd"]}, 'CMD ["/usr/sbin/webd", "-q"]',
+                 "binds privileged port 80 (its image config exposes 80/tcp): a non-root user can bind it under "
+                 "Docker/Compose only because Docker Engine >= 20.10", id="exposed-80"),
+    pytest.param({"Entrypoint": ["gunicorn", "-b", "0.0.0.0:443"]}, 'CMD ["app:wsgi"]',
+                 "binds privileged port 443 (its image config's start command 'gunicorn -b 0.0.0.0:443')",
+                 id="entrypoint-flag"),
+    pytest.param({"Entrypoint": ["/init"]}, 'ENTRYPOINT ["/app/run"]', None, id="own-entrypoint-replaces-it"),
+])
+def test_run_as_non_root_reads_the_base_config_online_then_from_the_lock(
+        lab: Lab, seeded: dict[str, str], tmp_path: Path, runtime: dict, dockerfile_cmd: str,
+        expected: str | None, request: pytest.FixtureRequest) -> None:
+    name = request.node.callspec.id
+    lab.seed(f"team/{name}", name, "1.0", index=False, runtime=runtime)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    dockerfile = f"FROM {lab.host}/team/{name}:1.0\nRUN apt-get update\nCOPY app /app\n{dockerfile_cmd}\n"
+    (repo / "Dockerfile").write_text(dockerfile)
+    (repo / ".hardener.toml").write_text("[pin-base-image]\nwrite-lock = true\n")
+    report, _ = _run(repo, mode="apply", select=("HD101", "HD201"))
+    online = [f.reason for r in report.results for f in r.refusals]
+    if expected is None:
+        assert online == [] and "USER 10001:10001" in (repo / "Dockerfile").read_text()
+        return
+    assert len(online) == 1 and expected in online[0], online
+    assert "config" in json.loads((repo / "hardener.lock").read_text())["images"][f"{lab.host}/team/{name}:1.0"]
+    (repo / "Dockerfile").write_text(dockerfile)
+    shutil.rmtree(tmp_path / "xdg")  # --offline with only the lock gives the same refusal
+    offline, _ = _run(repo, offline=True, select=("HD101", "HD201"))
+    assert [f.reason for r in offline.results for f in r.refusals] == online
+
+
 def _manifest_digest(layout: Path) -> str:
     return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"][7:]
 
@@ -229,3 +363,12 @@ def test_asking_for_facts_makes_no_request(tmp_path: Path) -> None:
     facts = image_facts(Context(tmp_path, offline=False), "ghcr.io/acme/a:1")
     assert facts is not None and facts.config is None and facts.config_why == ""
     assert all(r._client is None for r in active_resolvers())
+
+
+def test_config_differences_compare_runtime_facts_only() -> None:
+    from hardener.oci.imageconfig import config_differences
+
+    amd = ImageConfig(user="1000", exposed_ports=("80/tcp",), os="linux", architecture="amd64",
+                      labels=(("a", "1"),))
+    assert config_differences(amd, ImageConfig(user="1000", exposed_ports=("80/tcp",), architecture="arm64")) == ()
+    assert config_differences(amd, ImageConfig(user="0", cmd=("sh",))) == ("User", "ExposedPorts", "Cmd")

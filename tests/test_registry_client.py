@@ -59,9 +59,11 @@ def _layer(seed: str) -> tuple[bytes, str]:
 
 
 def write_layout(layout: Path, seed: str, platforms: tuple[str, ...] = ("linux/amd64",),
-                 index: bool | None = None, runtime: dict | None = None) -> str:
+                 index: bool | None = None, runtime: dict | None = None,
+                 per_platform: dict[str, dict] | None = None) -> str:
     """A one-image OCI layout (ref name ``img``); returns the top digest (index or manifest).
-    ``runtime`` is the image config's ``config`` object (User, ExposedPorts, …)."""
+    ``runtime`` is the image config's ``config`` object (User, ExposedPorts, …);
+    ``per_platform`` replaces it for the platforms it names."""
     (layout / "oci-layout").parent.mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     children = []
@@ -69,7 +71,7 @@ def write_layout(layout: Path, seed: str, platforms: tuple[str, ...] = ("linux/a
         os_, arch, *variant = platform.split("/")
         gz, diff_id = _layer(f"{seed} {platform}")
         plat = {"os": os_, "architecture": arch, **({"variant": variant[0]} if variant else {})}
-        config = {**plat, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": runtime or {}}
+        config = {**plat, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": (per_platform or {}).get(platform, runtime or {})}
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": _blob(layout, json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
                     "layers": [_blob(layout, gz, "application/vnd.oci.image.layer.v1.tar+gzip")]}
@@ -210,9 +212,10 @@ class Lab:
                            check=True, capture_output=True, env=_skopeo_env(self.workdir))
 
     def seed(self, repository: str, seed: str, *tags: str, platforms: tuple[str, ...] = ("linux/amd64",),
-             index: bool | None = None, runtime: dict | None = None) -> str:
+             index: bool | None = None, runtime: dict | None = None,
+             per_platform: dict[str, dict] | None = None) -> str:
         layout = self.workdir / "layouts" / f"{repository.replace('/', '_')}-{seed}"
-        digest = write_layout(layout, seed, platforms, index, runtime)
+        digest = write_layout(layout, seed, platforms, index, runtime, per_platform)
         self.push(layout, repository, *tags)
         return digest
 

@@ -11,6 +11,7 @@ from hardener.compose.service_image import image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
 from hardener.context import Context
+from hardener.knowledge.config_runtime import probe_hint
 from hardener.knowledge.image_facts import image_facts
 from hardener.model import Applicability, Finding
 
@@ -50,7 +51,10 @@ class ComposeHealthcheck(ServiceTransform):
     command adjusted.
 
     A service whose image config (recorded with its digest: lock, cache, or this run)
-    carries a HEALTHCHECK gets nothing: Compose runs the image's own check.
+    carries a HEALTHCHECK gets nothing: Compose runs the image's own check. A port the image
+    config exposes (or its start command's `--port`/`--bind`) is not turned into a probe: it
+    says nothing about the protocol or whether curl or wget is in the image, so the refusal
+    names the port and the health check to write by hand.
 
     ## Refuses when
     The file is a legacy v1 file, the service is an alias or not a mapping, it is built
@@ -69,7 +73,7 @@ class ComposeHealthcheck(ServiceTransform):
     name = "compose-healthcheck"
     references = ("cis-docker:4.6", "checkov:CKV_DOCKER_2")
     applicability = Applicability.REVIEW
-    reads = ("image", "build", "extends", "healthcheck", "volumes", "environment")
+    reads = ("image", "build", "extends", "healthcheck", "volumes", "environment", "entrypoint", "command")
     writes = ("healthcheck",)
     pair_keys = ("image", "build", "healthcheck")
 
@@ -88,11 +92,12 @@ class ComposeHealthcheck(ServiceTransform):
             return  # the image's own HEALTHCHECK runs (Compose keeps it): nothing to add
         why, info = image_info(service)
         if info is None:
-            yield self.refuse(f"service {service.name!r}: {why}", service.line)
+            yield self.refuse(f"service {service.name!r}: {why}{_config_hint(service, ctx)}", service.line)
             return
         test = list(info.facts.healthcheck or ())
         if not test:
-            yield self.refuse(f"service {service.name!r}: no health command is known for {info.name}", service.line)
+            yield self.refuse(f"service {service.name!r}: no health command is known for {info.name}"
+                              f"{_config_hint(service, ctx)}", service.line)
             return
         test, why_not, where = _probe_listened_port(test, info.name, service, ctx)
         if why_not:
@@ -109,6 +114,15 @@ def _image_checks_itself(service: Service, ctx: Context) -> bool:
         return False
     facts = image_facts(ctx, image)
     return facts is not None and facts.config is not None and facts.config.has_healthcheck
+
+
+def _config_hint(service: Service, ctx: Context) -> str:
+    image = scalar_value(mapping_get(service.node, "image"))
+    if not image or "$" in image:
+        return ""
+    facts = image_facts(ctx, image)
+    return probe_hint(facts.config if facts else None, mapping_get(service.node, "entrypoint") is not None,
+                      mapping_get(service.node, "command") is not None)
 
 
 def _probe_listened_port(test: list[str], image: str, service: Service,

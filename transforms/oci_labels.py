@@ -28,7 +28,14 @@ class AddOciLabels(Transform):
     `created` (through `ARG VCS_REF=` / `ARG BUILD_DATE=`, filled by the build),
     `title`, `description`, `version` and `licenses` (from package.json, pyproject.toml,
     Cargo.toml, setup.cfg, pom.xml or go.mod in the build context root, and the LICENSE
-    file), and `base.name` / `base.digest` (from the final FROM).
+    file), and `base.name` / `base.digest` (from the final FROM). `base.digest` needs a
+    FROM pinned by digest: a tag's digest in `hardener.lock` or the cache is not what the
+    build pulls unless the FROM says so. When pin-base-image pins the FROM in the same run,
+    the digest joins the LABEL that holds `base.name`.
+
+    Labels of the base image's config (`org.opencontainers.image.vendor`, `.title`,
+    `.licenses` …) are not copied: they describe the base, not this image (and the build
+    inherits them anyway; a key set here overrides the inherited one).
 
     Only facts: a manifest describes the image only when a COPY/ADD takes it and the
     Dockerfile runs its tool (npm, pip, cargo, mvn, go, …) or starts from its language's
@@ -77,6 +84,14 @@ class AddOciLabels(Transform):
         present = _label_keys(_chain(doc, stage))
         wanted = [(k, v) for k, v in _values(doc, stage, ctx) if OCI + k not in present]
         if not wanted:
+            return
+        beside = _base_name_label(stage) if [k for k, _ in wanted] == ["base.digest"] else None
+        if beside is not None:
+            # the FROM was pinned after base.name was written (pin-base-image in this run):
+            # the digest goes into that LABEL, not a second one
+            yield self.change([Edit(beside.end, beside.end, _continue(doc, beside, wanted[0]))],
+                              "OCI labels link the image to its source, version, license and base: base.digest",
+                              stage.from_.line)
             return
         args = [a for k, a in _BUILD_ARGS if any(w == k for w, _ in wanted)]
         anchor = _anchor(stage, with_args=bool(args))
@@ -202,6 +217,23 @@ def _render(doc: DockerfileDoc, stage: Stage, anchor: Instruction,
     pairs = [f"{OCI}{k}={v}" for k, v in wanted]
     joiner = f" {doc.escape}{nl}{indent}{' ' * (len(label) + 1)}"
     return out + f"{nl}{indent}{label} " + joiner.join(pairs)
+
+
+def _base_name_label(stage: Stage) -> Instruction | None:
+    """The stage's LABEL whose last pair is ``base.name`` (as this transform writes it)."""
+    for inst in stage.instructions:
+        if inst.keyword == "LABEL" and not inst.heredocs:
+            tokens = _LABEL_TOKEN.findall(inst.args)
+            if tokens and tokens[-1].startswith(OCI + "base.name="):
+                return inst
+    return None
+
+
+def _continue(doc: DockerfileDoc, label: Instruction, pair: tuple[str, str]) -> str:
+    """One more pair on ``label``'s own continuation line, aligned like _render's."""
+    nl = doc.newline
+    indent = doc.text[doc.lines[label.line - 1].start : label.start]
+    return f" {doc.escape}{nl}{indent}{' ' * (len(label.keyword) + 1)}{OCI}{pair[0]}={pair[1]}"
 
 
 def _declared(instructions: tuple[Instruction, ...] | list[Instruction], name: str) -> bool:

@@ -11,6 +11,7 @@ from hardener.dockerfile.removal import env_pairs
 from hardener.edits import Edit
 from hardener.knowledge import images, writes
 from hardener.knowledge import writable as writable_plan
+from hardener.knowledge.config_runtime import config_obstacle, privileged_port_reason
 from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
@@ -67,11 +68,18 @@ class RunAsNonRoot(Transform):
     (or a name the knowledge base knows the uid of), is left alone: the stage already runs
     as that user. A base named through an ARG is not, since a build-arg can change it.
 
+    The base's image config also tells what the container starts and listens on where the
+    Dockerfile does not say (a CMD alone keeps the config's Entrypoint): an s6-overlay
+    `/init` or user-switching Entrypoint, a root-only command, or a port below 1024 from
+    its ExposedPorts or its command's `--port`/`--bind` flags is refused as below, naming
+    the image config as the source.
+
     ## Refuses when
     The image drops privileges itself (gosu, su-exec, setpriv, s6-overlay's `/init`, an
     official database entrypoint), the base is Windows, or unknown and its distro cannot be told from the
     Dockerfile, it binds a port below 1024 (use a port ≥ 1024 or an `-unprivileged`
-    variant), its start command or the entrypoint script it runs needs root (cron, sshd,
+    variant; Docker Engine >= 20.10 lets non-root bind it, Kubernetes, `--sysctl`
+    overrides and rootless engines do not), its start command or the entrypoint script it runs needs root (cron, sshd,
     service, update-ca-certificates, apt-get …; not when the script checks `id -u`), ONBUILD
     triggers would run as the new user, the image looks like a base for other Dockerfiles
     (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), a volume
@@ -192,11 +200,12 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
     if port is not None:
         alt = f" or the {info.unprivileged_variant} image" if info and info.unprivileged_variant else \
             f" with ENV {info.facts.port_env[0]}" if info and info.facts.port_env else " or an `-unprivileged` image variant"
-        return (f"binds privileged port {port}, which a non-root user cannot; listen on a port "
-                f"≥ 1024 (e.g. 8080){alt}")
+        return privileged_port_reason(port, "", alt)
     command = images.root_start_command(insts, ctx.build_context)
     if command:
         return f"needs root at run time: the start command runs {command}"
+    if from_config := config_obstacle(base, ctx):
+        return from_config
     onbuild = next((i for i in insts if i.keyword == "ONBUILD"), None)
     if onbuild is not None:
         return f"needs root at build time of child images: ONBUILD (line {onbuild.line}) would run as the new user"

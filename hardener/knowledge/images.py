@@ -369,6 +369,17 @@ def root_start_command(insts: list[Instruction], context_dir: Any = None) -> str
     return f"{found!r} (in its entrypoint script {name})" if found else None
 
 
+def switching_tool(text: str) -> str | None:
+    """The user-switching tool a start command calls (gosu, su-exec, setpriv …), or None."""
+    match = _DROP_TOOLS.search(text)
+    return match.group(2).split()[0] if match else None
+
+
+def root_command(text: str) -> str | None:
+    """The first command in ``text`` that needs root at run time (cron, sshd …), or None."""
+    return _first_root_command(text, root_runtime_commands())
+
+
 def _first_root_command(text: str, root_cmds: frozenset[str]) -> str | None:
     for part in re.split(r"&&|\|\||[;|]|\bsh -c\b|\bbash -c\b", text):
         words = [w.strip("\"'") for w in part.split() if "=" not in w and w not in ("exec", "nohup")]

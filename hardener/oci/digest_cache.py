@@ -22,7 +22,7 @@ from typing import Any
 
 from hardener.errors import BadInput
 from hardener.model import FileWrite
-from hardener.oci.imageconfig import ImageConfig
+from hardener.oci.imageconfig import ImageConfig, config_differences
 from hardener.oci.imageref import ImageRef
 from hardener.options import Option
 from hardener.why import Why, WhyKind
@@ -42,7 +42,7 @@ class Resolution:
     platforms: tuple[str, ...]
     tags: tuple[str, ...] = ()  # version tags sharing the digest (floating tags only)
     fetched: float = 0.0
-    config: ImageConfig | None = None  # the default platform's image config, when it could be read
+    config: ImageConfig | None = None  # the first platform's image config, when read and no other disagrees
     config_error: str = ""  # why it could not
     # False for an entry written before configs were recorded: a cache entry like that is
     # fetched again online; a lock entry like that still pins (its config is just unknown).
@@ -352,14 +352,27 @@ class Resolver:
 
     def _config(self, ref: ImageRef, manifest: Any, budget: Any) -> tuple[ImageConfig | None, str]:
         """The image config of the first configured platform, or why not. A failure here costs
-        only facts (transforms fall back to the knowledge base), never the digest."""
+        only facts (transforms fall back to the knowledge base), never the digest.
+
+        With several platforms configured, an index's other platforms are read too (two
+        requests each, none by default): when their runtime facts differ, none is picked.
+        One that cannot be read leaves the first platform's facts standing."""
         from hardener.oci.registry import RegistryError
 
-        platform = (self.settings.platforms or ("linux/amd64",))[0]
+        platforms = tuple(dict.fromkeys(self.settings.platforms or ("linux/amd64",)))
         try:
-            return self.client.image_config(ref.registry, ref.repository, manifest, platform, budget), ""
+            first = self.client.image_config(ref.registry, ref.repository, manifest, platforms[0], budget)
         except RegistryError as exc:
             return None, str(exc)
+        for other in platforms[1:] if manifest.children else ():
+            try:
+                config = self.client.image_config(ref.registry, ref.repository, manifest, other, budget)
+            except RegistryError:
+                continue
+            if (differ := config_differences(first, config)):
+                return None, (f"its platforms disagree ({platforms[0]} and {other} differ in "
+                              f"{', '.join(differ)}); none is picked")
+        return first, ""
 
     def known_config(self, ref: ImageRef) -> ImageConfig | Why | None:
         """The image config this run already has for ``ref`` (lock, cache, or a digest resolved

@@ -90,6 +90,17 @@ class ImageConfig:
         return tuple(sorted(set(out)))
 
 
+def config_differences(one: ImageConfig, other: ImageConfig) -> tuple[str, ...]:
+    """The runtime facts two platforms' configs disagree on (``User``, ``ExposedPorts`` …);
+    os, architecture and labels are expected to differ and are not compared."""
+    a, b = one.to_json(), other.to_json()
+    return tuple(_DOCKER_NAMES[k] for k in _DOCKER_NAMES if a.get(k) != b.get(k))
+
+
+_DOCKER_NAMES = {"user": "User", "exposed_ports": "ExposedPorts", "volumes": "Volumes", "entrypoint": "Entrypoint",
+                 "cmd": "Cmd", "healthcheck": "Healthcheck", "working_dir": "WorkingDir"}
+
+
 def _runtime(inner: dict[str, Any]) -> dict[str, Any]:
     """The Docker-cased runtime keys (``User``, ``ExposedPorts``…) in the stored spelling."""
     health = inner.get("Healthcheck")
