@@ -1,4 +1,4 @@
-"""Host directories a Compose service bind-mounts onto paths its app writes.
+"""Host directories a Compose service bind-mounts onto paths its app writes (``unsafe``).
 
 A container made non-root writes a bind-mounted host directory as its new uid, and the
 host directory keeps its host owner: the app fails at its first write. Docker copies the
