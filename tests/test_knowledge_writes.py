@@ -76,6 +76,7 @@ def test_python_write_sites(code, expected):
         pytest.param("fs.promises.appendFile('./log.txt', x)", ["log.txt"], id="promises"),
         pytest.param('fs.createWriteStream(path.join(__dirname, "x"))', ["__dirname/x"], id="dirname-join"),
         pytest.param('fs.createWriteStream(path.join(dir, "x"))', [None], id="dynamic"),
+        pytest.param('function save(dirname) { fs.mkdirSync(path.join(dirname, "x")) }', [None], id="dirname-parameter"),
         pytest.param('const UP = path.join(__dirname, "uploads");\nfs.writeFile(path.join(UP, name), b, cb)',
                      ["__dirname/uploads"], id="dirname-const-file-name-at-run-time"),
         pytest.param("const D = path.resolve(__dirname, '/srv/data')\nfs.mkdirSync(D)", ["/srv/data"],

@@ -116,7 +116,7 @@ def _literal(arg: str, consts: dict[str, str | None]) -> str | None:
     m = re.fullmatch(_STR, arg)
     if m:
         return next((g for g in m.groups() if g is not None), None)
-    if arg in ("__dirname", "dirname"):
+    if arg == "__dirname":  # not a bare `dirname`: that may be any parameter or variable
         return "__dirname"
     join = _JOIN.match(arg)
     if join and not arg.startswith(("filepath.", "path.Join")):
