@@ -185,7 +185,8 @@ def test_explain_and_list() -> None:
 def test_explain_facts_names_every_source() -> None:
     explained = invoke("explain", "facts")
     assert explained.exit_code == 0
-    for source in ("``code``", "``convention``", "``repo``", "``entrypoint``", "``observed``", "hardener.facts.toml"):
+    for source in ("``code``", "``convention``", "``repo``", "``entrypoint``", "``observed``", "hardener.facts.toml",
+                   "bind-mounts"):
         assert source in explained.stdout
 
 

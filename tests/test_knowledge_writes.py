@@ -74,7 +74,17 @@ def test_python_write_sites(code, expected):
         pytest.param('fs.writeFileSync("data/out.json", x)', ["data/out.json"], id="write-file-sync"),
         pytest.param('const DIR = "uploads";\nfs.mkdirSync(DIR, {recursive: true})', ["uploads"], id="const"),
         pytest.param("fs.promises.appendFile('./log.txt', x)", ["log.txt"], id="promises"),
-        pytest.param('fs.createWriteStream(path.join(__dirname, "x"))', [None], id="dynamic"),
+        pytest.param('fs.createWriteStream(path.join(__dirname, "x"))', ["__dirname/x"], id="dirname-join"),
+        pytest.param('fs.createWriteStream(path.join(dir, "x"))', [None], id="dynamic"),
+        pytest.param('function save(dirname) { fs.mkdirSync(path.join(dirname, "x")) }', [None], id="dirname-parameter"),
+        pytest.param('const UP = path.join(__dirname, "uploads");\nfs.writeFile(path.join(UP, name), b, cb)',
+                     ["__dirname/uploads"], id="dirname-const-file-name-at-run-time"),
+        pytest.param("const D = path.resolve(__dirname, '/srv/data')\nfs.mkdirSync(D)", ["/srv/data"],
+                     id="resolve-absolute-restarts"),
+        pytest.param("const UP = path.join(__dirname, 'up')\nconst t = path.join(UP, req.url)\nfs.createWriteStream(t)",
+                     ["__dirname/up"], id="const-file-in-known-dir"),
+        pytest.param('const D = "a";\nconst D = "b";\nfs.mkdirSync(D)', [None], id="const-bound-twice"),
+        pytest.param("const D = path.join(__dirname, x)\nfs.mkdirSync(D)", ["__dirname"], id="entry-named-at-run-time"),
         pytest.param('const db = new Database("app.db")', ["app.db"], id="better-sqlite3"),
         pytest.param('const db = new sqlite3.Database(":memory:")', [None], id="sqlite-memory"),
         pytest.param('const upload = multer({ dest: "uploads/" })', ["uploads/"], id="multer"),
@@ -122,6 +132,16 @@ def test_app_writes_map_code_into_the_image(tmp_path):
     assert found.unknown == ()
     assert found.app_dir == "/srv"
     assert list(found.directories()) == ["/srv/media", "/srv/pkg", "/srv/logs"]
+
+
+def test_node_dirname_is_where_the_file_lands(tmp_path):
+    found = facts(tmp_path, "FROM node:20-slim\nWORKDIR /srv\nCOPY src/ ./lib/\nCMD [\"node\", \"lib/server.js\"]\n", {
+        "src/server.js": "const UP = path.join(__dirname, '..', 'uploads');\nfs.writeFileSync(path.join(UP, n), b);\n",
+        "src/cache.js": "fs.mkdirSync(path.join(__dirname, 'cache'));\n",
+    })
+    assert sorted((w.path, w.where) for w in found.writes) == [
+        ("/srv/lib/cache", "src/cache.js:1"), ("/srv/uploads", "src/server.js:2")]
+    assert found.unknown == ()
 
 
 def test_relative_write_without_workdir_is_unknown(tmp_path):

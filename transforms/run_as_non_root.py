@@ -12,6 +12,7 @@ from hardener.edits import Edit
 from hardener.knowledge import images, writes
 from hardener.knowledge import writable as writable_plan
 from hardener.knowledge.config_runtime import config_obstacle, privileged_port_reason
+from hardener.knowledge.host_mounts import host_writes
 from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
 from hardener.model import Applicability, Finding, Transform
@@ -86,6 +87,12 @@ class RunAsNonRoot(Transform):
     would need a shell the image lacks to be chowned, the Dockerfile gives its files to a
     user a package creates whose uid is not known (`chown -R unit …`), or the app writes directly into a
     system directory (`/etc/app.conf`) or under `/root`, which the user must not own.
+
+    The change is `unsafe` when a Compose service of the repository builds this Dockerfile and
+    bind-mounts a host directory onto a path the app writes (`./data:/app/data`): the host
+    directory keeps its owner, so the reason gives the command to run on the host first
+    (`chown -R 10001:10001 ./data`). A named volume needs nothing: Docker copies the image's
+    ownership into it.
 
     ## References
     hadolint DL3002, DL3066, checkov CKV_DOCKER_3, CKV_DOCKER_8, CIS Docker 4.1
@@ -170,6 +177,12 @@ class RunAsNonRoot(Transform):
         if base.via_arg:
             reason += f"; assumes the ARG default base {base.image}"
         level = Applicability.UNSAFE if writable.widen is not None and not chowned else None
+        for bound in host_writes(doc, ctx, dirs):
+            where = "which the app writes" if bound.written == bound.target else f"where the app writes {bound.written}"
+            reason += (f"; the Compose service {bound.service} ({bound.compose}) bind-mounts the host directory "
+                       f"{bound.source} onto {bound.target}, {where}: the new user cannot write it until you run "
+                       f"`{bound.command(spec.numeric)}` on the host, next to {bound.compose}")
+            level = Applicability.UNSAFE
         yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line, applicability=level)
 
 

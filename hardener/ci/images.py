@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
 
     from hardener.compose.doc import ComposeDoc
+    from hardener.compose.listen import BindMount
     from hardener.context import Context, FileView
     from hardener.dockerfile.doc import DockerfileDoc
     from hardener.dockerfile.reach import ImageStages
@@ -41,6 +42,7 @@ class ComposeBuild(NamedTuple):
     target: str | None = None  # the stage ``build.target`` names (None: the last stage)
     args: tuple[tuple[str, str | None], ...] = ()  # build.args as written (None: a bare name)
     image: str | None = None  # the service's ``image:``, the name Compose tags the build with
+    binds: tuple[BindMount, ...] = ()  # the service's host bind mounts (source as written)
 
 
 class RepoImages(NamedTuple):
@@ -108,6 +110,7 @@ def _service_nodes(doc: ComposeDoc) -> list[tuple[str, Node]]:
 def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 
+    from hardener.compose.listen import bind_mounts
     from hardener.compose.splice import mapping_get, scalar_value
 
     build = mapping_get(node, "build")
@@ -129,7 +132,7 @@ def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
     directory = Path(os.path.normpath(compose.parent / context))
     target = None if target is None or "$" in target else target  # a variable: not known
     return ComposeBuild(compose, service, Path(os.path.normpath(directory / (name or "Dockerfile"))), directory,
-                        target=target, args=args, image=image)
+                        target=target, args=args, image=image, binds=tuple(bind_mounts(node)))
 
 
 def _args(node: Node | None) -> tuple[tuple[str, str | None], ...]:

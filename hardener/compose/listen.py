@@ -53,6 +53,7 @@ class Listening:
 class BindMount:
     source: str  # as written (relative to the Compose file's directory unless absolute)
     target: str
+    read_only: bool = False  # ``:ro`` / ``read_only: true``
 
 
 def bind_mounts(node: Node | None) -> list[BindMount]:
@@ -71,7 +72,8 @@ def _long(item: MappingNode) -> BindMount | None:
     if scalar_value(mapping_get(item, "type")) != "bind":
         return None
     source, target = scalar_value(mapping_get(item, "source")), scalar_value(mapping_get(item, "target"))
-    return BindMount(source, target) if source and target else None
+    read_only = scalar_value(mapping_get(item, "read_only")) in ("true", "True", "yes")
+    return BindMount(source, target, read_only) if source and target else None
 
 
 def _short(item: Node) -> BindMount | None:
@@ -80,7 +82,7 @@ def _short(item: Node) -> BindMount | None:
     parts = volume_parts(str(item.value).strip())
     if len(parts) < 2 or not parts[0].startswith((".", "/", "~", "$")):
         return None  # a named volume, or an anonymous one
-    return BindMount(parts[0], parts[1])
+    return BindMount(parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(","))
 
 
 def nginx_listening(service_node: Node | None, compose_dir: Path, environment: dict[str, str]) -> Listening | None:

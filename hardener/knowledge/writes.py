@@ -249,7 +249,8 @@ def _script_facts(insts: list[Instruction], mapper: _Mapper, paths: tuple[str, .
 
 
 def _sites(sites: list[writes_scan.Site], source: str, where: str, workdir: str | None, writes: list[Write],
-           unknown: list[Unknown], *, line: bool = True) -> None:
+           unknown: list[Unknown], *, line: bool = True, here: str | None = None) -> None:
+    """``here``: the directory the source file lands in, what ``__dirname`` is at run time."""
     for site in sites:
         at = f"{where}:{site.line}" if line else where
         if site.path is None:
@@ -257,9 +258,12 @@ def _sites(sites: list[writes_scan.Site], source: str, where: str, workdir: str 
                 unknown.append(Unknown(source, at, site.why))
             continue
         if site.path.startswith("__dirname"):
-            unknown.append(Unknown(source, at, f"{site.call} writes under __dirname, not resolved yet"))
-            continue
-        path = _resolve(site.path, workdir)
+            if here is None:
+                unknown.append(Unknown(source, at, f"{site.call} writes under __dirname, a file not copied by path"))
+                continue
+            path: str | None = posixpath.normpath(here + site.path.removeprefix("__dirname"))
+        else:
+            path = _resolve(site.path, workdir)
         if path is None:
             unknown.append(Unknown(source, at, f"writes {site.path}, relative to a WORKDIR the Dockerfile does not set"))
         else:
@@ -310,7 +314,8 @@ def _file_facts(rel: str, kind: str, data: bytes, place: str | None, workdir: st
     if kind != "python":
         text = data.decode("utf-8", errors="replace")
         sites = writes_scan.go_sites(text) if kind == "go" else writes_scan.node_sites(text)
-        _sites(sites, "code", rel, workdir, writes, unknown)
+        here = posixpath.dirname(place) if place and kind == "node" else None
+        _sites(sites, "code", rel, workdir, writes, unknown, here=here)
         return
     found = writes_python.write_sites(data)
     if isinstance(found, Why):

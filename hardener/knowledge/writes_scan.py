@@ -31,14 +31,15 @@ _MULTER = re.compile(r"\bmulter\s*\(\s*\{[^}]*?\bdest\s*:\s*")
 _GO_CALLS = re.compile(r"\bos\.(Create|WriteFile|MkdirAll|Mkdir|OpenFile)\s*\(")
 _GO_SQLITE = re.compile(r"\bsql\.Open\s*\(\s*\"sqlite3?\"\s*,\s*")
 _JOIN = re.compile(r"^(?:path\.(?:join|resolve)|filepath\.Join|path\.Join)\s*\((.*)\)$", re.DOTALL)
-_CONST = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*\w+\s*)?=\s*" + _STR + r"\s*[;\n]")
+_CONST = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*\w+\s*)?=\s*")
 _GO_CONST = re.compile(r"\b([A-Za-z_]\w*)\s*(?:=|:=)\s*\"([^\"\\\n]*)\"")
 _DIR_CALLS = frozenset({"mkdirSync", "mkdir", "mkdirp", "ensureDirSync", "ensureDir", "MkdirAll", "Mkdir", "multer"})
 
 
 def node_sites(text: str) -> list[Site]:
-    consts = _constants(_CONST, text)
-    sites = [_site(text, m.start(), m.group(1), _args(text, m.end()), consts) for m in _NODE_CALLS.finditer(text)]
+    consts, dirs = _node_constants(text)
+    sites = [_site(text, m.start(), m.group(1), _args(text, m.end()), consts, dirs=dirs)
+             for m in _NODE_CALLS.finditer(text)]
     sites += [_site(text, m.start(), "sqlite Database", _args(text, m.end()), consts, memory=True)
               for m in _NODE_SQLITE.finditer(text)]
     sites += [_site(text, m.start(), "multer", _args(text, m.end(), "}"), consts) for m in _MULTER.finditer(text)]
@@ -87,12 +88,45 @@ def _constants(pattern: re.Pattern[str], text: str) -> dict[str, str | None]:
     return found
 
 
+def _node_constants(text: str) -> tuple[dict[str, str | None], dict[str, str]]:
+    """``const NAME = "…"`` and ``const NAME = path.join(__dirname, "…")`` bound once, in file
+    order (a join may use a constant bound above it); any other value is unknown. Also the
+    names bound to a file whose directory is known and whose name is set at run time
+    (``const target = path.join(UPLOADS, req.params.name)``)."""
+    found: dict[str, str | None] = {}
+    dirs: dict[str, str] = {}
+    for m in _CONST.finditer(text):
+        name = m.group(1)
+        args = _args(text, m.end(), ";\n")
+        value = _literal(args[0], found) if len(args) == 1 else None
+        directory = _directory(args[0], found) if len(args) == 1 and value is None else None
+        if name in found:  # bound twice: unknown
+            found[name] = None
+            dirs.pop(name, None)
+            continue
+        found[name] = value
+        if directory:
+            dirs[name] = directory
+    return found, dirs
+
+
 def _literal(arg: str, consts: dict[str, str | None]) -> str | None:
+    """The value of a string literal, a constant, ``__dirname`` (kept as that word: the caller
+    knows where the file lands) or a ``path.join``/``path.resolve`` of those."""
     m = re.fullmatch(_STR, arg)
     if m:
         return next((g for g in m.groups() if g is not None), None)
-    if arg in ("__dirname", "dirname"):
+    if arg == "__dirname":  # not a bare `dirname`: that may be any parameter or variable
         return "__dirname"
+    join = _JOIN.match(arg)
+    if join and not arg.startswith(("filepath.", "path.Join")):
+        values = [_literal(p.strip(), consts) for p in join.group(1).split(",")]
+        parts = [v for v in values if v]
+        if len(parts) != len(values):
+            return None
+        if arg.startswith("path.resolve"):  # an absolute part restarts the path
+            parts = parts[max(i for i, p in enumerate(parts) if i == 0 or p.startswith("/")):]
+        return re.sub(r"/+", "/", "/".join(parts))
     return consts.get(arg)
 
 
@@ -116,7 +150,8 @@ def _directory(arg: str, consts: dict[str, str | None]) -> str | None:
     return _literal(concat.group(1), consts) if concat else None
 
 
-def _site(text: str, at: int, call: str, args: list[str], consts: dict[str, str | None], memory: bool = False) -> Site:
+def _site(text: str, at: int, call: str, args: list[str], consts: dict[str, str | None], memory: bool = False,
+          dirs: dict[str, str] | None = None) -> Site:
     line = text.count("\n", 0, at) + 1
     name = call.rsplit(".", 1)[-1].split("(")[0]
     is_dir = name in _DIR_CALLS
@@ -125,7 +160,7 @@ def _site(text: str, at: int, call: str, args: list[str], consts: dict[str, str 
     if value is not None and memory and value.startswith((":memory:", "file::memory:")):
         return Site(line, call, is_dir, None, "in memory")
     if value is None:
-        directory = _directory(arg, consts)
+        directory = (dirs or {}).get(arg) or _directory(arg, consts)
         if directory:
             return Site(line, call, True, directory.removeprefix("./"), "file name set at run time")
     if value is None or not value or "://" in value or value == "__dirname":
