@@ -76,6 +76,30 @@ def test_compose_context_dockerfile_args_and_target(tmp_path):
     ]
 
 
+def test_context_dockerfile_and_target_from_dotenv(tmp_path):
+    """`.env` names the context, Dockerfile and target (netbox-docker style): the matrix builds
+    what `docker compose build` builds; a variable nobody sets leaves the build unknown."""
+    compose = """services:
+  app:
+    build:
+      context: ${APP_CONTEXT}
+      dockerfile: ${APP_DOCKERFILE:-Dockerfile}
+      target: ${APP_TARGET}
+  other:
+    build: ${OTHER_DIR}
+"""
+    root = _repo(tmp_path, {
+        "compose.yaml": compose, ".env": "APP_CONTEXT=./src\nAPP_DOCKERFILE=docker/Dockerfile.prod\nAPP_TARGET=final\n",
+        "src/docker/Dockerfile.prod": "FROM python:3.12-slim AS final\nCOPY app.py /app/\n", "src/app.py": "",
+        "elsewhere/Dockerfile": DOCKERFILE, "elsewhere/app.py": "",
+    })
+    assert _matrix(_run(root, "elsewhere/Dockerfile")) == [
+        {"name": "elsewhere", "dockerfile": "elsewhere/Dockerfile", "context": "elsewhere", "args": "", "target": ""},
+        {"name": "src-docker-prod", "dockerfile": "src/docker/Dockerfile.prod", "context": "src",
+         "args": "", "target": "final"},
+    ]
+
+
 @pytest.mark.parametrize("layout, why", [
     pytest.param({"Dockerfile": "FROM python:3.12-slim\nCOPY dist/ /app/\n", ".gitignore": "dist/\n",
                   "dist/app.whl": "x"}, "COPY dist/: not in the checkout", id="gitignored-build-output"),

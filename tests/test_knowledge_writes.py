@@ -263,3 +263,16 @@ def test_a_placeholder_is_a_write_only_under_an_output_name(tmp_path):
         "server.js": "console.log(1)\n", "src/assets/.gitkeep": "", "logs/.gitkeep": "",
     })
     assert [(w.path, w.where) for w in found.writes] == [("/app/logs", "logs/.gitkeep")]
+
+
+@pytest.mark.parametrize(("start", "angular_json", "expected"), [
+    ('CMD ["ng", "serve", "--host", "0.0.0.0"]', "{}", {"/project/.angular/cache"}),
+    ('CMD ["npm", "start"]', "{}", {"/project/.angular/cache"}),  # package.json start: ng serve
+    ('CMD ["ng", "serve"]', '{"cli": {"cache": {"path": "build/ng-cache"}}}', {"/project/build/ng-cache"}),
+    ('CMD ["ng", "serve"]', '{"cli": {"cache": {"enabled": false}}}', set()),
+    ('CMD ["node", "dist/server.js"]', "{}", set()),  # a built app: the CLI does not run
+])
+def test_angular_cli_cache_is_a_convention_write(tmp_path, start, angular_json, expected):
+    found = facts(tmp_path, f"FROM node:20\nWORKDIR /project\nCOPY . .\n{start}\n", {
+        "angular.json": angular_json, "package.json": '{"scripts": {"start": "ng serve"}}', "src/main.ts": ""})
+    assert {w.path for w in found.writes if w.source == "convention"} == expected

@@ -15,7 +15,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
 from hardener.compose.project import Loaded
-from hardener.compose.project_view import env_project, fragment, merged_doc, projects_of
+from hardener.compose.project_view import env_project, fragment, merged_doc, projects_of, unplaced_overlay
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value, written_here
 from hardener.context import Context
@@ -93,7 +93,7 @@ class BindPortsLocalhost(ServiceTransform):
 
     def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         projects = projects_of(ctx) or env_project(doc, ctx)
-        fragment_of = fragment(doc, ctx) if not projects else None
+        fragment_of = (fragment(doc, ctx) or unplaced_overlay(doc, ctx)) if not projects else None
         if fragment_of is not None:
             yield self.refuse(f"cannot bind ports: {fragment_of}", 1)
             return

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.env_secrets import entries
+from hardener.compose.health_fit import fit
 from hardener.compose.listen import nginx_listening
 from hardener.compose.service_image import image_info
 from hardener.compose.service_transform import ServiceTransform
@@ -61,7 +62,13 @@ class ComposeHealthcheck(ServiceTransform):
     from a Dockerfile (give the Dockerfile a HEALTHCHECK), or its image is unknown,
     comes from a variable or has no known health command; an nginx service whose mounted
     configuration cannot be read (not in the repository, a path from a variable, a
-    `listen` with an unknown variable) or listens on several plain-HTTP ports or none. Beside `compose.override.yaml`:
+    `listen` with an unknown variable) or listens on several plain-HTTP ports or none; a
+    service whose own settings the image's command would not fit and that cannot be read
+    literally (`hardener/compose/health_fit.py`): Traefik without ping enabled or with a
+    static configuration file, Redis with a password or a redis.conf, Elasticsearch 8+ with
+    security on, Grafana with its own configuration, HTTPS or a sub path, Prometheus with a
+    web config file, mongo before 5 (no mongosh), mailpit with listen flags. A port, path
+    prefix or ping flags that can be read are carried into the command. Beside `compose.override.yaml`:
     a base service whose override sets `image`, `build` or `healthcheck`, and an override
     service its base completes.
 
@@ -100,6 +107,9 @@ class ComposeHealthcheck(ServiceTransform):
                               f"{_config_hint(service, ctx)}", service.line)
             return
         test, why_not, where = _probe_listened_port(test, info.name, service, ctx)
+        if not why_not:
+            test, why_not, more = fit(info.name, test, service.node)
+            where += more
         if why_not:
             yield self.refuse(f"service {service.name!r}: {why_not}", service.line)
             return

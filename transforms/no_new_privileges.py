@@ -9,6 +9,7 @@ from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 from hardener.compose.anchors import SILENT, Silent, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.service_transform import ServiceTransform, WhyNot
+from hardener.compose.setuid_use import setuid_use
 from hardener.compose.splice import append_sequence_item, insert_mapping_entry, mapping_get, written_here
 from hardener.context import Context
 from hardener.model import Applicability, Finding
@@ -44,7 +45,10 @@ class NoNewPrivileges(ServiceTransform):
     ## Refuses when
     The file is a legacy v1 file (no `services:`), the service is an alias of another or
     not a mapping, its `security_opt` comes from a shared anchor or is not a list, or it
-    explicitly sets `no-new-privileges:false`.
+    explicitly sets `no-new-privileges:false`; the service relies on setuid privilege gains:
+    its command runs `sudo`/`su`/`doas`, the Dockerfile it builds installs sudo or writes
+    `/etc/sudoers`, or it is the service a `devcontainer.json` attaches to (dev container
+    images ship sudo for the developer).
 
     ## References
     compose-lint CL-0003, KICS "Container Privilege Escalation Allowed", CIS Docker 5.25
@@ -68,6 +72,10 @@ class NoNewPrivileges(ServiceTransform):
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         options = mapping_get(service.node, "security_opt")
         reason = f"service {service.name!r}: processes can no longer gain privileges through setuid binaries"
+        needs = setuid_use(service.name, service.node, ctx.file, ctx) if ctx.file is not None else None
+        if needs and (options is None or "true" not in _nnp_settings(_values(options) or [])):
+            yield self.refuse(f"service {service.name!r}: {needs}", service.line)
+            return
         if options is None:
             edit = insert_mapping_entry(doc, service.node, "security_opt", [OPTION])
             yield self.change([edit], reason, service.line)

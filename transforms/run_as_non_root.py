@@ -15,6 +15,7 @@ from hardener.knowledge.config_runtime import config_obstacle, privileged_port_r
 from hardener.knowledge.host_mounts import host_writes
 from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
+from hardener.knowledge.start_ports import command_ports, start_words
 from hardener.model import Applicability, Finding, Transform
 from hardener.options import Option
 from hardener.why import Why
@@ -209,11 +210,12 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
     drops = images.drops_privileges(base, ctx.build_context)
     if drops:
         return f"the image drops privileges itself: {drops}; it must start as root"
-    port = _privileged_port(doc, insts, info)
-    if port is not None:
+    privileged = _privileged_port(doc, insts, info)
+    if privileged is not None:
+        port, source = privileged
         alt = f" or the {info.unprivileged_variant} image" if info and info.unprivileged_variant else \
             f" with ENV {info.facts.port_env[0]}" if info and info.facts.port_env else " or an `-unprivileged` image variant"
-        return privileged_port_reason(port, "", alt)
+        return privileged_port_reason(port, f" ({source})", alt)
     command = images.root_start_command(insts, ctx.build_context)
     if command:
         return f"needs root at run time: the start command runs {command}"
@@ -229,7 +231,9 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
     return None
 
 
-def _privileged_port(doc: DockerfileDoc, insts: list[Instruction], info: images.ImageInfo | None) -> int | None:
+def _privileged_port(doc: DockerfileDoc, insts: list[Instruction],
+                     info: images.ImageInfo | None) -> tuple[int, str] | None:
+    """The first port below 1024 the container binds, and where that was read."""
     for inst in insts:
         if inst.keyword != "EXPOSE":
             continue
@@ -237,11 +241,15 @@ def _privileged_port(doc: DockerfileDoc, insts: list[Instruction], info: images.
             value = images.substitute_args(doc, word.split("/")[0]) or ""
             first = value.split("-")[0]
             if first.isdigit() and 0 < int(first) < 1024:
-                return int(first)
+                return int(first), f"EXPOSE on line {inst.line}"
+    chosen = command_ports(start_words(insts))
+    if chosen:
+        return next(((port, f"its start command: {flag}") for port, flag in chosen if port < 1024), None)
     configured = _ports_from_env(doc, insts, info.facts.port_env) if info else None
     if configured is not None:
-        return next((port for port in configured if port < 1024), None)
-    return info.privileged_ports[0] if info and info.privileged_ports else None
+        return next(((port, "ENV " + "/".join(info.facts.port_env[:1])) for port in configured if port < 1024), None) \
+            if info else None
+    return (info.privileged_ports[0], f"{info.name}'s default, knowledge base") if info and info.privileged_ports else None
 
 
 def _ports_from_env(doc: DockerfileDoc, insts: list[Instruction], names: tuple[str, ...]) -> list[int] | None:

@@ -16,7 +16,7 @@ from hardener.compose.graph import TIERS_OPTION, Graph, build_graph
 from hardener.compose.network_plan import Plan, plan_segments
 from hardener.compose.project import Loaded
 from hardener.compose.project_plan import plan_projects
-from hardener.compose.project_view import env_project, fragment, projects_of
+from hardener.compose.project_view import env_project, fragment, projects_of, unplaced_overlay
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, merge_sources
 from hardener.context import Context
@@ -94,7 +94,7 @@ class SegmentNetworks(ServiceTransform):
         if projects:
             yield from self._project(doc, ctx, projects)
             return
-        fragment_of = fragment(doc, ctx)
+        fragment_of = fragment(doc, ctx) or unplaced_overlay(doc, ctx)
         if fragment_of is not None:
             yield self.refuse(f"cannot segment networks: {fragment_of}", 1)
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shlex
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,45 +20,23 @@ if TYPE_CHECKING:
     from hardener.context import Context
     from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_]\w*)")
 
 
 def dotenv(ctx: Context, directory: Path) -> dict[str, str]:
-    """``directory/.env`` as Compose reads it: ``NAME=value`` lines, quotes removed."""
+    """``directory/.env`` as Compose reads it (``hardener/compose/interpolate.py``'s rules)."""
+    from hardener.compose.interpolate import read_dotenv
+
     raw = ctx.files.read(directory / ".env")
-    out: dict[str, str] = {}
-    for line in (raw or b"").decode("utf-8", "replace").splitlines():
-        line = line.strip().removeprefix("export ").strip()
-        name, sep, value = line.partition("=")
-        if not sep or line.startswith("#") or not re.fullmatch(r"[A-Za-z_][\w.-]*", name.strip()):
-            continue
-        value = value.strip()
-        if value[:1] in ("'", '"') and value.endswith(value[0]) and len(value) > 1:
-            value = value[1:-1]
-        else:
-            value = re.sub(r"\s+#.*$", "", value)  # an unquoted value ends at a spaced comment
-        out[name.strip()] = value
-    return out
+    return read_dotenv(raw.decode("utf-8", "replace")) if raw else {}
 
 
 def interpolate(text: str, env: dict[str, str]) -> str | None:
-    """``${VAR}``, ``${VAR:-default}``, ``$VAR`` as Compose expands them; None when unknown."""
-    unknown = False
+    """``${VAR}``, ``${VAR:-default}``, ``$VAR`` as Compose expands them; None when a variable
+    nobody sets (or a ``${X:?error}``) leaves the value unknown."""
+    from hardener.compose.interpolate import interpolate as compose_interpolate
 
-    def one(match: re.Match[str]) -> str:
-        nonlocal unknown
-        name = match.group(1) or match.group(4)
-        op, default = match.group(2), match.group(3) or ""
-        value = env.get(name)
-        if op in (":-", "-"):
-            return value if value or (op == "-" and value is not None) else default
-        if value is None:
-            unknown = True
-            return ""
-        return value
-
-    result = _VARIABLE.sub(one, text.replace("$$", "\0"))
-    return None if unknown else result.replace("\0", "$")
+    done = compose_interpolate(text, env)
+    return None if done.unset or done.errors else done.text
 
 
 def build_args(ctx: Context, build: ComposeBuild) -> tuple[tuple[str, str], ...]:

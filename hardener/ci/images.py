@@ -89,9 +89,12 @@ def compose_builds(path: Path, ctx: Context) -> list[ComposeBuild]:
         doc = ComposeDoc.load(ctx.files.read(path) or b"", str(path))
     except BadInput:
         return []
+    from hardener.ci.buildenv import dotenv
+
+    env = dotenv(ctx, path.parent) if "$" in doc.text else {}
     out = []
     for name, node in _service_nodes(doc):
-        build = _build(path, name, node)
+        build = _build(path, name, node, env)
         if build is not None:
             out.append(build)
     return out
@@ -107,24 +110,31 @@ def _service_nodes(doc: ComposeDoc) -> list[tuple[str, Node]]:
             for k, v in root.value if isinstance(k, ScalarNode)]
 
 
-def _build(compose: Path, service: str, node: Node) -> ComposeBuild | None:
+def _build(compose: Path, service: str, node: Node, env: dict[str, str]) -> ComposeBuild | None:
+    """One service's build; ``${VAR}`` in its context, dockerfile, target and image take their
+    values from the ``.env`` beside the Compose file, as ``docker compose`` does."""
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 
+    from hardener.ci.buildenv import interpolate
     from hardener.compose.listen import bind_mounts
     from hardener.compose.splice import mapping_get, scalar_value
+
+    def value(node: Node | None) -> str | None:
+        text = scalar_value(node)
+        return text if text is None or "$" not in text else (interpolate(text, env) or text)
 
     build = mapping_get(node, "build")
     args: tuple[tuple[str, str | None], ...] = ()
     if isinstance(build, ScalarNode):
-        context, name, target = scalar_value(build) or ".", None, None
+        context, name, target = value(build) or ".", None, None
     elif isinstance(build, MappingNode) and mapping_get(build, "dockerfile_inline") is None:
-        context = scalar_value(mapping_get(build, "context")) or "."
-        name = scalar_value(mapping_get(build, "dockerfile"))
-        target = scalar_value(mapping_get(build, "target"))
+        context = value(mapping_get(build, "context")) or "."
+        name = value(mapping_get(build, "dockerfile"))
+        target = value(mapping_get(build, "target"))
         args = _args(mapping_get(build, "args"))
     else:
         return None
-    image = scalar_value(mapping_get(node, "image"))
+    image = value(mapping_get(node, "image"))
     if re.match(r"[a-z][a-z0-9+.-]*://|git@", context):
         return None  # a remote context: no file of this repository
     if "$" in context or "$" in (name or ""):

@@ -126,6 +126,12 @@ def _runs(argv: list[str]) -> str:
     return program(argv) or argv[0].rsplit("/", 1)[-1]
 
 
+def service_words(node: Node | None) -> list[str]:
+    """The service's `entrypoint:` + `command:` words as written (variables kept, not expanded);
+    empty when neither is set or cannot be read word by word."""
+    return [w for key in ("entrypoint", "command") for w in (_words(mapping_get(node, key), templated=True) or [])]
+
+
 def _service_argvs(node: Node | None) -> list[list[str]]:
     argv = [w for key in ("entrypoint", "command") for w in (_words(mapping_get(node, key), templated=True) or [])]
     return [c for c in expand([argv]) if c] if argv else []

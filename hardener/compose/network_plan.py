@@ -47,9 +47,20 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | Wh
         if any(m not in touched for m in peers):
             nets.append("default")  # a peer that keeps its own networks shares `default` with it
         assignment[name] = nets
+    if _separates_nothing(graph, free, assignment, front):
+        return None
     bodies = {front: {}, back: {"internal": True}, out: {}}
     used = {n for nets in assignment.values() for n in nets}
     return Plan(assignment, {n: b for n, b in bodies.items() if n in used}, notes)
+
+
+def _separates_nothing(graph: Graph, free: list[str], assignment: dict[str, list[str]], front: str) -> bool:
+    """Every service of the default network would move, together, to one new network: that only
+    renames `default` (no pair loses a route it had), and a rename breaks what names the old
+    network from outside (`external: {name: <project>_default}`, `docker run --network`)."""
+    if set(assignment) != set(free) or any(nets != [front] for nets in assignment.values()):
+        return False
+    return not any("default" in graph.networks(n) for n in graph.services if n not in free)
 
 
 def kept_pairs(graph: Graph) -> tuple[dict[frozenset[str], list[Edge]] | Why, list[str]]:

@@ -152,6 +152,14 @@ def _document(path: Path, read: Read) -> tuple[dict[str, Any], dict[str, dict[st
     return top, lines
 
 
+def document_services(path: Path, read: Read) -> dict[str, dict[str, Any]]:
+    """The service bodies of one Compose file as written (no merge, no interpolation); empty
+    when the file is missing or is not a Compose mapping."""
+    root = _document(path, read)
+    services = root[0].get("services") if root is not None else None
+    return {str(n): b for n, b in services.items() if isinstance(b, dict)} if isinstance(services, dict) else {}
+
+
 def _key_lines(node: Any) -> dict[str, int]:
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 

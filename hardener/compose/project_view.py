@@ -51,13 +51,8 @@ def projects_of(ctx: Context) -> list[Loaded]:
     if ctx.file is None:
         return []
     me = ctx.file.resolve()
-    cache = _cache(ctx)
-    key = ("folder", me.parent)
-    if key not in cache:
-        read = ctx.files.run_view().original
-        cache[key] = [load(p, read) for p in find_projects(me.parent, (), commands=False)]
     candidates: dict[tuple[Path, ...], Loaded] = {}
-    for loaded in [*all_projects(ctx), *cache[key]]:
+    for loaded in [*all_projects(ctx), *_folder_projects(ctx, me.parent)]:
         candidates.setdefault(loaded.project.files, loaded)
     group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
     files = {m for p in group for m in p.members}
@@ -97,6 +92,63 @@ def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
     return Why(f"the file is a fragment of a project hardener cannot place: {subject} no image or build, and no "
                "command, include or extends found in the repository loads this file with the file that "
                "completes it; name the files in [tool.hardener] compose-projects")
+
+
+def unplaced_overlay(doc: ComposeDoc, ctx: Context) -> Why | None:
+    """Why a file that stands alone must not be planned alone: a Compose file beside it is an
+    overlay of it (it adds to a service this file defines, without an image or build of its own)
+    and no command or config says how the two are combined. Planning this file alone would give
+    its services networks the overlay's services do not join (mattermost/docker's
+    ``docker-compose.nginx.yml`` adds nginx in front of the base file's ``mattermost``)."""
+    if ctx.file is None:
+        return None
+    me = ctx.file.resolve()
+    defined = {s.name for s in doc.services() if s.doc_index == 0}
+    if not defined:
+        return None
+    placed = {m for p in [*all_projects(ctx), *_folder_projects(ctx, me.parent)] if len(p.members) > 1
+              for m in p.members}
+    read = ctx.files.run_view().original
+    for sibling in _compose_siblings(me.parent):
+        if sibling == me or sibling in placed:
+            continue
+        extended = sorted(n for n in _incomplete_services(ctx, sibling, read) if n in defined)
+        if extended:
+            return Why(f"{sibling.name} adds to service {extended[0]!r} of this file (it has no image or build "
+                       "there), and no command, include or config found in the repository says how the two files "
+                       "are combined; planning this file alone would cut that overlay's services off; name the "
+                       "files in [tool.hardener] compose-projects")
+    return None
+
+
+def _folder_projects(ctx: Context, folder: Path) -> list[Loaded]:
+    cache = _cache(ctx)
+    key = ("folder", folder)
+    if key not in cache:
+        read = ctx.files.run_view().original
+        cache[key] = [load(p, read) for p in find_projects(folder, (), commands=False)]
+    found: list[Loaded] = cache[key]
+    return found
+
+
+def _compose_siblings(folder: Path) -> list[Path]:
+    """Compose-looking YAML files in ``folder`` (``*compose*.yml``/``.yaml``), bounded."""
+    try:
+        names = sorted(e.name for e in folder.iterdir() if e.is_file())[:500]
+    except OSError:
+        return []
+    return [folder / n for n in names if "compose" in n.lower() and n.lower().endswith((".yml", ".yaml"))]
+
+
+def _incomplete_services(ctx: Context, path: Path, read: Any) -> list[str]:
+    from hardener.compose.project import document_services
+
+    cache = _cache(ctx)
+    key = ("incomplete", path)
+    if key not in cache:
+        cache[key] = [n for n, body in document_services(path, read).items() if not any(k in body for k in _COMPLETE)]
+    found: list[str] = cache[key]
+    return found
 
 
 def merged_doc(loaded: Loaded) -> ComposeDoc:

@@ -9,22 +9,12 @@ them would be the wrong way round.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from hardener.knowledge import images
+from hardener.knowledge import images, start_ports
 from hardener.knowledge.images import Base
 from hardener.oci.imageconfig import SOURCE, ImageConfig
 
-# Flags that name the port a server listens on: `--port 80`, `--port=80`, `--bind 0.0.0.0:80`,
-# `-b :80` (gunicorn), `--listen :443`, `--web.listen-address=:80`. `-p` only with a bare
-# number (elsewhere it means a path or a profile).
-_PORT_FLAG = re.compile(
-    r"^(?:--(?:http-|https-)?port|--(?:web\.)?listen(?:-address|-addr)?|--bind|--addr(?:ess)?|-b|-p)"
-    r"(?:=(?P<joined>.+))?$")
-_ADDR_PORT = re.compile(r"^(?:[\w.-]*|\[[0-9a-fA-F:]*\]):(\d{1,5})$")
-_HOST_FLAGS = ("-b", "--bind", "--listen", "--web.listen", "--listen-address", "--web.listen-address",
-               "--listen-addr", "--web.listen-addr", "--addr", "--address")
 _INIT = ("/init",)  # s6-overlay's init as the whole entrypoint
 
 
@@ -38,27 +28,7 @@ def config_start(config: ImageConfig, entrypoint_written: bool, cmd_written: boo
 
 def command_ports(words: tuple[str, ...]) -> tuple[int, ...]:
     """Ports the start command's own flags choose (``--port 80``, ``-b 0.0.0.0:80``)."""
-    found: list[int] = []
-    for i, word in enumerate(words):
-        match = _PORT_FLAG.match(word)
-        if match is None:
-            continue
-        flag = word.split("=", 1)[0]
-        value = match.group("joined") if match.group("joined") is not None else \
-            (words[i + 1] if i + 1 < len(words) else "")
-        port = _port(flag, value)
-        if port is not None and port not in found:
-            found.append(port)
-    return tuple(found)
-
-
-def _port(flag: str, value: str) -> int | None:
-    if flag in _HOST_FLAGS:
-        match = _ADDR_PORT.match(value)
-        number = match.group(1) if match else None
-    else:
-        number = value if value.isdigit() else None
-    return int(number) if number and 0 < int(number) < 65536 else None
+    return tuple(port for port, _flag in start_ports.command_ports(words))
 
 
 def listening_ports(config: ImageConfig, start: tuple[str, ...]) -> tuple[tuple[int, str], ...]:

@@ -33,7 +33,9 @@ def conventions(context_dir: Path, paths: tuple[str, ...], place: Place, insts: 
     _rails(context_dir, present, place, writes)
     _next(context_dir, present, place, insts, writes)
     _flask(context_dir, paths, place, writes)
-    _django(context_dir, paths, place, _start_text(insts, context_dir), writes)
+    start = _start_text(insts, context_dir)
+    _django(context_dir, paths, place, start, writes)
+    _angular(context_dir, present, place, start, writes)
 
 
 def _write(path: str, where: str) -> Write:
@@ -74,6 +76,39 @@ def _next(context_dir: Path, present: set[str], place: Place, insts: list[Instru
     if root is None:
         return
     writes.append(_write(posixpath.join(posixpath.dirname(root), ".next/cache"), "Next.js .next/cache (package.json)"))
+
+
+def _angular(context_dir: Path, present: set[str], place: Place, start: str, writes: list[Write]) -> None:
+    """The Angular CLI (13+) keeps a persistent build cache in ``.angular/cache`` beside
+    ``angular.json`` when ``ng serve``/``ng build`` runs at start (``cli.cache`` may move or
+    disable it)."""
+    if "angular.json" not in present:
+        return
+    scripts = _package_scripts(context_dir) if "package.json" in present else {}
+    commands = start + "\n" + "\n".join(v for k, v in scripts.items() if re.search(rf"\b(npm|yarn|pnpm)\b.*\b{re.escape(k)}\b", start))
+    if not re.search(r"\bng\s+(serve|build|s|b)\b", commands):
+        return
+    try:
+        config = json.loads(read_bounded(context_dir / "angular.json"))
+    except (OSError, ValueError):
+        return
+    cache = config.get("cli", {}).get("cache", {}) if isinstance(config, dict) and isinstance(config.get("cli"), dict) else {}
+    if not isinstance(cache, dict) or cache.get("enabled") is False:
+        return
+    where = place("angular.json")
+    path = cache.get("path")
+    rel = path if isinstance(path, str) else ".angular/cache"
+    if where is not None:
+        writes.append(_write(posixpath.join(posixpath.dirname(where), rel), "Angular CLI build cache (angular.json)"))
+
+
+def _package_scripts(context_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads(read_bounded(context_dir / "package.json"))
+    except (OSError, ValueError):
+        return {}
+    scripts = data.get("scripts") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {}
 
 
 def _flask(context_dir: Path, paths: tuple[str, ...], place: Place, writes: list[Write]) -> None:
