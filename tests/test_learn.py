@@ -162,3 +162,12 @@ def test_help_documents_learn() -> None:
 
     out = CliRunner().invoke(main, ["verify", "--help"]).output
     assert "--learn" in out and "hardener.facts.toml" in out
+
+
+def test_explain_facts_documents_learn() -> None:
+    from click.testing import CliRunner
+
+    from hardener.cli import main
+
+    out = CliRunner().invoke(main, ["explain", "facts"]).output
+    assert "hardener verify --learn" in out and "[[learned]]" in out
