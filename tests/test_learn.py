@@ -171,3 +171,9 @@ def test_explain_facts_documents_learn() -> None:
 
     out = CliRunner().invoke(main, ["explain", "facts"]).output
     assert "hardener verify --learn" in out and "[[learned]]" in out
+
+
+def test_odd_path_names_stay_valid_toml() -> None:
+    odd = Recording("Dockerfile", "0" * 64, "sha256:1", "2026-01-01", (), (),
+                    (('/app/we"ird\\na\tme\x7f\u00e9', True),))
+    assert tomllib.loads(facts_toml.merge(None, odd))["writes"][0]["path"] == '/app/we"ird\\na\tme\x7f\u00e9'

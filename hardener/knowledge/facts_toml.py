@@ -81,5 +81,6 @@ def _value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
-    # a JSON string is a valid TOML basic string (\" \\ \n \uXXXX escapes)
-    return json.dumps(str(value), ensure_ascii=False)
+    # a JSON string is a valid TOML basic string (\" \\ \n \uXXXX escapes), except that
+    # TOML also forbids a raw DEL
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
