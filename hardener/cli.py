@@ -322,9 +322,9 @@ def explain(rule: str) -> None:
         click.echo("\n".join(explain_lines(rule.lower(), ENGINE_SECTIONS[rule.lower()])))
         return
     if rule.lower() == "facts":
-        from hardener.knowledge import host_mounts, writes, writes_facts
+        from hardener.knowledge import facts_toml, host_mounts, writes, writes_facts
 
-        click.echo("\n\n".join(inspect.cleandoc(m.__doc__ or "") for m in (writes, writes_facts, host_mounts)))
+        click.echo("\n\n".join(inspect.cleandoc(m.__doc__ or "") for m in (writes, writes_facts, host_mounts, facts_toml)))
         return
     hint = did_you_mean(rule, [*(c.name for c in REGISTRY), *(c.id for c in REGISTRY), *ENGINE_SECTIONS, "facts"])
     raise click.UsageError(f"unknown transform {rule!r}{hint or '; see `hardener list`'}")

@@ -56,9 +56,11 @@ class RunAsNonRoot(Transform):
     chowned (not recursively), each cited with its source (`hardener explain facts`): its
     code (`source: code app/db.py:12`), a framework convention, the repo (`VOLUME`, `ENV`
     data directories, `.gitkeep` directories), its entrypoint or CMD, or a recorded run
-    (`hardener.facts.toml`). When the app writes a path that cannot be resolved, the whole
-    application directory goes to the user with `COPY --chown` and the reason cites the
-    write; with no application directory to give, the change is `unsafe`.
+    (`hardener.facts.toml`, `observed: writes /app/data`). When the app writes a path that
+    cannot be resolved, the whole application directory goes to the user with `COPY --chown`
+    and the reason cites the write; with no application directory to give, the change is
+    `unsafe` — unless `hardener verify --learn` recorded a run: then the observed directories
+    stand for the unresolved write, and the reason says so.
     uid/gid: `[tool.hardener.run-as-non-root] uid = 10001, gid = 10001, name = "app"`.
 
     ## Applicability

@@ -3,7 +3,9 @@
 The code stays root-owned; only the directories the app writes in (and the files it writes
 that the image already holds) are created and handed to the user, non-recursively. When a
 write cannot be resolved the app may write anywhere in its tree, so the whole application
-directory goes to the user (``COPY --chown``), and the reason says which write forced it.
+directory goes to the user (``COPY --chown``), and the reason says which write forced it —
+unless a recorded run (``hardener verify --learn``, source ``observed``) saw where the app
+writes: then the observed directories stand for the unresolved write, and the reason says so.
 A write straight into a system directory (``/etc``, ``/usr``, ``/var`` …) is refused:
 handing that directory to the app user would give it the system.
 """
@@ -26,6 +28,7 @@ class Writable:
     cited: tuple[str, ...]  # "dir (source: code app/db.py:12)" for the reason
     widen: Unknown | None  # the unresolved write that makes the whole app directory the user's
     app_dir: str | None
+    covered: Unknown | None = None  # an unresolved write that a recorded run's observed writes stand for
 
 
 def plan(facts: AppWrites, volumes: list[str]) -> Writable | Why:
@@ -44,8 +47,10 @@ def plan(facts: AppWrites, volumes: list[str]) -> Writable | Why:
         if write.source != "repo" or "VOLUME" not in write.where:
             cited.append(f"{directory} ({write.cite()})")
     files = tuple(w.path for w in facts.writes if not w.is_dir and w.path in facts.existing)
-    widen = facts.unknown[0] if facts.unknown else None
-    return Writable(tuple(dirs), files, tuple(cited), widen, facts.app_dir)
+    gap = facts.unknown[0] if facts.unknown else None
+    if gap is not None and any(w.source == "observed" for w in facts.writes):
+        return Writable(tuple(dirs), files, tuple(cited), None, facts.app_dir, covered=gap)
+    return Writable(tuple(dirs), files, tuple(cited), gap, facts.app_dir)
 
 
 def describe(writable: Writable) -> str:
@@ -57,6 +62,9 @@ def describe(writable: Writable) -> str:
                      f"writes a path hardener cannot resolve ({gap.cite()})")
     elif gap is not None:
         parts.append(f"the app writes a path hardener cannot resolve ({gap.cite()}); that write may fail")
+    if writable.covered is not None:
+        parts.append(f"the app writes a path hardener cannot resolve ({writable.covered.cite()}); a recorded run "
+                     "(hardener verify --learn) saw where, so only the observed directories are given to it")
     others = [d for d in writable.dirs if gap is None or d != writable.app_dir]
     # each directory once, with its source where a fact gave it ("/app/logs (source: repo logs/.gitkeep)")
     cites = {c.split(" (", 1)[0]: c for c in writable.cited[:MAX_CITED]}

@@ -59,6 +59,8 @@ class Write:
         return self.path if self.is_dir else posixpath.dirname(self.path) or "/"
 
     def cite(self) -> str:
+        if self.source == "observed":
+            return f"observed: writes {self.path} ({self.where})"
         return f"source: {self.source} {self.where}"
 
 
@@ -142,7 +144,7 @@ def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWri
         _placeholder_facts(paths, mapper, writes)
         _code_facts(context_dir, paths, mapper, workdir, writes, unknown)
         writes_facts.conventions(context_dir, paths, mapper.place, insts, writes)
-        writes += writes_facts.observed(context_dir)
+        writes += writes_facts.observed(context_dir, name)
         files = {w.path for w in writes if not w.is_dir}
         placed = {p for p in map(mapper.place, paths) if p in files}
     return AppWrites(tuple(dict.fromkeys(writes)), tuple(dict.fromkeys(unknown)), app_dir, frozenset(placed))

@@ -4,7 +4,15 @@ A convention is where a framework writes without the app naming the path: Rails 
 ``log/`` (and ``storage/`` with Active Storage's disk service), Next.js ``.next/cache``
 (``next start``), Flask's ``instance/`` folder when the app uses it, Django's ``STATIC_ROOT``
 when ``collectstatic`` runs at start and its ``MEDIA_ROOT``. An observed fact comes from a
-real run recorded in ``hardener.facts.toml`` (``hardener verify --learn``).
+real run recorded in ``hardener.facts.toml`` beside the Dockerfile by
+``hardener verify --learn [PATH]``: it builds the original image with the lab engine
+(buildah, as root), starts its ENTRYPOINT + CMD, runs the smoke command (as ``verify``
+finds it), and records the paths the run wrote (the container's file system before and
+after, without scratch, runtime files and caches), the TCP ports its processes listened on
+and their uids. Observed writes stand for the writes hardener could not resolve in the code:
+``run-as-non-root`` then gives the user exactly the observed directories instead of the whole
+application directory; a reason cites them as ``observed: writes /app/data
+(hardener.facts.toml)``. Commit the file; ``--offline`` runs read it too.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,16 +174,49 @@ def _start_text(insts: list[Instruction], context_dir: Path) -> str:
     return text + ("\n" + script[1] if script else "")
 
 
-def observed(context_dir: Path) -> list[Write]:
-    """Writes recorded from a real run: ``[[writes]] path = "/app/data/x.db"`` (``dir = true``)."""
+def _facts(context_dir: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(read_text_bounded(context_dir / FACTS_FILE))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def observed(context_dir: Path, dockerfile: str | None = None) -> list[Write]:
+    """Writes recorded from a real run: ``[[writes]] path = "/app/data/x.db"`` (``dir = true``).
+
+    An entry tagged ``dockerfile = "Dockerfile.dev"`` belongs to that Dockerfile's run only;
+    an untagged one (written by hand, or by an older --learn) to every Dockerfile here.
+    """
     from hardener.knowledge.writes import Write
 
-    try:
-        data = tomllib.loads(read_text_bounded(context_dir / FACTS_FILE))
-    except (OSError, tomllib.TOMLDecodeError):
-        return []
     found = []
-    for item in data.get("writes", []):
-        if isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"].startswith("/"):
-            found.append(Write(posixpath.normpath(item["path"]), bool(item.get("dir", False)), "observed", FACTS_FILE))
+    items = _facts(context_dir).get("writes", [])
+    for item in items if isinstance(items, list) else []:
+        if not (isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"].startswith("/")):
+            continue
+        owner = item.get("dockerfile")
+        if dockerfile is not None and isinstance(owner, str) and owner != dockerfile:
+            continue
+        found.append(Write(posixpath.normpath(item["path"]), bool(item.get("dir", False)), "observed", FACTS_FILE))
+    return found
+
+
+@dataclass(frozen=True)
+class Learned:
+    """One ``[[learned]]`` run: who the processes ran as and where they listened."""
+
+    dockerfile: str
+    date: str
+    uids: tuple[int, ...]
+    ports: tuple[str, ...]  # "8000/tcp"
+
+
+def learned(context_dir: Path) -> list[Learned]:
+    runs = _facts(context_dir).get("learned", [])
+    found = []
+    for run in runs if isinstance(runs, list) else []:
+        if isinstance(run, dict) and isinstance(run.get("dockerfile"), str):
+            uids = tuple(u for u in run.get("uids", []) if isinstance(u, int))
+            ports = tuple(p for p in run.get("ports", []) if isinstance(p, str))
+            found.append(Learned(run["dockerfile"], str(run.get("date", "")), uids, ports))
     return found

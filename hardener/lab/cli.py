@@ -28,11 +28,14 @@ _STYLE = {"ok": "green", "regression": "bold red", "info": "dim", "unverified": 
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
 @click.option("--rm-images", is_flag=True, help="Remove the built images (localhost/hardener-verify/…:original|hardened) "
               "afterwards; by default they stay, so the next run reuses their build cache.")
+@click.option("--learn", is_flag=True, help="Instead of comparing: run each original image (buildah, as root) with "
+              "its smoke command and record the paths it wrote, the TCP ports it listened on and its uids in "
+              "hardener.facts.toml beside the Dockerfile (later runs, --offline too, use them as observed facts).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
 def verify(path: Path | None, engine: str, smoke: str | None, timeout: float | None, logs: Path | None,
            select: tuple[str, ...], ignore: tuple[str, ...], unsafe: bool, config_path: Path | None,
-           rm_images: bool, fmt: str, no_color: bool) -> None:
+           rm_images: bool, learn: bool, fmt: str, no_color: bool) -> None:
     """Build the original and the hardened Dockerfiles, run both, and compare.
 
     Reports per Dockerfile: both built, same smoke exit status and output, hardened uid,
@@ -44,6 +47,15 @@ def verify(path: Path | None, engine: str, smoke: str | None, timeout: float | N
     hardener-lab.toml beside the Dockerfile, else [tool.hardener.verify] smoke in the
     config, else each image's own ENTRYPOINT + CMD (still running at the timeout in
     both counts as the same).
+
+    With --learn nothing is hardened or compared: each original image is built and started
+    (ENTRYPOINT + CMD), the smoke command runs beside it, and what the run did goes into
+    hardener.facts.toml beside the Dockerfile: the directories and files it wrote (scratch,
+    runtime files and caches left out), the TCP ports it listened on, the uids it ran as, the
+    Dockerfile's sha256, the image id and the date. Commit the file: run-as-non-root then
+    gives the non-root user exactly the observed directories (`hardener explain facts`).
+    The same behaviour writes the same file; a failed smoke command records nothing (exit 2).
+    Needs buildah and root.
     """
     from hardener.cli import checked_codes
     from hardener.lab.buildengine import EngineMissing
@@ -52,6 +64,10 @@ def verify(path: Path | None, engine: str, smoke: str | None, timeout: float | N
     codes = checked_codes(select, "--select"), checked_codes(ignore, "--ignore")
     options = VerifyOptions(engine, smoke, timeout, logs, *codes, unsafe, config_path, rm_images)
     console = _console(no_color)
+    if learn:
+        from hardener.lab.learn_cli import run_learn
+
+        sys.exit(run_learn(path or Path.cwd(), options, fmt, console, _progress(console, fmt == "text")))
     try:
         with _progress(console, fmt == "text") as say:
             verdicts, folder = verify_path(path or Path.cwd(), options, say)
