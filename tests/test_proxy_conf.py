@@ -113,3 +113,18 @@ def test_unknown_target_is_said(tmp_path: Path) -> None:
     plan = plan_segments(graph, [], set())
     assert isinstance(plan, Plan)
     assert any("$dyn" in n and "cannot resolve" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize(("target", "env", "linked", "note"), [
+    pytest.param("http://$UPSTREAM", "    environment: [UPSTREAM=web:8000]\n", True, False, id="envsubst-filled"),
+    pytest.param("http://${UPSTREAM}", "    environment:\n      UPSTREAM: web:8000\n", True, False, id="braces-filled"),
+    pytest.param("http://$UPSTREAM", "", False, True, id="not-in-environment"),
+    pytest.param("http://$host", "    environment: [UPSTREAM=web:8000]\n", False, True, id="nginx-variable"),
+])
+def test_template_target_from_owner_environment(target: str, env: str, linked: bool, note: bool,
+                                                tmp_path: Path) -> None:
+    files = {"nginx/default.conf.template": f"location / {{ proxy_pass {target}; }}\n"}
+    mount = "    volumes: [./nginx:/etc/nginx/templates]\n" + env
+    graph = _graph(tmp_path, "nginx:1.27", mount, files)
+    assert (("proxy", "web", "proxy") in {(e.client, e.server, e.source) for e in graph.edges}) == linked
+    assert bool(graph.notes) == note

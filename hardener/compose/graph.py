@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hardener.compose.proxy_conf import proxy_configs
+from hardener.compose.proxy_conf import ProxyConf, proxy_configs, target_host
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.knowledge.tiers import family_tier
 from hardener.limits import read_text_bounded
@@ -39,6 +39,7 @@ _HOSTISH_KEY = re.compile(
 _IMAGE_KEY = re.compile(r"IMAGE|VERSION|TAG", re.I)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/\s]*@)?([A-Za-z0-9_.-]+)")
 _HOST_PORT = re.compile(r"(?<![\w.@/:-])([A-Za-z_][A-Za-z0-9_.-]*):(\d{1,5})(?![\w.])")
+_TEMPLATE_VAR = re.compile(r"\{\$(\w+)\}|\$\{(?:env\.)?(\w+)\}|\$(\w+)|\{env\.(\w+)\}")
 _INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+]([^}]*))?\}|\$[A-Za-z_][A-Za-z0-9_]*")
 NGINX_FAMILIES = {"nginx", "openresty", "nginx-unprivileged", "swag", "nginx-proxy"}
 
@@ -266,7 +267,8 @@ def _conf_edges(services: list[Service], names: dict[str, str], here: Path | Non
     it) to the services it names; an nginx one with no owner, to the nginx-family services."""
     if here is None:
         return []
-    edges = []
+    edges: list[Edge] = []
+    by_name = {s.name: s for s in services}
     for conf in proxy_configs(here.resolve()):
         owners = [s.name for s in services if _owns(s, here, conf.path)]
         if not owners and conf.kind == "nginx":
@@ -274,10 +276,33 @@ def _conf_edges(services: list[Service], names: dict[str, str], here: Path | Non
                       if image_family(scalar_value(mapping_get(s.node, "image"))) in NGINX_FAMILIES]
         hosts = [names[t] for t in conf.hosts if t in names]
         edges += [Edge(o, h, "proxy", conf.path.name) for o in owners for h in sorted(hosts)]
-        if owners and conf.unknown:
-            graph.notes.append(f"{conf.path.name} of {', '.join(owners)} also sends traffic to "
-                               f"{', '.join(conf.unknown[:3])}, which hardener cannot resolve: no link from it")
+        for owner in owners:
+            unknown = [t for t in conf.unknown if not _from_environment(t, by_name[owner], names, edges, conf)]
+            if unknown:
+                graph.notes.append(f"{conf.path.name} of {owner} also sends traffic to {', '.join(unknown[:3])}, "
+                                   "which hardener cannot resolve: no link from it")
     return edges
+
+
+def _from_environment(target: str, service: Service, names: dict[str, str], edges: list[Edge],
+                      conf: ProxyConf) -> bool:
+    """A template target (``$BACKEND``, ``{$UPSTREAM}``) filled from the owner's environment,
+    as envsubst or Caddy does at start: its link, when every variable in it is set there."""
+    env = dict(_pairs_of(mapping_get(service.node, "environment")))
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = next(g for g in match.groups() if g)
+        missing = missing or name not in env
+        return env.get(name, "")
+
+    filled = _TEMPLATE_VAR.sub(value, target)
+    if missing:
+        return False
+    hosts = [names[h.lower()] for h in target_host(filled, []) if h.lower() in names]
+    edges += [Edge(service.name, h, "proxy", conf.path.name) for h in hosts]
+    return True
 
 
 def _owns(service: Service, here: Path, conf: Path) -> bool:

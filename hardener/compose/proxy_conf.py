@@ -93,7 +93,7 @@ def parse(path: Path, kind: str, text: str) -> ProxyConf | None:
     return ProxyConf(path, kind, frozenset(h.lower() for h in hosts), tuple(dict.fromkeys(unknown)))
 
 
-def _host(target: str, unknown: list[str]) -> set[str]:
+def target_host(target: str, unknown: list[str]) -> set[str]:
     """The host of ``scheme://host:port/path`` or ``host:port``; a target whose host part
     starts with a placeholder (``$backend``, ``{$UPSTREAM}``, ``${HOST}``) is unknown."""
     head = _SCHEME.sub("", target.strip()).split("@", 1)[-1].split("/", 1)[0]
@@ -113,7 +113,7 @@ def nginx_targets(text: str) -> tuple[set[str], list[str]]:
     unknown: list[str] = []
     for match in _NGINX_PASS.finditer(text):
         target = _NGINX_VAR.sub(lambda v: variables.get(v.group(1), v.group(0)), match.group(1))
-        for host in _host(target, unknown):
+        for host in target_host(target, unknown):
             hosts |= upstreams.get(host, {host})
     return hosts, unknown
 
@@ -131,7 +131,7 @@ def caddy_targets(text: str) -> tuple[set[str], list[str]]:
                 if word == "{":
                     break
                 if not word.startswith(("@", "/", "*")):
-                    hosts |= _host(word, unknown)
+                    hosts |= target_host(word, unknown)
             if words[0] in _CADDY_DIRECTIVES and words[-1] == "{":
                 block = 1
                 continue
@@ -145,7 +145,7 @@ def traefik_targets(text: str) -> tuple[set[str], list[str]]:
     hosts: set[str] = set()
     unknown = re.findall(r"\{\{[^}]*\}\}", text)  # a Go template: the servers it writes are unknown
     for match in [*_TRAEFIK_URL.finditer(text), *_TRAEFIK_ADDRESS.finditer(text)]:
-        hosts |= _host(match.group(1), unknown)
+        hosts |= target_host(match.group(1), unknown)
     return hosts, unknown
 
 
@@ -153,7 +153,7 @@ def envoy_targets(text: str) -> tuple[set[str], list[str]]:
     hosts: set[str] = set()
     unknown: list[str] = []
     for match in _ENVOY_ADDRESS.finditer(text):
-        hosts |= _host(match.group(1), unknown)
+        hosts |= target_host(match.group(1), unknown)
     return hosts, unknown
 
 
@@ -162,5 +162,5 @@ def haproxy_targets(text: str) -> tuple[set[str], list[str]]:
     hosts: set[str] = set()
     unknown: list[str] = []
     for match in _HAPROXY_SERVER.finditer(text):
-        hosts |= _host(match.group(1), unknown)
+        hosts |= target_host(match.group(1), unknown)
     return hosts, unknown
