@@ -299,8 +299,10 @@ def _env_file_credentials(doc: ComposeDoc, service: Service, ctx: Context) -> It
     """Each literal credential of a git-tracked env_file of the service, with why it cannot be
     moved to a secret (None: it can)."""
     directory = ctx.file.parent if ctx.file is not None else ctx.root
-    interpolated = {source.path.resolve() for source in interpolation_files(ctx)}
-    found = [c for c in env_file_credentials(service.node, directory, ctx) if c.path.resolve() not in interpolated]
+    found = list(env_file_credentials(service.node, directory, ctx))
+    if found:  # the project model only when there is something to leave to HD609
+        interpolated = {source.path.resolve() for source in interpolation_files(ctx)}
+        found = [c for c in found if c.path.resolve() not in interpolated]
     if not found:
         return
     env = mapping_get(service.node, "environment")
