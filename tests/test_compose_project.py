@@ -45,7 +45,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    project_find.commands.cache_clear()
+    project_find._commands.cache_clear()
     project_find.compose_defaults.cache_clear()
     project_find._walk.cache_clear()
     return root

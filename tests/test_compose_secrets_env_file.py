@@ -56,8 +56,6 @@ def test_appends_to_a_list_environment(tmp_path: Path) -> None:
                  "env_file db.env is read by other as well", id="shared"),
     pytest.param(PG + "    environment:\n      POSTGRES_PASSWORD_FILE: /run/x\n", {"db.env": DB_ENV},
                  "`environment:` sets POSTGRES_PASSWORD_FILE too", id="file-variant-set"),
-    pytest.param("services:\n  db:\n    image: postgres:16\n    env_file: .env\n    labels:\n      p: ${POSTGRES_PASSWORD}\n",
-                 {".env": DB_ENV}, "this file interpolates ${POSTGRES_PASSWORD} from .env", id="dotenv-interpolated"),
     pytest.param("services:\n  web:\n    image: example/web:1\n    env_file: web.env\n", {"web.env": "SECRET_KEY=abc-def-ghi-jkl-mno\n"},
                  "the image 'example/web:1' is not known to read *_FILE", id="unknown-image"),
     pytest.param(PG, {"db.env": DB_ENV + "POSTGRES_PASSWORD=again-and-again-x\n"},

@@ -16,6 +16,7 @@ from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
 from hardener.compose.project import Loaded
 from hardener.compose.project_view import env_project, fragment, merged_doc, projects_of, unplaced_overlay
+from hardener.compose.public_entry import readme_entries
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, mapping_own, scalar_value, written_here
 from hardener.context import Context
@@ -59,7 +60,8 @@ class BindPortsLocalhost(ServiceTransform):
     an app service publishes to users: 80 and 443 by default (`user-ports = [80, 443]`), on
     the host or in the container (`5000:80` is a web UI), so an app serving the web keeps
     that port and loses only its debug/admin ones (long syntax and `${HTTP_PORT:-80}` alike). An app service that is the only one
-    publishing host ports is the stack's entry point and keeps them; a file that already
+    publishing host ports is the stack's entry point and keeps them, as does a service the
+    repository's README names as the public entry (compose/public_entry.py); a file that already
     binds most of its published ports to a loopback address left the others open on
     purpose, and they stay. When the file already binds IPv6, a `[::1]` twin is added. unsafe: a data
     service that other services of the stack use has its `ports` turned into `expose`
@@ -103,12 +105,18 @@ class BindPortsLocalhost(ServiceTransform):
         ipv6 = _uses_ipv6(doc)
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
         deliberate = _loopback_binding(doc) and _loopback_binding(_as_written(doc, ctx))
+        folders = [ctx.file.parent, ctx.root] if ctx.file is not None else [ctx.root]
+        readme = readme_entries(folders, [s.name for s in doc.services()])
         for service in doc.services():
             node = graph.services.get(service.name)
             if node is None or node.tier == "edge" or service.name in public or node.network_mode == "host":
                 continue
             ports = mapping_get(service.node, "ports")
             if not isinstance(ports, SequenceNode) or not ports.value:
+                continue
+            if service.name in readme:
+                yield self.refuse(f"service {service.name!r}: {readme[service.name]} names it as the public entry "
+                                  "point; its ports stay public (bind them by hand if that is wrong)", service.line)
                 continue
             if deliberate is not None and any(_bindable_item(i) for i in ports.value):
                 yield self.refuse(
@@ -251,11 +259,12 @@ def _loopback_binding(doc: ComposeDoc) -> str | None:
 
 def _hint_port(value: str) -> str | None:
     """The host port to show in the ssh hint: a fixed one, or a port variable's default."""
-    host = _host_port(value)
-    if host and host != "0":
-        return host
     variable = _VARIABLE.search(value)
-    return variable.group(2) if variable and variable.group(2) else None
+    for candidate in (_host_port(value), variable.group(2) if variable else None):
+        first = (candidate or "").split("-", 1)[0]  # a range: its first port, which ssh -L accepts
+        if first.isdigit() and int(first) > 0:  # 0 asks Docker for any free port: no port to show
+            return first
+    return None
 
 
 def _as_written(doc: ComposeDoc, ctx: Context) -> ComposeDoc:

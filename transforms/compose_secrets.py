@@ -21,6 +21,7 @@ from hardener.compose.env_secrets import (
     is_literal,
     node_uses,
 )
+from hardener.compose.interpolation_env import interpolation_files
 from hardener.compose.service_transform import ServiceTransform, WhyNot
 from hardener.compose.splice import (
     append_sequence_item,
@@ -31,7 +32,6 @@ from hardener.compose.splice import (
     scalar_value,
     written_here,
 )
-from hardener.compose.weak_secrets import references
 from hardener.context import Context
 from hardener.edits import Edit, merge_inserts
 from hardener.knowledge import images
@@ -105,10 +105,13 @@ class ComposeSecrets(ServiceTransform):
     `env_file` sets it; `<NAME>_FILE` is set; `environment`, `secrets` or the service come
     from a shared anchor; the file is legacy v1 or a `version:` before 3.1. For an env_file
     credential also: another service of the file reads the same env_file, `environment:`
-    sets the variable or its `_FILE` too, the env file sets it twice, or it is the `.env`
-    the Compose file interpolates the variable from. (Anything outside the Compose file that
-    reads the env file, a script's `docker run --env-file`, loses the variable: one more
-    reason this is unsafe.)
+    sets the variable or its `_FILE` too, or the env file sets it twice. (Anything outside the
+    Compose file that reads the env file, a script's `docker run --env-file`, loses the
+    variable: one more reason this is unsafe.) An env_file that is also the file Compose
+    interpolates from (the `.env` beside it, a command's `--env-file`) is left to
+    interpolation-secrets (HD609), which reports each credential once: its values reach
+    every `${VAR}` of the project, so only a whole-file report names them all, and a move
+    from it would take the value from those uses.
 
     ## References
     CIS Docker 5.x (secrets management), OWASP Docker Security Cheat Sheet rule 12,
@@ -297,6 +300,9 @@ def _env_file_credentials(doc: ComposeDoc, service: Service, ctx: Context) -> It
     moved to a secret (None: it can)."""
     directory = ctx.file.parent if ctx.file is not None else ctx.root
     found = list(env_file_credentials(service.node, directory, ctx))
+    if found:  # the project model only when there is something to leave to HD609
+        interpolated = {source.path.resolve() for source in interpolation_files(ctx)}
+        found = [c for c in found if c.path.resolve() not in interpolated]
     if not found:
         return
     env = mapping_get(service.node, "environment")
@@ -323,9 +329,6 @@ def _env_file_move_problem(doc: ComposeDoc, service: Service, cred: EnvFileCrede
     text = (ctx.files.read(cred.path) or b"").decode("utf-8", "replace")
     if sum(e.name in (name, f"{name}_FILE") for e in env_lines(text)) > 1:
         return f"env_file {cred.shown} sets {name} or {name}_FILE more than once"
-    directory = ctx.file.parent if ctx.file is not None else ctx.root
-    if cred.path == directory / ".env" and name in references(doc):
-        return f"this file interpolates ${{{name}}} from .env, which would no longer set it"
     return _uses_problem(doc, service, name) or _env_file_problem(service, name, ctx, skip=cred.path)
 
 

@@ -3,15 +3,15 @@
 Edges are inferred, never guessed from names alone: ``depends_on``, ``links``,
 environment values that name another service as a host (URLs, ``HOST=db``,
 ``db:6379``; also ``env_file`` contents that exist beside the Compose file), reverse
-proxy configuration (nginx ``proxy_pass``/``upstream`` files found next to the
-stack, Traefik and Caddy labels) and ``network_mode: service:x``. ``external_links``
-are recorded but point outside the file. The tier of each service (edge, app, data)
-comes from the knowledge base by image family (``families`` in ``hardener/data/images.toml``);
-a service that an nginx configuration makes a proxy is edge too.
+proxy configuration files a service mounts or builds with (nginx, Caddyfile, Traefik file
+provider, envoy, HAProxy: compose/proxy_conf.py), Traefik and Caddy labels, and
+``network_mode: service:x``. ``external_links`` are recorded but point outside the file.
+The tier of each service (edge, app, data) comes from the knowledge base by image family
+(``families`` in ``hardener/data/images.toml``); a service that a proxy configuration makes
+a proxy is edge too.
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.proxy_conf import ProxyConf, proxy_configs, target_host
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.knowledge.tiers import family_tier
-from hardener.limits import read_text_bounded, walk_bounded
+from hardener.limits import read_text_bounded
 from hardener.options import Option
 
 if TYPE_CHECKING:
@@ -38,12 +39,8 @@ _HOSTISH_KEY = re.compile(
 _IMAGE_KEY = re.compile(r"IMAGE|VERSION|TAG", re.I)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/\s]*@)?([A-Za-z0-9_.-]+)")
 _HOST_PORT = re.compile(r"(?<![\w.@/:-])([A-Za-z_][A-Za-z0-9_.-]*):(\d{1,5})(?![\w.])")
+_TEMPLATE_VAR = re.compile(r"\{\$(\w+)\}|\$\{(?:env\.)?(\w+)\}|\$(\w+)|\{env\.(\w+)\}")
 _INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+]([^}]*))?\}|\$[A-Za-z_][A-Za-z0-9_]*")
-_NGINX_PASS = re.compile(r"\b(?:proxy|fastcgi|uwsgi|grpc|scgi)_pass\s+(?:[a-z]+://)?([A-Za-z0-9_.-]+)")
-_NGINX_UPSTREAM = re.compile(r"\bupstream\s+([A-Za-z0-9_.-]+)\s*\{([^}]*)\}")
-_NGINX_SERVER = re.compile(r"\bserver\s+([A-Za-z0-9_.-]+)")
-_CONF_LIMITS = (4, 400, 256_000)  # walk depth, files looked at, bytes per file
-_SKIP_DIRS = {"node_modules", "vendor", "venv", ".venv", "__pycache__"}
 NGINX_FAMILIES = {"nginx", "openresty", "nginx-unprivileged", "swag", "nginx-proxy"}
 
 
@@ -76,6 +73,7 @@ class Graph:
     edges: list[Edge] = field(default_factory=list)
     external_links: list[tuple[str, str]] = field(default_factory=list)
     unread_env_files: list[tuple[str, str]] = field(default_factory=list)  # (service, path)
+    notes: list[str] = field(default_factory=list)  # what the graph could not read, said in reasons
 
     def networks(self, name: str) -> frozenset[str]:
         """Networks the service is attached to now; ``service:x`` resolves to x's."""
@@ -119,7 +117,7 @@ def build_graph(doc: ComposeDoc, ctx: Context | None = None) -> Graph:
         graph.edges.extend(_service_edges(service, names, here))
         graph.unread_env_files.extend((service.name, p) for p in _unread_env_files(service, here))
         graph.external_links.extend((service.name, v) for v in _strings(mapping_get(service.node, "external_links")))
-    proxies = _nginx_edges(services, names, here)
+    proxies = _conf_edges(services, names, here, graph)
     graph.edges.extend(proxies)
     overrides = ctx.option("segment-networks", "tiers", TIERS_OPTION.default) if ctx is not None else {}
     proxied = {e.client for e in proxies}
@@ -263,19 +261,48 @@ def _label_edges(services: list[Service], graph: Graph) -> list[Edge]:
     return edges
 
 
-def _nginx_edges(services: list[Service], names: dict[str, str], here: Path | None) -> list[Edge]:
+def _conf_edges(services: list[Service], names: dict[str, str], here: Path | None,
+                graph: Graph) -> list[Edge]:
+    """A proxy configuration links the service that mounts it (or builds from a folder holding
+    it) to the services it names; an nginx one with no owner, to the nginx-family services."""
     if here is None:
         return []
-    edges = []
-    for conf, targets in _nginx_targets(here.resolve()).items():
-        hosts = [names[t] for t in targets if t in names]
-        if not hosts:
-            continue
-        owners = [s.name for s in services if _owns(s, here, conf)] or [
-            s.name for s in services if image_family(scalar_value(mapping_get(s.node, "image"))) in NGINX_FAMILIES
-        ]
-        edges += [Edge(o, h, "proxy", conf.name) for o in owners for h in hosts]
+    edges: list[Edge] = []
+    by_name = {s.name: s for s in services}
+    for conf in proxy_configs(here.resolve()):
+        owners = [s.name for s in services if _owns(s, here, conf.path)]
+        if not owners and conf.kind == "nginx":
+            owners = [s.name for s in services
+                      if image_family(scalar_value(mapping_get(s.node, "image"))) in NGINX_FAMILIES]
+        hosts = [names[t] for t in conf.hosts if t in names]
+        edges += [Edge(o, h, "proxy", conf.path.name) for o in owners for h in sorted(hosts)]
+        for owner in owners:
+            unknown = [t for t in conf.unknown if not _from_environment(t, by_name[owner], names, edges, conf)]
+            if unknown:
+                graph.notes.append(f"{conf.path.name} of {owner} also sends traffic to {', '.join(unknown[:3])}, "
+                                   "which hardener cannot resolve: no link from it")
     return edges
+
+
+def _from_environment(target: str, service: Service, names: dict[str, str], edges: list[Edge],
+                      conf: ProxyConf) -> bool:
+    """A template target (``$BACKEND``, ``{$UPSTREAM}``) filled from the owner's environment,
+    as envsubst or Caddy does at start: its link, when every variable in it is set there."""
+    env = dict(_pairs_of(mapping_get(service.node, "environment")))
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = next(g for g in match.groups() if g)
+        missing = missing or name not in env
+        return env.get(name, "")
+
+    filled = _TEMPLATE_VAR.sub(value, target)
+    if missing:
+        return False
+    hosts = [names[h.lower()] for h in target_host(filled, []) if h.lower() in names]
+    edges += [Edge(service.name, h, "proxy", conf.path.name) for h in hosts]
+    return True
 
 
 def _owns(service: Service, here: Path, conf: Path) -> bool:
@@ -295,30 +322,6 @@ def _owns(service: Service, here: Path, conf: Path) -> bool:
             if path == conf or path in conf.parents:
                 return True
     return False
-
-
-@functools.lru_cache(maxsize=64)
-def _nginx_targets(here: Path) -> dict[Path, frozenset[str]]:
-    """Hosts named by proxy_pass/upstream in *.conf files below the Compose file (bounded)."""
-    depth, budget, size = _CONF_LIMITS
-    found: dict[Path, frozenset[str]] = {}
-    for entry in walk_bounded(here.resolve(), depth, budget,
-                              lambda d: not d.name.startswith(".") and d.name not in _SKIP_DIRS):
-        if ".conf" in entry.name and entry.stat().st_size < size:
-            hosts = _conf_hosts(read_text_bounded(entry))
-            if hosts:
-                found[entry] = hosts
-    return found
-
-
-def _conf_hosts(text: str) -> frozenset[str]:
-    text = re.sub(r"#[^\n]*", "", text)
-    upstreams = {m.group(1): {s.group(1) for s in _NGINX_SERVER.finditer(m.group(2))}
-                 for m in _NGINX_UPSTREAM.finditer(text)}
-    hosts: set[str] = set()
-    for match in _NGINX_PASS.finditer(text):
-        hosts |= upstreams.get(match.group(1), {match.group(1)})
-    return frozenset(h.lower() for h in hosts)
 
 
 # segmentation plan ----------------------------------------------------------------

@@ -28,6 +28,7 @@ def plan_segments(graph: Graph, egress: list[str], taken: set[str]) -> Plan | Wh
     kept, notes = kept_pairs(graph)
     if isinstance(kept, Why):
         return kept
+    notes = [*graph.notes, *notes]
     touched = [n for n in free if any(n in p for p in kept)]
     if not touched:
         return None

@@ -30,18 +30,29 @@ _SEPARATORS = {"&&", "||", ";", "|", "&", ")", "(", "\\"}
 class Command:
     """One invocation: the files in ``-f`` order (resolved), its ``--env-file``, where it is."""
 
-    files: tuple[Path, ...]
+    files: tuple[Path, ...]  # empty: no -f, the default files of ``folder`` (an --env-file command)
     env_file: Path | None
     where: str  # "Makefile:12", ".env: COMPOSE_FILE"
+    folder: Path | None = None  # where the command runs, for one without -f
+
+
+def commands(root: Path) -> tuple[Command, ...]:
+    """Every ``-f`` set the repository under ``root`` uses, in walk order, without repeats."""
+    return tuple(c for c in _commands(root) if c.files)
+
+
+def env_commands(root: Path) -> tuple[Command, ...]:
+    """Commands without ``-f`` that name an ``--env-file``: the default files of their folder
+    interpolated from it instead of ``.env``."""
+    return tuple(c for c in _commands(root) if not c.files)
 
 
 @functools.lru_cache(maxsize=16)
-def commands(root: Path) -> tuple[Command, ...]:
-    """Every ``-f`` set the repository under ``root`` uses, in walk order, without repeats."""
-    found: dict[tuple[tuple[Path, ...], Path | None], Command] = {}
+def _commands(root: Path) -> tuple[Command, ...]:
+    found: dict[tuple[tuple[Path, ...], Path | None, Path | None], Command] = {}
     for path in _candidates(root):
         for command in _read(path, root):
-            found.setdefault((command.files, command.env_file), command)
+            found.setdefault((command.files, command.env_file, command.folder), command)
     return tuple(found.values())
 
 
@@ -49,6 +60,11 @@ def commands(root: Path) -> tuple[Command, ...]:
 def compose_defaults(root: Path) -> tuple[Path, ...]:
     """The default-named Compose files (``compose.yaml``, ``docker-compose.yml`` …) below ``root``."""
     return tuple(p for p in _walk(root) if _kind(p) == "compose")
+
+
+def is_default_name(path: Path) -> bool:
+    """``compose.yaml``, ``docker-compose.yml``, their overrides: what a bare command loads."""
+    return _kind(path) == "compose"
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -159,10 +175,12 @@ def _options(words: list[str], here: Path, root: Path, where: str) -> Command | 
             i += 1
     files = [v for k, v in named if k == "file"]
     env_file = next((v for k, v in reversed(named) if k == "env"), None)
-    if not files or any("$" in f or f == "-" for f in files):
+    env = _resolve(env_file, here, root) if env_file and "$" not in env_file else None
+    if not files:
+        return Command((), env, where, here.resolve()) if env is not None else None
+    if any("$" in f or f == "-" for f in files):
         return None
     resolved = [_resolve(f, here, root) for f in files]
-    env = _resolve(env_file, here, root) if env_file and "$" not in env_file else None
     if any(r is None for r in resolved):
         return None
     return Command(tuple(r for r in resolved if r is not None), env, where)

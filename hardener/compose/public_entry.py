@@ -1,0 +1,56 @@
+"""Services a repository's README names as the public entry point of its stack.
+
+"Only the `caddy` service is exposed to the internet" is the author saying which ports users
+reach; bind-ports-localhost keeps that service's ports public instead of guessing. A name
+counts only when written as an identifier (in backticks or quotes, or beside the word
+service/container) in a sentence with a public word and no negation, so "the `db` service
+is not exposed publicly" or a passing "web" in prose names nothing. Reads are bounded.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hardener.limits import read_text_bounded
+
+_README = re.compile(r"readme(\.(md|markdown|rst|txt|adoc))?$", re.I)
+_PUBLIC = re.compile(r"\b(public(ly)?|internet|inbound|ingress|entry[ -]points?|exposed to (the )?(outside|world))\b",
+                     re.I)
+_NEGATION = re.compile(r"\b(not|never|no|don'?t|doesn'?t|isn'?t|aren'?t|avoid|without|instead of|only internal)\b",
+                       re.I)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*[-*#|])")
+_LIMIT = 512_000
+
+
+def readme_entries(folders: list[Path], services: list[str]) -> dict[str, str]:
+    """Service -> where a README in ``folders`` names it as public ("README.md line 12")."""
+    found: dict[str, str] = {}
+    for folder in dict.fromkeys(f.resolve() for f in folders):
+        for path in _readmes(folder):
+            for name, line in _named(read_text_bounded(path, _LIMIT, truncate=True), services):
+                found.setdefault(name, f"{path.name} line {line}")
+    return found
+
+
+def _readmes(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if _README.match(p.name) and p.is_file() and not p.is_symlink())
+    except OSError:
+        return []
+
+
+def _named(text: str, services: list[str]) -> list[tuple[str, int]]:
+    out = []
+    start = 0
+    for sentence in _SENTENCE.split(text):
+        start = text.find(sentence, start)
+        if sentence and _PUBLIC.search(sentence) and not _NEGATION.search(sentence):
+            line = text.count("\n", 0, max(start, 0)) + 1
+            out += [(name, line) for name in services if _names(sentence, name)]
+    return out
+
+
+def _names(sentence: str, name: str) -> bool:
+    quoted = re.escape(name)
+    return bool(re.search(rf"[`'\"]{quoted}[`'\"]", sentence)
+                or re.search(rf"\b{quoted}\s+(service|container)\b|\b(service|container)\s+{quoted}\b", sentence, re.I))
