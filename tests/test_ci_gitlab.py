@@ -282,7 +282,10 @@ def test_left_out(tmp_path, layout, reason):
     pytest.param("services:\n  a:\n    build:\n      context: .\n      dockerfile: app/Dockerfile.prod\n",
                  [("app/Dockerfile.prod", ".", None)], id="mapping-build"),
     pytest.param("services:\n  a:\n    build: {}\n", [("Dockerfile", ".", None)], id="empty-build-is-the-folder"),
-    pytest.param("services:\n  a:\n    build:\n      context: ${CTX:-.}\n", [(None, None, "variable")], id="variable-context"),
+    pytest.param("services:\n  a:\n    build:\n      context: ${CTX}\n", [(None, None, "variable")], id="variable-context"),
+    # with nothing setting CTX, docker compose uses the default, so the build is known
+    pytest.param("services:\n  a:\n    build:\n      context: ${CTX:-.}\n", [("Dockerfile", ".", None)],
+                 id="variable-context-default"),
     pytest.param("services:\n  a:\n    build: https://github.com/x/y.git\n", [], id="remote-context-ignored"),
     pytest.param("services:\n  a:\n    build:\n      dockerfile_inline: FROM x\n", [], id="inline-ignored"),
     pytest.param("web:\n  build: web\n", [("web/Dockerfile", "web", None)], id="legacy-v1"),
