@@ -101,6 +101,7 @@ class CapDrop(ServiceTransform):
              "cap_add")
     writes = ("cap_drop", "cap_add")
     pair_keys = ("image", "build", "user", "entrypoint", "command", "privileged", "cap_drop", "cap_add")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         node = service.node

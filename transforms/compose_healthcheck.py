@@ -72,6 +72,7 @@ class ComposeHealthcheck(ServiceTransform):
     reads = ("image", "build", "extends", "healthcheck", "volumes", "environment")
     writes = ("healthcheck",)
     pair_keys = ("image", "build", "healthcheck")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "healthcheck") is None:

@@ -62,6 +62,7 @@ class ComposeUser(ServiceTransform):
     reads = ("image", "build", "user", "volumes")
     writes = ("user",)
     pair_keys = ("image", "build", "user")
+    project_aware = True  # decided on the merged project when the file is part of one
     shared = False  # each service gets its own user, merged services included
 
     def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:

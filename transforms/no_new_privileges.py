@@ -57,6 +57,7 @@ class NoNewPrivileges(ServiceTransform):
     reads = ("security_opt",)
     writes = ("security_opt",)
     pair_keys = ("security_opt",)
+    project_aware = True  # decided on the merged project when the file is part of one
     shared = False  # each service gets its own option, merged services included
 
     def gate(self, service: Service, why_not: WhyNot | None) -> Why | None | Silent:

@@ -89,6 +89,7 @@ class ReadOnlyRoot(ServiceTransform):
     reads = ("image", "build", "extends", "volumes", "tmpfs", "command", "entrypoint", "read_only", "stdin_open", "tty")
     writes = ("read_only", "tmpfs")
     pair_keys = ("image", "build", "user", "volumes", "tmpfs", "command", "entrypoint", "read_only")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "read_only") is not None:

@@ -1,0 +1,170 @@
+"""Per-service Compose transforms on a multi-file project: decide on the merged service.
+
+A service of a file that a project loads with other files (an override, a ``-f`` overlay, an
+include) is decided twice: on the file alone (what the transform always did) and on the merged
+project (compose/project.py, rendered by ``project_view.merged_doc``), with the files read as
+this run has hardened them so far and this file as it is now. The merged decision wins:
+
+- each key the merged change adds or edits belongs to exactly one file: the file that already
+  sets it, else the file that gives the service its image or build (``Merged.owner``);
+- the file keeps its own change only when its effect (the keys it adds or edits, list items it
+  appends) equals the part of the merged change that belongs to it, in every project that
+  loads the service, so a key is never added where the merged view already has it;
+- nothing belongs to it (an overlay that only adds ports, the merged view needs no change):
+  no change, and the merged refusals are said once, by the file that owns the service;
+- otherwise a refusal that names the project and what the file alone would not do.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hardener.compose.merge import Merged, plain
+from hardener.compose.project import Loaded, load
+from hardener.compose.project_view import describe, merged_doc
+from hardener.edits import apply_edits
+from hardener.model import Change, Finding, Refusal
+
+if TYPE_CHECKING:
+    from hardener.compose.doc import ComposeDoc, Service
+    from hardener.context import Context
+
+Decide = Callable[["ComposeDoc", "Service", "Context"], Iterable[Finding]]
+_GONE = "<removed>"
+
+
+@dataclass
+class View:
+    """One project that loads the file, merged with the file's current text."""
+
+    loaded: Loaded
+    doc: ComposeDoc
+    ctx: Context
+    name: str
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.doc.services() if s.name == name), None)
+
+
+def views(doc: ComposeDoc, ctx: Context, projects: list[Loaded]) -> list[View]:
+    """Every project that loads ``ctx.file``, reloaded as this run sees the files now."""
+    assert ctx.file is not None
+    me = ctx.file.resolve()
+    mine = doc.text.encode("utf-8")
+
+    def read(path: Path) -> bytes | None:
+        return mine if path == me else ctx.files.read(path)
+
+    out = []
+    for found in projects:
+        if me not in found.members:
+            continue
+        loaded = load(found.project, read)
+        if loaded.problems:
+            continue  # the merge is not trusted: segment-networks names the problem
+        out.append(View(loaded, merged_doc(loaded), ctx.for_file(loaded.project.files[0]), describe(loaded, ctx.root)))
+    return out
+
+
+def effect(doc: ComposeDoc, name: str, changes: list[Change]) -> dict[str, Any]:
+    """What ``changes`` do to service ``name``: per key, the new scalar, the appended and
+    removed list items, or the changed entries of a mapping."""
+    from hardener.compose.doc import ComposeDoc
+
+    if not changes:
+        return {}
+    before = _plain_service(doc, name)
+    after_text = apply_edits(doc.text, [e for c in changes for e in c.edits])
+    after = _plain_service(ComposeDoc.load(after_text.encode("utf-8"), doc.path), name)
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key, _GONE)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            out[key] = ("list", tuple(repr(i) for i in new if i not in old), tuple(repr(i) for i in old if i not in new))
+        elif isinstance(old, dict) and isinstance(new, dict):
+            out[key] = ("map", tuple(sorted((k, repr(v)) for k, v in new.items() if old.get(k) != v)),
+                        tuple(sorted(k for k in old if k not in new)))
+        else:
+            out[key] = repr(new)
+    return out
+
+
+def _plain_service(doc: ComposeDoc, name: str) -> dict[str, Any]:
+    found = next((s for s in doc.services() if s.name == name and s.doc_index == 0), None)
+    value = plain(found.node) if found is not None else None
+    return value if isinstance(value, dict) else {}
+
+
+def target(merged: Merged, key: str) -> Path | None:
+    """The one file an edit of ``key`` goes to: the file that sets it, else the service's owner."""
+    return merged.defined_in(key) or merged.owner()
+
+
+@dataclass
+class Verdict:
+    """The merged decision for one service in one project, and this file's part of it."""
+
+    view: View
+    changes: list[Change]
+    refusals: list[Refusal]
+    wanted: dict[str, Any]  # this file's part of the merged change
+    owner: bool  # this file gives the service its image or build
+
+
+def verdict(view: View, name: str, me: Path, decide: Callable[[View, Service], list[Finding]]) -> Verdict | None:
+    merged = view.loaded.services.get(name)
+    service = view.service(name)
+    if merged is None or service is None:
+        return None
+    found = decide(view, service)
+    changes = [f for f in found if isinstance(f, Change)]
+    refusals = [f for f in found if isinstance(f, Refusal)]
+    whole = effect(view.doc, name, changes)
+    wanted = {k: v for k, v in whole.items() if target(merged, k) == me}
+    return Verdict(view, changes, refusals, wanted, merged.owner() == me)
+
+
+def reconcile(local: list[Finding], local_effect: dict[str, Any], verdicts: list[Verdict],
+              name: str) -> tuple[list[Finding], list[str], str | None]:
+    """(findings to keep, merged refusal reasons to say here, why the file's change cannot be
+    kept); see the module docstring."""
+    wanted = [v.wanted for v in verdicts]
+    if any(w != wanted[0] for w in wanted):
+        return [], [], _disagree(verdicts, name)
+    if not wanted or not wanted[0]:
+        said = [r.reason for v in verdicts if v.owner for r in v.refusals]
+        return [], list(dict.fromkeys(said)), None
+    if local_effect == wanted[0]:
+        return local, [], None
+    first = next(v for v in verdicts if v.wanted)
+    reason = first.changes[0].reason if first.changes else "a change"
+    alone = "gets no such change" if not local_effect else "would get a different one"
+    return [], [], (f"on project {first.view.name} the merged service needs this file to change "
+                    f"({_bare(reason, name)}), but the file alone {alone}; "
+                    "set it by hand in this file")
+
+
+def _disagree(verdicts: list[Verdict], name: str) -> str:
+    """Why no change fits every project that loads the service: what the first one that wants
+    a change here needs, and what another one says instead."""
+    want = next(v for v in verdicts if v.wanted)
+    other = next(v for v in verdicts if v.wanted != want.wanted)
+    if other.wanted:
+        says = "needs a different change here"
+    elif other.refusals:
+        says = f"refuses it ({_bare(other.refusals[0].reason, name)})"
+    elif other.changes:
+        says = "makes the change in another file"
+    else:
+        says = "needs no change"
+    keys = ", ".join(f"`{k}:`" for k in want.wanted)
+    return (f"project {want.view.name} needs {keys} here ({_bare(want.changes[0].reason, name)}), but project "
+            f"{other.view.name} {says}; an edit here would be wrong for one of them")
+
+
+def _bare(reason: str, name: str) -> str:
+    return reason.removeprefix(f"service {name!r}: ")
