@@ -112,6 +112,7 @@ class Verdict:
     changes: list[Change]
     refusals: list[Refusal]
     wanted: dict[str, Any]  # this file's part of the merged change
+    elsewhere: dict[str, Path]  # the keys of the merged change that belong to another file
     owner: bool  # this file gives the service its image or build
 
 
@@ -125,7 +126,8 @@ def verdict(view: View, name: str, me: Path, decide: Callable[[View, Service], l
     refusals = [f for f in found if isinstance(f, Refusal)]
     whole = effect(view.doc, name, changes)
     wanted = {k: v for k, v in whole.items() if target(merged, k) == me}
-    return Verdict(view, changes, refusals, wanted, merged.owner() == me)
+    elsewhere = {k: f for k in whole if k not in wanted and (f := target(merged, k)) is not None}
+    return Verdict(view, changes, refusals, wanted, elsewhere, merged.owner() == me)
 
 
 def reconcile(local: list[Finding], local_effect: dict[str, Any], verdicts: list[Verdict],
@@ -143,9 +145,9 @@ def reconcile(local: list[Finding], local_effect: dict[str, Any], verdicts: list
     first = next(v for v in verdicts if v.wanted)
     reason = first.changes[0].reason if first.changes else "a change"
     alone = "gets no such change" if not local_effect else "would get a different one"
+    split = "".join(f"; `{k}:` goes to {f.name}" for k, f in first.elsewhere.items())
     return [], [], (f"on project {first.view.name} the merged service needs this file to change "
-                    f"({_bare(reason, name)}), but the file alone {alone}; "
-                    "set it by hand in this file")
+                    f"({_bare(reason, name)}), but the file alone {alone}{split}; set it by hand")
 
 
 def _disagree(verdicts: list[Verdict], name: str) -> str:

@@ -79,17 +79,18 @@ class ServiceTransform(Transform):
         me = ctx.file.resolve()
         mine = self.why_not if type(self).why_not is not ServiceTransform.why_not else None
 
-        def decide(view: ps.View, service: Service) -> list[Finding]:
+        def decide(on: ComposeDoc, service: Service, here: Context) -> list[Finding]:
             why = self.gate(service, mine)
             if isinstance(why, Silent):
                 return []
             if why:
                 return [self.refuse(f"service {service.name!r}: {why}", service.line)]
-            return list(self.service(view.doc, service, view.ctx))
+            return list(self.service(on, service, here))
 
         def one(service: Service) -> Iterator[Finding]:
-            local = list(self.service(doc, service, ctx))
-            verdicts = [v for view in views if (v := ps.verdict(view, service.name, me, decide)) is not None]
+            # the transform's own reasons are asked of the merged service too, not of the file alone
+            local = decide(doc, service, ctx)
+            verdicts = [v for view in views if (v := ps.verdict(view, service.name, me, lambda w, s: decide(w.doc, s, w.ctx))) is not None]
             if not verdicts or service.doc_index:
                 yield from local
                 return
@@ -100,7 +101,7 @@ class ServiceTransform(Transform):
             if why is not None:
                 yield self.refuse(f"service {service.name!r}: {why}", service.line)
 
-        return per_service(self, doc, one, mine, gate=lambda s: self.gate(s, mine), shared=self.shared)
+        return per_service(self, doc, one, mine, gate=lambda s: self.gate(s, None), shared=self.shared)
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError
