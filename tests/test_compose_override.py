@@ -64,13 +64,19 @@ def test_pair_of_leaves_unpaired_files_alone(tmp_path: Path, name: str) -> None:
     assert pair_of(tmp_path / name) is None
 
 
-def test_override_sets_image_base_refuses_override_gets_change(tmp_path: Path) -> None:
+def test_override_sets_image_decided_on_its_image_written_to_the_base(tmp_path: Path) -> None:
     files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    image: redis:7.4\n"}
     out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
-    assert out == BASE
-    assert why == []  # the override gives the merged service its image: the change is made there
+    assert "cap_drop:" in out and "SETUID" in out and why == []  # the base: one file for every project
     out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
-    assert "cap_drop:" in out and "SETUID" in out and why == []
+    assert out == files["compose.override.yaml"] and why == []
+
+
+def test_override_image_with_other_facts_refuses_in_the_base(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    image: example.com/acme/kv:1\n"}
+    out, why = run_on(tmp_path, files, "compose.yaml", [ComposeUser()])
+    assert out == BASE  # redis's uid would be wrong for the image the merged service runs
+    assert why == ["service 'cache': the image 'example.com/acme/kv:1' is not in the knowledge base"]
 
 
 @pytest.mark.parametrize("override", [
@@ -134,8 +140,9 @@ def test_no_override_file_unchanged_behaviour(tmp_path: Path) -> None:
 def test_docker_compose_names_pair(tmp_path: Path) -> None:
     files = {"docker-compose.yml": BASE, "docker-compose.override.yml": "services:\n  cache:\n    image: redis:7.4\n"}
     out, why = run_on(tmp_path, files, "docker-compose.yml", [ReadOnlyRoot()])
-    assert out == BASE
-    assert why == []  # the override owns the image, and gets the change
+    assert "read_only: true" in out and why == []  # decided with the override's image, written to the base
+    out, why = run_on(tmp_path, files, "docker-compose.override.yml", [ReadOnlyRoot()])
+    assert out == files["docker-compose.override.yml"] and why == []
 
 
 def test_override_without_base_is_treated_as_today(tmp_path: Path) -> None:

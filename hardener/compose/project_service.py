@@ -6,7 +6,8 @@ project (compose/project.py, rendered by ``project_view.merged_doc``), with the 
 this run has hardened them so far and this file as it is now. The merged decision wins:
 
 - each key the merged change adds or edits belongs to exactly one file: the file that already
-  sets it, else the file that gives the service its image or build (``Merged.owner``);
+  sets it, else the first file that gives the service its image or build (``Merged.base``,
+  also when an overlay replaces the image: the base serves every project that loads it);
 - the file keeps its own change only when its effect (the keys it adds or edits, list items it
   appends) equals the part of the merged change that belongs to it, in every project that
   loads the service, so a key is never added where the merged view already has it;
@@ -100,8 +101,9 @@ def _plain_service(doc: ComposeDoc, name: str) -> dict[str, Any]:
 
 
 def target(merged: Merged, key: str) -> Path | None:
-    """The one file an edit of ``key`` goes to: the file that sets it, else the service's owner."""
-    return merged.defined_in(key) or merged.owner()
+    """The one file an edit of ``key`` goes to: the file that sets it, else the service's base
+    (the first file with its image or build, so every project that loads it agrees)."""
+    return merged.defined_in(key) or merged.base()
 
 
 @dataclass
@@ -113,7 +115,7 @@ class Verdict:
     refusals: list[Refusal]
     wanted: dict[str, Any]  # this file's part of the merged change
     elsewhere: dict[str, Path]  # the keys of the merged change that belong to another file
-    owner: bool  # this file gives the service its image or build
+    owner: bool  # this file is the service's base (Merged.base)
 
 
 def verdict(view: View, name: str, me: Path, decide: Callable[[View, Service], list[Finding]]) -> Verdict | None:
@@ -127,7 +129,7 @@ def verdict(view: View, name: str, me: Path, decide: Callable[[View, Service], l
     whole = effect(view.doc, name, changes)
     wanted = {k: v for k, v in whole.items() if target(merged, k) == me}
     elsewhere = {k: f for k in whole if k not in wanted and (f := target(merged, k)) is not None}
-    return Verdict(view, changes, refusals, wanted, elsewhere, merged.owner() == me)
+    return Verdict(view, changes, refusals, wanted, elsewhere, merged.base() == me)
 
 
 def reconcile(local: list[Finding], local_effect: dict[str, Any], verdicts: list[Verdict],
