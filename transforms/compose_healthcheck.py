@@ -57,9 +57,12 @@ class ComposeHealthcheck(ServiceTransform):
     from a Dockerfile (give the Dockerfile a HEALTHCHECK), or its image is unknown,
     comes from a variable or has no known health command; an nginx service whose mounted
     configuration cannot be read (not in the repository, a path from a variable, a
-    `listen` with an unknown variable) or listens on several plain-HTTP ports or none. Beside `compose.override.yaml`:
-    a base service whose override sets `image`, `build` or `healthcheck`, and an override
-    service its base completes.
+    `listen` with an unknown variable) or listens on several plain-HTTP ports or none.
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
 
     ## References
     CIS Docker 4.6, checkov CKV_DOCKER_2

@@ -46,6 +46,12 @@ class NoNewPrivileges(ServiceTransform):
     not a mapping, its `security_opt` comes from a shared anchor or is not a list, or it
     explicitly sets `no-new-privileges:false`.
 
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
+
     ## References
     compose-lint CL-0003, KICS "Container Privilege Escalation Allowed", CIS Docker 5.25
     """
