@@ -17,7 +17,9 @@ this run has hardened them so far and this file as it is now. The merged decisio
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 from hardener.compose.merge import Merged, plain
 from hardener.compose.project import Loaded, load
 from hardener.compose.project_view import describe, merged_doc
-from hardener.edits import apply_edits
+from hardener.edits import Edit, apply_edits
 from hardener.model import Change, Finding, Refusal
 
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc, Service
-    from hardener.context import Context
+    from hardener.context import Context, FileView
 
-Decide = Callable[["ComposeDoc", "Service", "Context"], Iterable[Finding]]
+Decide = Callable[["ComposeDoc", "Service", "Context"], list[Finding]]
 _GONE = "<removed>"
 
 
@@ -41,16 +43,27 @@ class View:
     """One project that loads the file, merged with the file's current text."""
 
     loaded: Loaded
-    doc: ComposeDoc
     ctx: Context
     name: str
+    docs: dict[str, ComposeDoc]  # one document per merged service, shared by every transform
 
-    def service(self, name: str) -> Service | None:
-        return next((s for s in self.doc.services() if s.name == name), None)
+    def service(self, name: str) -> tuple[ComposeDoc, Service] | None:
+        if name not in self.loaded.services:
+            return None
+        if name not in self.docs:
+            self.docs[name] = merged_doc(self.loaded, only=name)
+        doc = self.docs[name]
+        found = next((s for s in doc.services() if s.name == name), None)
+        return (doc, found) if found is not None else None
+
+
+_LOADS: weakref.WeakKeyDictionary[FileView, dict[Any, list[tuple[dict[Path, bytes | None], Loaded, dict[str, ComposeDoc]]]]] \
+    = weakref.WeakKeyDictionary()
 
 
 def views(doc: ComposeDoc, ctx: Context, projects: list[Loaded]) -> list[View]:
-    """Every project that loads ``ctx.file``, reloaded as this run sees the files now."""
+    """Every project that loads ``ctx.file``, reloaded as this run sees the files now. A load
+    is reused (by every transform, every round) while each file it read reads the same."""
     assert ctx.file is not None
     me = ctx.file.resolve()
     mine = doc.text.encode("utf-8")
@@ -58,15 +71,32 @@ def views(doc: ComposeDoc, ctx: Context, projects: list[Loaded]) -> list[View]:
     def read(path: Path) -> bytes | None:
         return mine if path == me else ctx.files.read(path)
 
+    cache = _LOADS.setdefault(ctx.files.run_view(), {})
     out = []
     for found in projects:
         if me not in found.members:
             continue
-        loaded = load(found.project, read)
+        entries = cache.setdefault(found.project, [])
+        hit = next((e for e in entries if all(read(p) == b for p, b in e[0].items())), None)
+        if hit is None:
+            hit = (*_load_recording(found, read), {})
+            entries[:] = [*entries[-3:], hit]  # a few states per project: the run moves forward
+        _reads, loaded, docs = hit
         if loaded.problems:
             continue  # the merge is not trusted: segment-networks names the problem
-        out.append(View(loaded, merged_doc(loaded), ctx.for_file(loaded.project.files[0]), describe(loaded, ctx.root)))
+        out.append(View(loaded, ctx.for_file(loaded.project.files[0]), describe(loaded, ctx.root), docs))
     return out
+
+
+def _load_recording(found: Loaded, read: Callable[[Path], bytes | None]) -> tuple[dict[Path, bytes | None], Loaded]:
+    """The project loaded through ``read``, and what each file it read held."""
+    seen: dict[Path, bytes | None] = {}
+
+    def recording(path: Path) -> bytes | None:
+        seen[path] = read(path)
+        return seen[path]
+
+    return seen, load(found.project, recording)
 
 
 def effect(doc: ComposeDoc, name: str, changes: list[Change]) -> dict[str, Any]:
@@ -77,8 +107,13 @@ def effect(doc: ComposeDoc, name: str, changes: list[Change]) -> dict[str, Any]:
     if not changes:
         return {}
     before = _plain_service(doc, name)
-    after_text = apply_edits(doc.text, [e for c in changes for e in c.edits])
-    after = _plain_service(ComposeDoc.load(after_text.encode("utf-8"), doc.path), name)
+    edits = [e for c in changes for e in c.edits]
+    after = _after_alone(doc, name, edits)
+    if after is None:
+        try:
+            after = _plain_service(ComposeDoc.load(apply_edits(doc.text, edits).encode("utf-8"), doc.path), name)
+        except Exception:  # overlapping edits or output that does not parse: an effect nothing equals
+            return {"": object()}
     out: dict[str, Any] = {}
     for key in dict.fromkeys([*before, *after]):
         old, new = before.get(key), after.get(key, _GONE)
@@ -92,6 +127,33 @@ def effect(doc: ComposeDoc, name: str, changes: list[Change]) -> dict[str, Any]:
         else:
             out[key] = repr(new)
     return out
+
+
+def _after_alone(doc: ComposeDoc, name: str, edits: list[Edit]) -> dict[str, Any] | None:
+    """The service after ``edits``, composing only its own lines (a whole file per service and
+    transform made a project run several times slower); None when that cannot be done: an
+    edit outside the service, an alias or merge key to another part of the file."""
+    found = next((s for s in doc.services() if s.name == name and s.doc_index == 0), None)
+    if found is None or found.node is None:
+        return None
+    start = doc.text.rfind("\n", 0, found.key.start_mark.index) + 1
+    end = found.node.end_mark.index
+    if doc.text[start:found.key.start_mark.index].strip() or any(e.start < start or e.end > end for e in edits):
+        return None
+    moved = [Edit(e.start - start, e.end - start, e.replacement) for e in edits]
+    try:
+        root = _composer().compose("services:\n" + apply_edits(doc.text[start:end], moved))
+        value = plain(root).get("services", {}).get(name) if root is not None else None
+    except Exception:  # an alias to an anchor elsewhere in the file, or a flow-style block
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _composer() -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True)
 
 
 def _plain_service(doc: ComposeDoc, name: str) -> dict[str, Any]:
@@ -118,15 +180,33 @@ class Verdict:
     owner: bool  # this file is the service's base (Merged.base)
 
 
-def verdict(view: View, name: str, me: Path, decide: Callable[[View, Service], list[Finding]]) -> Verdict | None:
+_VERDICTS: weakref.WeakKeyDictionary[FileView, dict[Any, Verdict | None]] = weakref.WeakKeyDictionary()
+
+
+def verdict(view: View, name: str, me: Path, decide: Decide, transform: str) -> Verdict | None:
+    """The merged decision of ``transform`` on service ``name``; remembered for the run while
+    the merged service and the files that write its keys stay the same (each round re-reads
+    every service, and most did not change)."""
     merged = view.loaded.services.get(name)
-    service = view.service(name)
-    if merged is None or service is None:
+    if merged is None:
         return None
-    found = decide(view, service)
+    where = {k: str(o[-1].file) for k, o in merged.origins.items()}
+    key = (transform, view.loaded.project, name, me, repr(merged.value), repr(where), str(merged.base()))
+    cache = _VERDICTS.setdefault(view.ctx.files.run_view(), {})
+    if key not in cache:
+        cache[key] = _verdict(view, name, me, decide)
+    return cache[key]
+
+
+def _verdict(view: View, name: str, me: Path, decide: Decide) -> Verdict | None:
+    merged = view.loaded.services.get(name)
+    pair = view.service(name)
+    if merged is None or pair is None:
+        return None
+    found = decide(pair[0], pair[1], view.ctx)
     changes = [f for f in found if isinstance(f, Change)]
     refusals = [f for f in found if isinstance(f, Refusal)]
-    whole = effect(view.doc, name, changes)
+    whole = effect(pair[0], name, changes)
     wanted = {k: v for k, v in whole.items() if target(merged, k) == me}
     elsewhere = {k: f for k in whole if k not in wanted and (f := target(merged, k)) is not None}
     return Verdict(view, changes, refusals, wanted, elsewhere, merged.base() == me)

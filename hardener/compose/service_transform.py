@@ -90,12 +90,14 @@ class ServiceTransform(Transform):
         def one(service: Service) -> Iterator[Finding]:
             # the transform's own reasons are asked of the merged service too, not of the file alone
             local = decide(doc, service, ctx)
-            verdicts = [v for view in views if (v := ps.verdict(view, service.name, me, lambda w, s: decide(w.doc, s, w.ctx))) is not None]
+            verdicts = [v for view in views if (v := ps.verdict(view, service.name, me, decide, self.id)) is not None]
             if not verdicts or service.doc_index:
                 yield from local
                 return
             changes = [f for f in local if isinstance(f, Change)]
-            keep, said, why = ps.reconcile(local, ps.effect(doc, service.name, changes), verdicts, service.name)
+            needed = any(v.wanted for v in verdicts)  # else the local change is dropped whatever it does
+            mine = ps.effect(doc, service.name, changes) if needed else {}
+            keep, said, why = ps.reconcile(local, mine, verdicts, service.name)
             yield from keep
             yield from (self.refuse(reason, service.line) for reason in said)
             if why is not None:
