@@ -96,8 +96,8 @@ class ServiceTransform(Transform):
                 return
             changes = [f for f in local if isinstance(f, Change)]
             needed = any(v.wanted for v in verdicts)  # else the local change is dropped whatever it does
-            mine = ps.effect(doc, service.name, changes) if needed else {}
-            keep, said, why = ps.reconcile(local, mine, verdicts, service.name)
+            here = ps.effect(doc, service.name, changes) if needed else {}
+            keep, said, why = ps.reconcile(local, here, verdicts, service.name)
             yield from keep
             yield from (self.refuse(reason, service.line) for reason in said)
             if why is not None:
