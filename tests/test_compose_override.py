@@ -1,4 +1,5 @@
-"""compose.yaml + compose.override.yaml: each transform edits the file that defines the key."""
+"""compose.yaml + compose.override.yaml: each transform decides on the merged service and edits
+the one file the key belongs to (compose/project_service.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,13 +64,19 @@ def test_pair_of_leaves_unpaired_files_alone(tmp_path: Path, name: str) -> None:
     assert pair_of(tmp_path / name) is None
 
 
-def test_override_sets_image_base_refuses_override_gets_change(tmp_path: Path) -> None:
+def test_override_sets_image_decided_on_its_image_written_to_the_base(tmp_path: Path) -> None:
     files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    image: redis:7.4\n"}
     out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
-    assert out == BASE
-    assert why == ["service 'cache': compose.override.yaml sets `image:` for this service; hardened there"]
+    assert "cap_drop:" in out and "SETUID" in out and why == []  # the base: one file for every project
     out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
-    assert "cap_drop:" in out and "SETUID" in out and why == []
+    assert out == files["compose.override.yaml"] and why == []
+
+
+def test_override_image_with_other_facts_refuses_in_the_base(tmp_path: Path) -> None:
+    files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    image: example.com/acme/kv:1\n"}
+    out, why = run_on(tmp_path, files, "compose.yaml", [ComposeUser()])
+    assert out == BASE  # redis's uid would be wrong for the image the merged service runs
+    assert why == ["service 'cache': the image 'example.com/acme/kv:1' is not in the knowledge base"]
 
 
 @pytest.mark.parametrize("override", [
@@ -82,21 +89,22 @@ def test_override_adds_only_ports_base_hardened_override_reports(tmp_path: Path,
     assert "cap_drop:" in out and "read_only: true" in out and "no-new-privileges:true" in out
     out, why = run_on(tmp_path, files, "compose.override.yaml", ALL)
     assert out == override  # no "neither image nor build", no duplicate keys
-    assert "service 'cache': completed by compose.yaml; hardened there" in why
-    assert not any("neither" in w for w in why)
-    # one per image-aware transform; no-new-privileges and compose-user stay silent as before
-    assert len(why) == 3
+    assert why == []  # an override that only extends the service gets nothing
 
 
 def test_override_read_only_false_base_refuses_naming_it(tmp_path: Path) -> None:
     files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    read_only: false\n"}
     out, why = run_on(tmp_path, files, "compose.yaml", [ReadOnlyRoot()])
     assert out == BASE
-    assert why == ["service 'cache': compose.override.yaml sets `read_only:` for this service; change it there"]
+    assert why == ["service 'cache': `read_only` is explicitly false"]  # decided on the merged service
+    out, why = run_on(tmp_path, files, "compose.override.yaml", [ReadOnlyRoot()])
+    assert why == []  # said once, by the file that owns the service
 
 
 @pytest.mark.parametrize(("override", "changed"), [
-    pytest.param("services:\n  cache:\n    cap_add:\n      - NET_ADMIN\n", True, id="set-merged-add-is-fine"),
+    # cap_add lives in the override, cap_drop would go to the base: one change cannot be
+    # split over two files, so both refuse (naming where each key goes)
+    pytest.param("services:\n  cache:\n    cap_add:\n      - NET_ADMIN\n", False, id="split-over-two-files-refused"),
     pytest.param("services:\n  cache:\n    cap_add:\n      - ALL\n", False, id="cap-add-all-contradicts"),
 ])
 def test_set_merged_keys_conflict_only_when_contradicting(tmp_path: Path, override: str, changed: bool) -> None:
@@ -105,18 +113,23 @@ def test_set_merged_keys_conflict_only_when_contradicting(tmp_path: Path, overri
     # cap_add in the override still means the base's command facts may not hold: it is a key
     # cap-drop edits, but merged as a set, so only `ALL` (which undoes cap_drop) conflicts.
     assert ("cap_drop:" in out) is changed
+    if not changed:
+        assert len(why) == 1
 
 
 @pytest.mark.parametrize(("override", "changed"), [
+    # the override sets security_opt: the option is appended there, not in the base
     pytest.param("services:\n  cache:\n    security_opt:\n      - label:disable\n", True, id="other-option-merged"),
     pytest.param("services:\n  cache:\n    security_opt:\n      - no-new-privileges:false\n", False, id="nnp-false"),
 ])
 def test_no_new_privileges_and_override_security_opt(tmp_path: Path, override: str, changed: bool) -> None:
     files = {"compose.yaml": BASE, "compose.override.yaml": override}
     out, why = run_on(tmp_path, files, "compose.yaml", [NoNewPrivileges()])
-    assert ("no-new-privileges:true" in out) is changed
+    assert "no-new-privileges:true" not in out
     if not changed:
-        assert why == ["service 'cache': compose.override.yaml overrides `security_opt:` for this service; change it there"]
+        assert why == ["service 'cache': no-new-privileges is explicitly disabled"]  # the merged service's
+    out, why = run_on(tmp_path, files, "compose.override.yaml", [NoNewPrivileges()])
+    assert ("no-new-privileges:true" in out) is changed and why == []
 
 
 def test_no_override_file_unchanged_behaviour(tmp_path: Path) -> None:
@@ -127,8 +140,9 @@ def test_no_override_file_unchanged_behaviour(tmp_path: Path) -> None:
 def test_docker_compose_names_pair(tmp_path: Path) -> None:
     files = {"docker-compose.yml": BASE, "docker-compose.override.yml": "services:\n  cache:\n    image: redis:7.4\n"}
     out, why = run_on(tmp_path, files, "docker-compose.yml", [ReadOnlyRoot()])
-    assert out == BASE
-    assert why == ["service 'cache': docker-compose.override.yml sets `image:` for this service; hardened there"]
+    assert "read_only: true" in out and why == []  # decided with the override's image, written to the base
+    out, why = run_on(tmp_path, files, "docker-compose.override.yml", [ReadOnlyRoot()])
+    assert out == files["docker-compose.override.yml"] and why == []
 
 
 def test_override_without_base_is_treated_as_today(tmp_path: Path) -> None:
@@ -147,7 +161,8 @@ def test_override_sets_user_without_image_names_both(tmp_path: Path) -> None:
     files = {"compose.yaml": BASE, "compose.override.yaml": "services:\n  cache:\n    user: '999'\n"}
     out, why = run_on(tmp_path, files, "compose.override.yaml", [CapDrop()])
     assert out == files["compose.override.yaml"]
-    assert why == ["service 'cache': completed by compose.yaml, which defines its image, while this file sets "
-                   "a key the change depends on; set it in one file"]
+    assert why == []  # the base owns the service: it says what the merged service needs
     out, why = run_on(tmp_path, files, "compose.yaml", [CapDrop()])
-    assert why == ["service 'cache': compose.override.yaml sets `user:` for this service; change it there"]
+    assert out == BASE
+    # merged, the service runs as 999 (drop all, add nothing back); the base alone would add SETUID
+    assert len(why) == 1 and "runs as `user: 999`" in why[0] and "the file alone would get a different one" in why[0]

@@ -80,10 +80,12 @@ class CapDrop(ServiceTransform):
     come from a shared anchor; a service other services merge (`<<: *svc`) unless each of
     them would get the same change (then the one edit goes into the anchored service and
     they inherit it); with `unknown = "refuse"` also when its needs are unknown.
-    `SYS_ADMIN` in `cap_add` is reported (it is nearly root). With `compose.override.yaml`
-    beside it: a base service whose override sets a key this reads (`image`, `user`,
-    `command` …) or `cap_add: [ALL]` (the override is hardened instead), and an override
-    service its base completes (the base is hardened).
+    `SYS_ADMIN` in `cap_add` is reported (it is nearly root).
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
 
     ## References
     compose-lint CL-0006, CIS Docker 5.3, OWASP Docker Security Cheat Sheet rule 3
@@ -101,6 +103,7 @@ class CapDrop(ServiceTransform):
              "cap_add")
     writes = ("cap_drop", "cap_add")
     pair_keys = ("image", "build", "user", "entrypoint", "command", "privileged", "cap_drop", "cap_add")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         node = service.node

@@ -68,9 +68,12 @@ class ComposeHealthcheck(ServiceTransform):
     static configuration file, Redis with a password or a redis.conf, Elasticsearch 8+ with
     security on, Grafana with its own configuration, HTTPS or a sub path, Prometheus with a
     web config file, mongo before 5 (no mongosh), mailpit with listen flags. A port, path
-    prefix or ping flags that can be read are carried into the command. Beside `compose.override.yaml`:
-    a base service whose override sets `image`, `build` or `healthcheck`, and an override
-    service its base completes.
+    prefix or ping flags that can be read are carried into the command.
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
 
     ## References
     CIS Docker 4.6, checkov CKV_DOCKER_2
@@ -83,6 +86,7 @@ class ComposeHealthcheck(ServiceTransform):
     reads = ("image", "build", "extends", "healthcheck", "volumes", "environment", "entrypoint", "command")
     writes = ("healthcheck",)
     pair_keys = ("image", "build", "healthcheck")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "healthcheck") is None:

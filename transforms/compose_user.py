@@ -51,6 +51,12 @@ class ComposeUser(ServiceTransform):
     directory onto a path it writes (the host directory must be chowned first), it is
     built from a Dockerfile that still runs as root, or its `user:` is root.
 
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
+
     ## References
     CIS Docker 5.x (run as non-root), OWASP Docker Security Cheat Sheet rule 2
     """
@@ -62,6 +68,7 @@ class ComposeUser(ServiceTransform):
     reads = ("image", "build", "user", "volumes")
     writes = ("user",)
     pair_keys = ("image", "build", "user")
+    project_aware = True  # decided on the merged project when the file is part of one
     shared = False  # each service gets its own user, merged services included
 
     def legacy(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:

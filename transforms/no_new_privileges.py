@@ -50,6 +50,12 @@ class NoNewPrivileges(ServiceTransform):
     `/etc/sudoers`, or it is the service a `devcontainer.json` attaches to (dev container
     images ship sudo for the developer).
 
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
+
     ## References
     compose-lint CL-0003, KICS "Container Privilege Escalation Allowed", CIS Docker 5.25
     """
@@ -61,6 +67,7 @@ class NoNewPrivileges(ServiceTransform):
     reads = ("security_opt",)
     writes = ("security_opt",)
     pair_keys = ("security_opt",)
+    project_aware = True  # decided on the merged project when the file is part of one
     shared = False  # each service gets its own option, merged services included
 
     def gate(self, service: Service, why_not: WhyNot | None) -> Why | None | Silent:

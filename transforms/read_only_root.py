@@ -74,9 +74,12 @@ class ReadOnlyRoot(ServiceTransform):
     (the base image's known paths, plus `/tmp` when it starts a known runtime: python,
     gunicorn/uvicorn, node, java; VOLUMEs are volumes already) and refused when the
     Dockerfile cannot be read, its base image is unknown, or it starts a script or an
-    unknown program (which may template configs or write anywhere). Beside
-    `compose.override.yaml`: a base service whose override sets `image`, `user`, `volumes`,
-    `tmpfs`, `command`, `entrypoint` or `read_only`, and an override service its base completes.
+    unknown program (which may template configs or write anywhere).
+    In a multi-file project (an override pair, a `-f` set, an include) it decides on the
+    merged service, writes a new key to the service's base file (an edited one to the file
+    that sets it) and gives an overlay that only extends the service nothing; it refuses when
+    the projects that load the file need different changes, when the change would span two
+    files, or when the file is a fragment no known project completes.
 
     ## References
     compose-lint CL-0007, CIS Docker 5.12
@@ -89,6 +92,7 @@ class ReadOnlyRoot(ServiceTransform):
     reads = ("image", "build", "extends", "volumes", "tmpfs", "command", "entrypoint", "read_only", "stdin_open", "tty")
     writes = ("read_only", "tmpfs")
     pair_keys = ("image", "build", "user", "volumes", "tmpfs", "command", "entrypoint", "read_only")
+    project_aware = True  # decided on the merged project when the file is part of one
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterator[Finding]:
         if mapping_get(service.node, "read_only") is not None:

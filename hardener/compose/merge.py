@@ -54,11 +54,19 @@ class Merged:
     name: str
     value: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, list[Origin]] = field(default_factory=dict)
+    first: dict[str, Origin] = field(default_factory=dict)  # the first file to write each key
 
     def defined_in(self, key: str) -> Path | None:
         """The file whose value of ``key`` wins (the last that writes it)."""
         found = self.origins.get(key)
         return found[-1].file if found else None
+
+    def base(self) -> Path | None:
+        """The first file that gives the service an image, a build or extends (the base an
+        overlay changes), else the first to name it: where a new key of the service goes."""
+        # ``first`` is in merge order: the earliest of the three keys is the earliest file
+        found = next((o for k, o in self.first.items() if k in ("build", "image", "extends")), None)
+        return found.file if found is not None else self.owner()
 
     def owner(self) -> Path | None:
         """The file that gives the service its image or build (else the first to name it)."""
@@ -159,3 +167,4 @@ def merge_service(into: Merged, value: dict[str, Any], lines: dict[str, int], fi
         origins = [] if key in REPLACED or isinstance(new, Tagged) or not isinstance(merged, (dict, list)) \
             else into.origins.get(key, [])
         into.origins[key] = [*origins, Origin(file, lines.get(key, 1))]
+        into.first.setdefault(key, Origin(file, lines.get(key, 1)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +135,17 @@ def _merge_file(loaded: Loaded, path: Path, read: Read, base_dir: Path, depth: i
 
 def _document(path: Path, read: Read) -> tuple[dict[str, Any], dict[str, dict[str, int]]] | None:
     """The file's top mapping (plain) and, per service, the line of each key."""
+    import copy
+
     raw = read(path)
-    if raw is None:
-        return None
+    found = _parsed(path, raw) if raw is not None else None
+    return copy.deepcopy(found)  # the cached parse stays as read, whatever a caller does with it
+
+
+@lru_cache(maxsize=128)
+def _parsed(path: Path, raw: bytes) -> tuple[dict[str, Any], dict[str, dict[str, int]]] | None:
+    """``_document`` for one content (cached: per-service transforms reload a project each
+    time one of its files changes, and the others are read again unchanged)."""
     from hardener.compose.doc import ComposeDoc
 
     try:

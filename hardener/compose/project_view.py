@@ -151,16 +151,17 @@ def _incomplete_services(ctx: Context, path: Path, read: Any) -> list[str]:
     return found
 
 
-def merged_doc(loaded: Loaded) -> ComposeDoc:
-    """The merged project as one Compose document (services and top-level networks)."""
+def merged_doc(loaded: Loaded, only: str | None = None) -> ComposeDoc:
+    """The merged project as one Compose document (services and top-level networks); with
+    ``only``, that one service and nothing else (what a per-service transform reads)."""
     import io
 
     from ruamel.yaml import YAML
 
     from hardener.compose.doc import ComposeDoc
 
-    data = {"services": {n: _untagged(s.value) for n, s in loaded.services.items()}}
-    if loaded.networks:
+    data = {"services": {n: _untagged(s.value) for n, s in loaded.services.items() if only in (None, n)}}
+    if loaded.networks and only is None:
         data["networks"] = _untagged(loaded.networks)
     out = io.StringIO()
     yaml = YAML(typ="safe", pure=True)

@@ -20,7 +20,7 @@ from hardener.compose import override
 from hardener.compose.anchors import LEGACY, Silent, per_service, shape_problem
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.context import Context
-from hardener.model import Finding, Transform
+from hardener.model import Change, Finding, Transform
 from hardener.why import Why
 
 WhyNot = override.WhyNot  # one definition: the pair check and the transforms share it
@@ -37,6 +37,9 @@ class ServiceTransform(Transform):
     pair_keys: ClassVar[tuple[str, ...] | None] = None
     # A service others merge (``<<: *svc``) gets one change they all inherit, or a refusal.
     shared: ClassVar[bool] = True
+    # Decide on the merged service when the file belongs to a multi-file project
+    # (compose/project_service.py); the override pair is then one such project.
+    project_aware: ClassVar[bool] = False
 
     def run(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         if doc.is_legacy_v1:
@@ -50,7 +53,57 @@ class ServiceTransform(Transform):
 
     def services(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
         """The findings of a Compose-spec file: by default ``service()`` on each service."""
+        found = self.on_project(doc, ctx) if self.project_aware else None
+        if found is not None:
+            yield from found
+            return
         yield from self.each_service(doc, ctx, lambda service: self.service(doc, service, ctx))
+
+    def on_project(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding] | None:
+        """The findings decided on the merged project (compose/project_service.py); None when
+        the file is not part of a multi-file project (then it is hardened by itself)."""
+        from hardener.compose import project_service as ps
+        from hardener.compose.project_view import fragment, projects_of
+
+        if ctx.file is None:
+            return None
+        projects = projects_of(ctx)
+        if not projects:
+            return None  # a file by itself keeps its own decisions, fragments included
+        why = fragment(doc, ctx)
+        if why is not None:
+            return iter([self.refuse(f"cannot harden its services one by one: {why}", 1)])
+        views = ps.views(doc, ctx, projects)
+        if not views:
+            return None
+        me = ctx.file.resolve()
+        mine = self.why_not if type(self).why_not is not ServiceTransform.why_not else None
+
+        def decide(on: ComposeDoc, service: Service, here: Context) -> list[Finding]:
+            why = self.gate(service, mine)
+            if isinstance(why, Silent):
+                return []
+            if why:
+                return [self.refuse(f"service {service.name!r}: {why}", service.line)]
+            return list(self.service(on, service, here))
+
+        def one(service: Service) -> Iterator[Finding]:
+            # the transform's own reasons are asked of the merged service too, not of the file alone
+            local = decide(doc, service, ctx)
+            verdicts = [v for view in views if (v := ps.verdict(view, service.name, me, decide, self.id)) is not None]
+            if not verdicts or service.doc_index:
+                yield from local
+                return
+            changes = [f for f in local if isinstance(f, Change)]
+            needed = any(v.wanted for v in verdicts)  # else the local change is dropped whatever it does
+            here = ps.effect(doc, service.name, changes) if needed else {}
+            keep, said, why = ps.reconcile(local, here, verdicts, service.name)
+            yield from keep
+            yield from (self.refuse(reason, service.line) for reason in said)
+            if why is not None:
+                yield self.refuse(f"service {service.name!r}: {why}", service.line)
+
+        return per_service(self, doc, one, mine, gate=lambda s: self.gate(s, None), shared=self.shared)
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError
