@@ -145,10 +145,10 @@ def test_docker_compose_names_pair(tmp_path: Path) -> None:
     assert out == files["docker-compose.override.yml"] and why == []
 
 
-def test_override_without_base_is_treated_as_today(tmp_path: Path) -> None:
+def test_override_without_base_is_left_alone(tmp_path: Path) -> None:
     text = "services:\n  cache:\n    ports:\n      - 6379:6379\n"
     out, why = run_on(tmp_path, {"compose.override.yaml": text}, "compose.override.yaml", [CapDrop()])
-    assert out == text and any("neither `image:` nor `build:`" in w for w in why)
+    assert out == text and any("it has no image, build or extends here" in w for w in why)
 
 
 def test_override_service_absent_from_base_is_hardened_normally(tmp_path: Path) -> None:
@@ -166,3 +166,29 @@ def test_override_sets_user_without_image_names_both(tmp_path: Path) -> None:
     assert out == BASE
     # merged, the service runs as 999 (drop all, add nothing back); the base alone would add SETUID
     assert len(why) == 1 and "runs as `user: 999`" in why[0] and "the file alone would get a different one" in why[0]
+
+
+# mattermost/docker: overlays that add ports to the base file's service, loaded by commands only
+# the product documentation gives; no file of the repository says how they are combined.
+MM_BASE = ("services:\n  app:\n    image: mattermost/mattermost-team-edition:9.11\n"
+           "    security_opt:\n      - no-new-privileges:true\n")
+MM_OVERLAY = ("services:\n  proxy:\n    image: nginx:1.27\n"
+              "  app:\n    ports:\n      - 8065:8065\n")
+
+
+@pytest.mark.parametrize("transform", [NoNewPrivileges(), CapDrop(), ReadOnlyRoot(), ComposeHealthcheck()],
+                         ids=lambda t: t.name)
+def test_an_unplaced_overlay_leaves_the_service_it_extends_to_its_base(tmp_path: Path, transform: Transform) -> None:
+    out, reasons = run_on(tmp_path, {"docker-compose.yml": MM_BASE, "docker-compose.nginx.yml": MM_OVERLAY},
+                          "docker-compose.nginx.yml", [transform])
+    app = out[out.index("  app:"):]
+    assert app == "  app:\n    ports:\n      - 8065:8065\n"
+    assert any(r.startswith("service 'app': it has no image, build or extends here") for r in reasons), reasons
+
+
+def test_an_unplaced_overlay_still_hardens_its_own_services(tmp_path: Path) -> None:
+    out, reasons = run_on(tmp_path, {"docker-compose.yml": MM_BASE, "docker-compose.nginx.yml": MM_OVERLAY},
+                          "docker-compose.nginx.yml", [NoNewPrivileges()])
+    proxy = out[out.index("  proxy:"):out.index("  app:")]
+    assert "no-new-privileges:true" in proxy
+    assert [r for r in reasons if "'proxy'" in r] == []

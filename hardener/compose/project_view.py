@@ -19,7 +19,7 @@ from hardener.compose.project import Loaded, Project, find_projects, load
 from hardener.why import Why
 
 if TYPE_CHECKING:
-    from hardener.compose.doc import ComposeDoc
+    from hardener.compose.doc import ComposeDoc, Service
     from hardener.context import Context, FileView
 
 _CACHE: weakref.WeakKeyDictionary[FileView, dict[Any, Any]] = weakref.WeakKeyDictionary()
@@ -73,12 +73,16 @@ def env_project(doc: ComposeDoc, ctx: Context) -> list[Loaded]:
     return [load(Project((ctx.file.resolve(),), "with .env"), ctx.files.run_view().original)]
 
 
-def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
-    """Why the file is a fragment no known project completes, or None."""
+def completes(service: Service) -> bool:
+    """Whether a service says what it runs (an image, a build or an extends)."""
     from hardener.compose.splice import mapping_get
 
-    incomplete = [s.name for s in doc.services()
-                  if s.doc_index == 0 and not any(mapping_get(s.node, k) is not None for k in _COMPLETE)]
+    return any(mapping_get(service.node, k) is not None for k in _COMPLETE)
+
+
+def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
+    """Why the file is a fragment no known project completes, or None."""
+    incomplete = [s.name for s in doc.services() if s.doc_index == 0 and not completes(s)]
     if not incomplete:
         return None
     projects = projects_of(ctx)

@@ -68,9 +68,12 @@ class ServiceTransform(Transform):
         if ctx.file is None:
             return None
         projects = projects_of(ctx)
-        if not projects:
-            return None  # a file by itself keeps its own decisions, fragments included
         why = fragment(doc, ctx)
+        if not projects:
+            # a file by itself keeps its own decisions; in a fragment, a service another file
+            # completes is left to that file (mattermost/docker's overlays add ports to a
+            # service whose base file already sets what would be written)
+            return None if why is None else self._fragment(doc, ctx)
         if why is not None:
             return iter([self.refuse(f"cannot harden its services one by one: {why}", 1)])
         views = ps.views(doc, ctx, projects)
@@ -107,6 +110,21 @@ class ServiceTransform(Transform):
 
     def service(self, doc: ComposeDoc, service: Service, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError
+
+    def _fragment(self, doc: ComposeDoc, ctx: Context) -> Iterator[Finding]:
+        """A fragment no known project places: a service with no image, build or extends is
+        refused (what it becomes is decided by a file hardener cannot name), the rest as usual."""
+        from hardener.compose.project_view import completes
+
+        def one(service: Service) -> Iterable[Finding]:
+            if completes(service):
+                return self.service(doc, service, ctx)
+            return [self.refuse(f"service {service.name!r}: it has no image, build or extends here and no command, "
+                                "include or config found in the repository names the file that completes it; "
+                                "harden it where it is defined, or name the files in [tool.hardener] "
+                                "compose-projects", service.line)]
+
+        return self.each_service(doc, ctx, one)
 
     def each_service(self, doc: ComposeDoc, ctx: Context,
                      one: Callable[[Service], Iterable[Finding]]) -> Iterator[Finding]:
