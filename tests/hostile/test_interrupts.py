@@ -63,8 +63,11 @@ def _paused(repo: Path, tmp_path: Path, at: int, *args: str) -> tuple[subprocess
     resume = tmp_path / "resume"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "HARDENER_FAULT_AT": str(at),
            "HARDENER_FAULT_ACTION": "pause", "HARDENER_FAULT_RESUME": str(resume)}
+    # a background job of a non-interactive shell inherits SIGINT ignored (so does pytest started
+    # with `&`), and Python then installs no Ctrl-C handler: give the child the default back
     proc = subprocess.Popen([HARDENER, *(args or ARGS)], cwd=repo, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert "hardener-fault: paused" in line, line + proc.stderr.read()
