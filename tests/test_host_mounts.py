@@ -19,7 +19,7 @@ def found(tmp_path: Path, compose: str, dirs: list[str], where: str = "") -> lis
     (tmp_path / "compose.yaml").write_text(compose)
     ctx = Context(tmp_path).for_file(folder / "Dockerfile")
     doc = DockerfileDoc.load(DOCKERFILE.encode(), str(folder / "Dockerfile"))
-    return [(h.compose, h.service, h.command("10001:10001")) for h in host_writes(doc, ctx, dirs)]
+    return [(h.near, h.who, h.command("10001:10001")) for h in host_writes(doc, ctx, dirs)]
 
 
 @pytest.mark.parametrize(
@@ -47,14 +47,23 @@ def test_bind_mounts_onto_written_paths(tmp_path, volumes, expected):
 def test_only_services_that_build_the_final_stage(tmp_path):
     compose = ("services:\n  dev:\n    build: {context: ., target: base}\n    volumes: ['./data:/app/data']\n"
                "  prod:\n    build: {context: ., target: prod}\n    volumes: ['./data:/app/data']\n")
-    assert found(tmp_path, compose, ["/app/data"]) == [("compose.yaml", "prod", "chown -R 10001:10001 ./data")]
+    assert found(tmp_path, compose, ["/app/data"]) == [("next to compose.yaml", "the Compose service prod (compose.yaml)", "chown -R 10001:10001 ./data")]
 
 
 def test_compose_elsewhere_in_the_repo(tmp_path):
     compose = "services:\n  api:\n    build: ./api\n    volumes: ['./state:/app/data']\n"
-    assert found(tmp_path, compose, ["/app/data"], where="api") == [("compose.yaml", "api", "chown -R 10001:10001 ./state")]
+    assert found(tmp_path, compose, ["/app/data"], where="api") == [
+        ("next to compose.yaml", "the Compose service api (compose.yaml)", "chown -R 10001:10001 ./state")]
 
 
 def test_no_compose_no_written_dirs(tmp_path):
     assert found(tmp_path, "services:\n  web:\n    build: .\n    volumes: ['./data:/app/data']\n", []) == []
     assert found(tmp_path, "services:\n  web:\n    image: x\n    volumes: ['./data:/app/data']\n", ["/app/data"]) == []
+
+
+def test_a_docker_run_line_of_the_repo_counts_once_beside_compose(tmp_path):
+    (tmp_path / "run.sh").write_text("docker build -t web .\ndocker run -v ./data:/app/data -v ./logs:/app/logs web\n")
+    compose = "services:\n  web:\n    build: .\n    volumes: ['./data:/app/data']\n"
+    assert found(tmp_path, compose, ["/app/data", "/app/logs"]) == [
+        ("next to compose.yaml", "the Compose service web (compose.yaml)", "chown -R 10001:10001 ./data"),
+        ("where run.sh:2 runs", "`docker run` of web in run.sh:2", "chown -R 10001:10001 ./logs")]

@@ -182,9 +182,9 @@ class RunAsNonRoot(Transform):
         level = Applicability.UNSAFE if writable.widen is not None and not chowned else None
         for bound in host_writes(doc, ctx, dirs):
             where = "which the app writes" if bound.written == bound.target else f"where the app writes {bound.written}"
-            reason += (f"; the Compose service {bound.service} ({bound.compose}) bind-mounts the host directory "
-                       f"{bound.source} onto {bound.target}, {where}: the new user cannot write it until you run "
-                       f"`{bound.command(spec.numeric)}` on the host, next to {bound.compose}")
+            reason += (f"; {bound.who} bind-mounts the host directory {bound.source} onto {bound.target}, "
+                       f"{where}: the new user cannot write it until you run `{bound.command(spec.numeric)}` "
+                       f"on the host, {bound.near}")
             level = Applicability.UNSAFE
         yield self.change(edits, reason, stage.from_.line, end_line=anchor.end_line, applicability=level)
 

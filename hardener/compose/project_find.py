@@ -96,6 +96,22 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16)
+def command_lines(root: Path) -> tuple[tuple[Path, str, str], ...]:
+    """(file, "file:line", command text) of every logical command line in the repository's
+    Makefiles, shell scripts, docs code blocks and CI workflows (other readers of the
+    repository's own commands, such as ``docker run`` lines, start here)."""
+    depth, budget, size = _LIMITS
+    out: list[tuple[Path, str, str]] = []
+    for path in _candidates(root):
+        kind = _kind(path)
+        if kind == "env" or path.stat().st_size > size:
+            continue
+        rel = path.relative_to(root).as_posix()
+        out += [(path, f"{rel}:{n}", line) for n, line in _logical_lines(read_text_bounded(path), kind == "docs")]
+    return tuple(out)
+
+
 def _read(path: Path, root: Path) -> list[Command]:
     if path.stat().st_size > _LIMITS[2]:
         return []
