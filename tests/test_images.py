@@ -236,6 +236,26 @@ def test_root_start_command_reads_the_entrypoint_script(tmp_path, script, comman
         assert found == f"{command!r} (in its entrypoint script entry.sh)"
 
 
+@pytest.mark.parametrize(
+    "script, command",
+    [
+        pytest.param("import subprocess\nCA = 'update-ca-certificates'\nsubprocess.run([CA])\n",
+                     "update-ca-certificates", id="constant-run-later"),
+        pytest.param("import os\nos.system(\"apt-get install -y curl\")\n", "apt-get", id="os-system-with-args"),
+        pytest.param("import os, subprocess\nif os.geteuid() == 0:\n    subprocess.run(['chown', 'app', '/d'])\n",
+                     None, id="guarded-by-uid-check"),
+        pytest.param("print('cron')\n", None, id="no-command-run"),
+        pytest.param("import subprocess\nsubprocess.run(['git', 'status'])\nLOG = 'see mount docs'\n", None,
+                     id="other-commands-and-prose"),
+    ],
+)
+def test_root_start_command_reads_a_python_entrypoint(tmp_path, script, command):
+    (tmp_path / "start.py").write_text(script)
+    d = doc('FROM python:3.12-slim\nCOPY start.py /start.py\nENTRYPOINT ["/start.py"]\n')
+    found = images.root_start_command(list(d.instructions), tmp_path)
+    assert found == (f"{command!r} (run by its entrypoint script start.py)" if command else None)
+
+
 def test_s6_overlay_init_must_start_as_root():
     text = ('FROM debian\nADD https://github.com/just-containers/s6-overlay/releases/download/v3.2.0.2/'
             's6-overlay-noarch.tar.xz /tmp\nENTRYPOINT ["/init"]\n')

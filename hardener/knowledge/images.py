@@ -361,6 +361,9 @@ def root_start_command(insts: list[Instruction], context_dir: Any = None) -> str
     if script is None:
         return None
     name, text = script
+    if _is_python(name, text):
+        found = _python_root_command(text, root_cmds)
+        return f"{found!r} (run by its entrypoint script {name})" if found else None
     # A script that checks its own uid runs the root-only steps only as root: not evidence.
     if re.search(r"\$\(id -u\)|`id -u`|\$\{?EUID\b|\$\{?UID\b", text):
         return None
@@ -378,6 +381,24 @@ def switching_tool(text: str) -> str | None:
 def root_command(text: str) -> str | None:
     """The first command in ``text`` that needs root at run time (cron, sshd …), or None."""
     return _first_root_command(text, root_runtime_commands())
+
+
+def _is_python(name: str, text: str) -> bool:
+    return name.endswith(".py") or bool(re.match(r"#!\S*python", text))
+
+
+def _python_root_command(text: str, root_cmds: frozenset[str]) -> str | None:
+    """A root-only command a Python start script runs: a string literal whose first word is
+    one (``CA_UPDATE_CMD = 'update-ca-certificates'`` … ``subprocess.run([CA_UPDATE_CMD])``), in
+    a script that runs commands at all (subprocess, os.system, os.popen, os.exec*). A script
+    that checks its own uid (``os.geteuid()``) decides by itself: not evidence."""
+    if not re.search(r"\bsubprocess\b|\bos\.(?:system|popen|exec\w*|spawn\w*)\b", text) or re.search(
+            r"\bos\.get(?:e)?uid\(", text):
+        return None
+    for match in re.finditer(r"""(?<![\w])[rbuf]?(['"])([\w./-]+)(?:\s[^'"\n]*)?\1""", text):
+        if match.group(2) in root_cmds:
+            return match.group(2)
+    return None
 
 
 def _first_root_command(text: str, root_cmds: frozenset[str]) -> str | None:
