@@ -7,7 +7,8 @@ directory goes to the user (``COPY --chown``), and the reason says which write f
 unless a recorded run (``hardener verify --learn``, source ``observed``) saw where the app
 writes: then the observed directories stand for the unresolved write, and the reason says so.
 A write straight into a system directory (``/etc``, ``/usr``, ``/var`` …) is refused:
-handing that directory to the app user would give it the system.
+handing that directory to the app user would give it the system; so is an app that opens
+the container engine's socket (knowledge/socket_use.py).
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ class Writable:
 
 def plan(facts: AppWrites, volumes: list[str]) -> Writable | Why:
     """The directories to create and chown: volumes first (as declared), then the facts."""
+    if facts.socket is not None:
+        return Why(f"the app opens the container engine's socket ({facts.socket}), which on the host belongs to "
+                   "root and the docker group: a non-root user cannot reach it unless you grant that group yourself")
     dirs = list(volumes)
     cited: list[str] = []
     for directory, write in facts.directories().items():

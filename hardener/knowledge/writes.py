@@ -80,6 +80,7 @@ class AppWrites:
     unknown: tuple[Unknown, ...]
     app_dir: str | None  # where the whole build context is copied, when it is
     existing: frozenset[str] = frozenset()  # written files the image already holds (from the context)
+    socket: str | None = None  # "file:line" where the app opens the container engine's socket
 
     def directories(self) -> dict[str, Write]:
         """Each directory the app must be able to write in (first fact per directory)."""
@@ -127,6 +128,7 @@ def app_writes(doc: DockerfileDoc, base: Base, context_dir: Path | None, run: ob
 
 def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWrites:
     from hardener.knowledge import writes_facts
+    from hardener.knowledge.socket_use import socket_user
 
     insts = base.instructions()
     workdir, copies = _layout(doc, insts)
@@ -147,7 +149,11 @@ def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWri
         writes += writes_facts.observed(context_dir, name)
         files = {w.path for w in writes if not w.is_dir}
         placed = {p for p in map(mapper.place, paths) if p in files}
-    return AppWrites(tuple(dict.fromkeys(writes)), tuple(dict.fromkeys(unknown)), app_dir, frozenset(placed))
+        socket = socket_user(context_dir, paths, mapper.place, doc.text)
+    else:
+        socket = socket_user(Path("."), (), lambda _rel: None, doc.text)
+    return AppWrites(tuple(dict.fromkeys(writes)), tuple(dict.fromkeys(unknown)), app_dir, frozenset(placed),
+                     socket)
 
 
 def _layout(doc: DockerfileDoc, insts: list[Instruction]) -> tuple[str | None, list[_Copy]]:
