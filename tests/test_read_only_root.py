@@ -209,7 +209,7 @@ def test_unknown_writes_get_an_unsafe_guess(tmp_path, text, why):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        pytest.param("services:\n  s:\n    environment: {A: b}\n", "neither", id="no-image"),
+        pytest.param("services:\n  s:\n    environment: {A: b}\n", "no image, build or extends", id="no-image"),
         pytest.param("services:\n  s:\n    image: mcr.microsoft.com/windows/servercore:ltsc2022\n", "base image",
                      id="windows"),
     ],
