@@ -196,6 +196,9 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
         user = built_user(build, ctx)
         if user is None:
             return Why("it is built from a Dockerfile that cannot be read here", WhyKind.UNKNOWN), []
+        if user == "?":  # no USER, and the base image's default user is not known: it may be root
+            return Why("it is built from a Dockerfile with no USER on a base image whose user is not known",
+                       WhyKind.UNKNOWN), []
         if images.is_root_user(user) and mapping_get(build, "target") is not None:
             return Why("the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER"), []
         if images.is_root_user(user):
