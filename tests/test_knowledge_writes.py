@@ -1,6 +1,7 @@
 """knowledge.writes: what the app writes, with its source; unknowns stay unknown."""
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,25 @@ def test_angular_cli_cache_is_a_convention_write(tmp_path, start, angular_json, 
     found = facts(tmp_path, f"FROM node:20\nWORKDIR /project\nCOPY . .\n{start}\n", {
         "angular.json": angular_json, "package.json": '{"scripts": {"start": "ng serve"}}', "src/main.ts": ""})
     assert {w.path for w in found.writes if w.source == "convention"} == expected
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    pytest.param("import os\nBASE_DIR = os.path.dirname(os.path.abspath(__file__))\n"
+                 "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3',"
+                 " 'NAME': os.path.join(BASE_DIR, 'db.sqlite3')}}\n", [("here", "db.sqlite3")], id="base-dir-join"),
+    pytest.param("from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+                 "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': BASE_DIR / 'db.sqlite3'}}\n",
+                 [("here", "../db.sqlite3")], id="pathlib"),
+    pytest.param("DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': '/data/app.db'}}\n",
+                 [("abs", "/data/app.db")], id="absolute"),
+    pytest.param("DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'NAME': 'app'}}\n", [],
+                 id="postgres"),
+    pytest.param("DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'}}\n", [],
+                 id="in-memory"),
+    pytest.param("import dj_database_url\nDATABASES = {'default': dj_database_url.config()}\n", [], id="from-env"),
+])
+def test_django_sqlite_databases(settings: str, expected: list[tuple[str, str]]) -> None:
+    from hardener.knowledge.writes_python import sqlite_databases
+
+    found = sqlite_databases(settings.encode())
+    assert [(p.base, posixpath.normpath(p.rel)) for p in found] == [(b, posixpath.normpath(r)) for b, r in expected]

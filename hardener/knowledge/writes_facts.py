@@ -3,7 +3,8 @@
 A convention is where a framework writes without the app naming the path: Rails ``tmp/``
 ``log/`` (and ``storage/`` with Active Storage's disk service), Next.js ``.next/cache``
 (``next start``), Flask's ``instance/`` folder when the app uses it, Django's ``STATIC_ROOT``
-when ``collectstatic`` runs at start and its ``MEDIA_ROOT``. An observed fact comes from a
+when ``collectstatic`` runs at start, its ``MEDIA_ROOT`` and the folder of a SQLite database in
+``DATABASES``. An observed fact comes from a
 real run recorded in ``hardener.facts.toml`` beside the Dockerfile by
 ``hardener verify --learn [PATH]``: it builds the original image with the lab engine
 (buildah, as root), starts its ENTRYPOINT + CMD, runs the smoke command (as ``verify``
@@ -153,6 +154,11 @@ def _django(context_dir: Path, paths: tuple[str, ...], place: Place, start: str,
             resolved = _here(path, here)
             if resolved is not None:
                 writes.append(_write(resolved, f"Django {name} ({rel})"))
+        if b"sqlite3" in source:
+            for database in writes_python.sqlite_databases(source):
+                resolved = _here(database, here)
+                if resolved is not None:  # the folder: SQLite creates its journal beside the file
+                    writes.append(_write(posixpath.dirname(resolved), f"Django SQLite database ({rel})"))
 
 
 def _here(path: writes_python.PyPath | None, here: str | None) -> str | None:

@@ -250,3 +250,34 @@ def evaluate(source: bytes, name: str) -> PyPath | None:
         return None
     names = _bindings(module)
     return _Evaluator(names).eval(names[name]) if name in names else None
+
+
+def sqlite_databases(source: bytes) -> list[PyPath]:
+    """The files of the SQLite databases a Django settings module configures
+    (``DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}``),
+    where they can be resolved; SQLite writes the file and its journal beside it."""
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return []
+    names = _bindings(module)
+    databases = names.get("DATABASES")
+    if not isinstance(databases, cst.Dict):
+        return []
+    found = []
+    for element in databases.elements:
+        config = element.value if isinstance(element, cst.DictElement) else None
+        if not isinstance(config, cst.Dict):
+            continue
+        keys = {str(e.key.evaluated_value): e.value for e in config.elements
+                if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)}
+        engine = keys.get("ENGINE")
+        if not isinstance(engine, cst.SimpleString) or not str(engine.evaluated_value).endswith("sqlite3"):
+            continue
+        name = keys.get("NAME")
+        path = _Evaluator(names).eval(name) if name is not None else None
+        if path is not None and path.rel not in (":memory:", ""):
+            found.append(path)
+    return found
