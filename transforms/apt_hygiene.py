@@ -1,7 +1,6 @@
 """HD402 apt-hygiene."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 
 from hardener.ci.images import image_stages_of
@@ -20,6 +19,7 @@ from hardener.dockerfile.shell_edit import (
     subcommand,
 )
 from hardener.edits import Edit
+from hardener.knowledge.child_images import UPDATES, USES_LISTS, apt_list_users
 from hardener.model import Applicability, Change, Finding, Refusal, Transform
 from hardener.options import Option
 
@@ -33,10 +33,6 @@ _SAME_IN_APT_GET = {"install", "update", "dist-upgrade", "remove", "purge",
 _NEEDS_LISTS = {"install", "upgrade", "dist-upgrade", "build-dep", "source", "download"}
 _LISTS = "/var/lib/apt/lists"
 _CACHE_PATHS = ("/var/lib/apt", "/var/cache/apt")
-_USES_LISTS = re.compile(
-    r"\b(apt-get|apt)\s[^;&|]*?\b(install|upgrade|dist-upgrade|build-dep|source|download)\b"
-    r"|\bapt-cache\s")
-_UPDATES = re.compile(r"\b(apt-get|apt)\s[^;&|]*?\bupdate\b")
 _UNPINNED = ("apt install of unpinned packages stays apt: as apt-get it trades hadolint DL3027 "
              "for DL3008 (pin versions); set rename-unpinned = true to rename anyway")
 _SIZE_CHANGES = "--no-install-recommends and the package-list cleanup"
@@ -105,7 +101,7 @@ class AptHygiene(Transform):
         for inst, cmds, exact in shell_runs(doc, loose=True):
             if has_cache_under(inst, _CACHE_PATHS):
                 continue
-            for finding in self._one(doc, inst, cmds, exact, rename_unpinned, stages.reaches(inst)):
+            for finding in self._one(doc, inst, cmds, exact, rename_unpinned, stages.reaches(inst), ctx):
                 if isinstance(finding, Refusal) and finding.reason.startswith("builder stage"):
                     if finding.reason in noted:
                         continue  # one note per stage, not one per RUN
@@ -113,7 +109,7 @@ class AptHygiene(Transform):
                 yield finding
 
     def _one(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command], exact: bool,
-             rename_unpinned: bool, sized: bool) -> Iterator[Finding]:
+             rename_unpinned: bool, sized: bool, ctx: Context) -> Iterator[Finding]:
         calls = [(c, p, subcommand(c, p, _APT_VALUE_OPTS)) for c in cmds
                  if (p := program(c, ("apt", "apt-get"))) is not None]
         renames = list(self._renames(inst, calls, rename_unpinned))
@@ -134,7 +130,7 @@ class AptHygiene(Transform):
         elif updates and not _removes_lists(cmds) and not sized:
             yield self.refuse(builder_note(doc, inst, _SIZE_CHANGES), inst.line)
         elif updates and not _removes_lists(cmds):
-            yield from self._cleanup(doc, inst, cmds, updates)
+            yield from self._cleanup(doc, inst, cmds, updates, ctx)
 
     def _renames(self, inst: Instruction, calls: list[tuple[Command, int, int | None]],
                  rename_unpinned: bool) -> Iterator[Finding]:
@@ -183,12 +179,26 @@ class AptHygiene(Transform):
             inst.line, end_line=inst.end_line, applicability=Applicability.REVIEW)
 
     def _cleanup(self, doc: DockerfileDoc, inst: Instruction, cmds: list[Command],
-                 updates: list[Command]) -> Iterator[Finding]:
+                 updates: list[Command], ctx: Context) -> Iterator[Finding]:
         user = _later_list_user(doc, inst)
         if user is not None:
             yield self.refuse(f"the RUN at line {user.line} installs without its own apt-get update "
                               f"and needs the lists this RUN downloads", inst.line)
             return
+        children = apt_list_users(ctx, ctx.file) if ctx.file is not None else []
+        stuck = next((c for c in children if c.certain and not c.fixable), None)
+        if stuck is not None:
+            yield self.refuse(f"{stuck.where} is built FROM this image ({stuck.base}) and installs without its "
+                              "own apt-get update: it needs the lists this RUN downloads", inst.line)
+            return
+        child = next((c for c in children if c.certain), children[0] if children else None)
+        # the child's own RUN gets `apt-get update &&` from this transform (review): both go
+        # together, so this cleanup is review too and applies only with it
+        maybe = "" if child is None else (
+            f"; {child.where} is built FROM {'this image' if child.certain else 'a variable that may be this image'} "
+            f"({child.base}) and installs without its own apt-get update: it gets one in the same run, "
+            "apply both together")
+        level = Applicability.REVIEW if children else None
         if ends_with_exit(cmds):
             yield self.refuse("the RUN ends with exit; add rm -rf /var/lib/apt/lists/* before it",
                               inst.line)
@@ -200,8 +210,8 @@ class AptHygiene(Transform):
                               inst.line, end_line=inst.end_line, applicability=Applicability.REVIEW)
             return
         yield self.change([append_command(doc, inst, cmds, f"rm -rf {_LISTS}/*")],
-                          "package lists add tens of MB to the layer and are stale by the next build",
-                          inst.line, end_line=inst.end_line)
+                          "package lists add tens of MB to the layer and are stale by the next build" + maybe,
+                          inst.line, end_line=inst.end_line, applicability=level)
 
 
 def _delete_lines(doc: DockerfileDoc, inst: Instruction) -> Edit:
@@ -259,6 +269,6 @@ def _later_list_user(doc: DockerfileDoc, inst: Instruction) -> Instruction | Non
         if other.keyword != "RUN" or other.start <= inst.start or other.stage not in stages:
             continue
         code = other.args if other.json is None else " ".join(other.json)
-        if _USES_LISTS.search(code) and not _UPDATES.search(code):
+        if USES_LISTS.search(code) and not UPDATES.search(code):
             return other
     return None

@@ -49,20 +49,34 @@ class Run:
     binds: tuple[BindMount, ...]
 
 
-def runs_of(root: Path, dockerfile: Path) -> list[Run]:
-    """The ``docker run`` lines (without ``--user``) of images built from ``dockerfile``."""
+def built_names(root: Path, dockerfile: Path) -> set[str]:
+    """The image names (``name:tag``, ``:latest`` added) ``docker build -t`` lines of the
+    repository give the image built from ``dockerfile``."""
     from hardener.compose.project_find import command_lines
 
-    lines = command_lines(root)
     me = os.path.realpath(dockerfile)
     names: set[str] = set()
-    for path, _where, line in lines:
+    for path, _where, line in command_lines(root):
         for words in _invocations(line, "build"):
             built = _build(words, path.parent, root)
             if built is not None and built[0] == me:
                 names |= built[1]
+    return names
+
+
+def normal_name(image: str) -> str:
+    """``name`` and ``name:latest`` are one image; a registry host or digest stays as written."""
+    return _normal(image)
+
+
+def runs_of(root: Path, dockerfile: Path) -> list[Run]:
+    """The ``docker run`` lines (without ``--user``) of images built from ``dockerfile``."""
+    from hardener.compose.project_find import command_lines
+
+    names = built_names(root, dockerfile)
     if not names:
         return []
+    lines = command_lines(root)
     found = []
     for _path, where, line in lines:
         for words in _invocations(line, "run"):
