@@ -77,6 +77,8 @@ _CONFIG = re.compile(r"(tsconfig[\w.-]*|jsconfig|angular|nest-cli|\.babelrc|\.sw
                      r"|\.browserslistrc|browserslist|(next|vite)-env\.d\.ts|env\.d\.ts"
                      r"|\.eslintrc(\.\w+)?|eslint\.config\.\w+|\.prettierrc(\.\w+)?|prettier\.config\.\w+")
 _TESTS = frozenset({"jest", "mocha", "vitest", "ava", "tap", "karma", "playwright", "cypress", "c8", "nyc"})
+_PROD_ONLY = frozenset({"--production", "--prod", "-P", "--only=production"})
+_TEST_DIRS = re.compile(r"tests?|__tests__|specs?|e2e|test-?\w*")
 _LINT = frozenset({"eslint", "prettier", "tslint", "stylelint", "xo", "standard"})
 _UNKNOWN_BUILD = frozenset({"gulp", "grunt", "brunch", "ember", "meteor", "lerna", "nx", "turbo", "bower", "make"})
 _HARMLESS = frozenset({"rm", "rimraf", "mkdir", "mkdirp", "cp", "cpx", "copyfiles", "mv", "echo", "true", "chmod",
@@ -120,8 +122,9 @@ def expand(argvs: Iterable[list[str]]) -> Iterator[list[str] | None]:
             yield argv
 
 
-def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set[str] | Why:
-    """Top-level entries a Node app needs, or why they cannot be known."""
+def node_needs(directory: Path, paths: frozenset[str], steps: list[Step], dev_installed: bool = False) -> set[str] | Why:
+    """Top-level entries a Node app needs, or why they cannot be known; ``dev_installed``: an
+    earlier RUN installed the dependencies with devDependencies."""
     tops = {p for p in paths if "/" not in p}
     pkg = js_imports.read_json(directory / "package.json")
     if not isinstance(pkg, dict):
@@ -132,6 +135,7 @@ def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
     if re.search(r"_(auth|authToken|password)\s*=", npmrc):
         return Why(".npmrc holds a registry credential (a secret): pass it with RUN --mount=type=secret")
     app = _App(directory, paths, pkg)
+    app.dev_installs += dev_installed
     for step in steps:
         why = app.step(step)
         if why:
@@ -143,7 +147,11 @@ def node_needs(directory: Path, paths: frozenset[str], steps: list[Step]) -> set
     if not app.entries and not app.tools:
         return Why("no Node entrypoint in the command this stage runs (`node app.js`, `npm start`) and no known build")
     need = {m for m in NODE_MANIFESTS if m in tops} | ({b for b in _BERRY if b in tops} if ".yarnrc.yml" in tops else set())
-    return app.finish(need)
+    found = app.finish(need)
+    if isinstance(found, Why):
+        return found
+    left = app.tests_left_out(found)
+    return Why(left) if left else found
 
 
 class _App:
@@ -156,6 +164,7 @@ class _App:
         self.tools: set[str] = set()
         self.texts: list[str] = []
         self.installs = 0
+        self.dev_installs = 0  # installs that keep devDependencies (no --omit=dev, --production …)
         self.seen: set[str] = set()
         self.tsconfigs: list[str] = []
         self.extra: set[str] = set()
@@ -289,6 +298,8 @@ class _App:
                 return None
             if step.keyword == "RUN":
                 self.installs += 1
+                self.dev_installs += not _PROD_ONLY.intersection(argv) and not any(
+                    w.startswith(("--omit=dev", "--only=prod")) for w in argv)
                 if "--ignore-scripts" not in argv:
                     return self.lifecycle(step)
             return None
@@ -364,6 +375,22 @@ class _App:
         if isinstance(found, Why):
             return found
         return need | found | mentioned(self.texts, self.tops)
+
+    def tests_left_out(self, need: set[str]) -> str | None:
+        """Why narrowing would break the tests the image can run: package.json has a test
+        script whose runner the image installs (devDependencies kept), and its test files are
+        in a top-level folder the narrowed COPY leaves out (`docker compose exec app npm test`)."""
+        script = self.scripts.get("test")
+        if not isinstance(script, str) or not self.dev_installs:
+            return None
+        deps = {**(self.pkg.get("dependencies") or {}), **(self.pkg.get("devDependencies") or {})}
+        runner = next((t for t in sorted(_TESTS) if t in deps and re.search(rf"\b{t}\b", script)), None)
+        left = sorted(t for t in self.tops - need if _TEST_DIRS.fullmatch(t) and t not in self.files)
+        if runner is None or not left:
+            return None
+        return (f"package.json's test script runs {runner}, which the image installs, and its tests are in "
+                f"{left[0]}/, which a narrowed COPY would leave out (`npm test` in a container of this image "
+                "would find none); add it to .dockerignore if the image never runs them")
 
     def ts_inputs(self, config: str, depth: int = 0) -> set[str]:
         """A tsconfig's own file, what it extends or references, and the top-level entries its

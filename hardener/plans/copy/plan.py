@@ -110,11 +110,31 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
         needs = go_needs(directory, frozenset(paths), steps)
         first = GO_MANIFESTS
     else:
-        needs = node_needs(directory, frozenset(paths), steps)
+        needs = node_needs(directory, frozenset(paths), steps, dev_installed=_dev_install_before(doc, inst))
         first = NODE_MANIFESTS
     if isinstance(needs, Why):
         return needs, ()
     return needs | mentioned(texts, tops), first
+
+
+_INSTALL = re.compile(r"\b(npm\s+(ci|install|i)|yarn(\s+install)?|pnpm\s+(install|i))\b(?P<flags>[^;&|]*)")
+_PROD = re.compile(r"--omit[= ]dev|--production|--only[= ]prod|--prod\b|\s-P\b")
+
+
+def _dev_install_before(doc: DockerfileDoc, inst: Instruction) -> bool:
+    """Whether a RUN before ``inst`` in its stage (or the stages it is built on) installs the
+    Node dependencies with devDependencies (no --omit=dev, --production …)."""
+    chain = {inst.stage}
+    for stage in reversed(doc.stages[:inst.stage + 1]):
+        if stage.index in chain:
+            chain |= {s.index for s in doc.stages[:stage.index] if s.name and s.name == stage.base.lower()}
+    for other in doc.walk():
+        if other.keyword != "RUN" or other.stage not in chain or other.start >= inst.start:
+            continue
+        code = other.args if other.json is None else " ".join(other.json)
+        if any(not _PROD.search(m.group("flags")) for m in _INSTALL.finditer(code)):
+            return True
+    return False
 
 
 def copy_steps(doc: DockerfileDoc, inst: Instruction) -> list[Step]:
