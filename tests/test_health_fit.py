@@ -39,6 +39,12 @@ def check(tmp_path: Path, service: str) -> tuple[list[str] | None, list[str]]:
     ('{image: "elasticsearch:7.17.22"}', ["CMD-SHELL", "curl -fsS http://localhost:9200/_cluster/health || exit 1"]),
     ('{image: "mongo:7.0", command: mongod --port 27018}',
      ["CMD", "mongosh", "--port", "27018", "--quiet", "--eval", "db.adminCommand('ping')"]),
+    # healthcheck.sh came with the June 2023 builds: an older pinned MariaDB is pinged instead
+    ('{image: "mariadb:10.6.4-focal"}', ["CMD", "mysqladmin", "ping", "-h", "localhost"]),
+    ('{image: "mariadb:10.3"}', ["CMD", "mysqladmin", "ping", "-h", "localhost"]),
+    ('{image: "mariadb:10.6.14"}', ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]),
+    ('{image: "mariadb:10-focal"}', ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]),
+    ('{image: "mariadb:11.4"}', ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]),
 ])
 def test_the_command_follows_the_service(tmp_path, service, test):
     assert check(tmp_path, service) == (test, [])
@@ -56,6 +62,7 @@ def test_the_command_follows_the_service(tmp_path, service, test):
     ('{image: "grafana/grafana:11.1.0", volumes: ["./grafana.ini:/etc/grafana/grafana.ini"]}', "own Grafana configuration"),
     ('{image: "prom/prometheus:v2.53.0", command: ["--web.config.file=/etc/prometheus/web.yml"]}', "basic auth"),
     ('{image: "mongo:4.4"}', "legacy `mongo` shell"),
+    ('{image: "mariadb:11.0.1"}', "predates the image's healthcheck.sh"),
     ('{image: "axllent/mailpit:v1.20", command: ["--listen", "0.0.0.0:8026"]}', "MP_*"),
     ('{image: "nginx:1.27", command: "/bin/sh -c \\"envsubst < /tmp/t > /etc/nginx/conf.d/default.conf && nginx -g \'daemon off;\'\\""}',
      "writes the nginx configuration"),

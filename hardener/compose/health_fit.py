@@ -198,6 +198,29 @@ def _mongo(test: list[str], s: Setup) -> Fit:
     return ([*test[:2], "--port", port, *test[2:]], None, f" (port {port}: its --port)") if port else (test, None, "")
 
 
+# MariaDB's images gained /usr/local/bin/healthcheck.sh in the June 2023 builds: these patch
+# releases first shipped it (mariadb-docker's release notes); lines that were end-of-life by
+# then never got it, not even on their floating tags.
+_MARIADB_HEALTHCHECK = {(10, 4): 30, (10, 5): 21, (10, 6): 14, (10, 9): 7, (10, 10): 5, (10, 11): 4, (11, 0): 2}
+_MARIADB_PING = ["CMD", "mysqladmin", "ping", "-h", "localhost"]
+
+
+def _mariadb(test: list[str], s: Setup) -> Fit:
+    """An image older than healthcheck.sh is checked with mysqladmin ping (every 10.x image has it)."""
+    match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-|$)", s.tag or "")
+    if match is None:
+        return test, None, ""  # latest, lts, a codename: a current build
+    major, minor, patch = (int(g) if g is not None else None for g in match.groups())
+    if minor is None or (major, minor) >= (11, 1):
+        return test, None, ""
+    first = _MARIADB_HEALTHCHECK.get((major, minor))
+    if first is not None and (patch is None or patch >= first):
+        return test, None, ""
+    if major >= 11:
+        return test, f"mariadb {s.tag} predates the image's healthcheck.sh and has no mysqladmin; write the check by hand", ""
+    return _MARIADB_PING, None, f" (mariadb {s.tag} predates the image's healthcheck.sh)"
+
+
 def _mailpit(test: list[str], s: Setup) -> Fit:
     flags = [w for w in s.words if w.startswith(("--listen", "-l", "--webroot", "--ui-tls"))]
     if flags:
@@ -225,5 +248,6 @@ _RULES: dict[str, Callable[[list[str], Setup], Fit]] = {
     "grafana": _grafana,
     "prometheus": _prometheus,
     "mongo": _mongo,
+    "mariadb": _mariadb,
     "mailpit": _mailpit,
 }
