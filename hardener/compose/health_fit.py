@@ -210,7 +210,8 @@ def _mariadb(test: list[str], s: Setup) -> Fit:
     match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-|$)", s.tag or "")
     if match is None:
         return test, None, ""  # latest, lts, a codename: a current build
-    major, minor, patch = (int(g) if g is not None else None for g in match.groups())
+    major = int(match.group(1))
+    minor, patch = (int(g) if g is not None else None for g in match.groups()[1:])
     if minor is None or (major, minor) >= (11, 1):
         return test, None, ""
     first = _MARIADB_HEALTHCHECK.get((major, minor))
