@@ -51,7 +51,8 @@ class ExecForm(Transform):
     `;`, env assignments, shell builtins such as `exec`/`cd`), a `SHELL` instruction
     changed the shell of that stage, the file uses the backtick escape (Windows images),
     comments sit inside its continuation lines, or an ENTRYPOINT would start receiving
-    the stage's CMD as arguments.
+    the stage's CMD as arguments, or the program is a script of the build context without
+    a `#!` line (the shell ran it as a shell script; exec form fails with "exec format error").
 
     ## References
     hadolint DL3025
@@ -67,10 +68,10 @@ class ExecForm(Transform):
         for stage in doc.stages:
             for inst in stage.instructions:
                 if inst.keyword in ("CMD", "ENTRYPOINT") and inst.json is None and inst.args:
-                    yield from self._one(doc, stage, inst)
+                    yield from self._one(doc, stage, inst, ctx)
 
-    def _one(self, doc: DockerfileDoc, stage: Stage, inst: Instruction) -> Iterator[Finding]:
-        why_not = _obstacle(doc, stage, inst)
+    def _one(self, doc: DockerfileDoc, stage: Stage, inst: Instruction, ctx: Context) -> Iterator[Finding]:
+        why_not = _obstacle(doc, stage, inst) or _no_shebang(stage, inst, ctx)
         if why_not:
             yield self.refuse(f"{inst.keyword} stays in shell form: {why_not}", inst.line)
             return
@@ -100,3 +101,23 @@ def _obstacle(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> str | None
         return "in exec form it would receive the stage's CMD as arguments"
     return None
 
+
+
+def _no_shebang(stage: Stage, inst: Instruction, ctx: Context) -> str | None:
+    """A script from the build context without a ``#!`` line: ``/bin/sh -c script`` runs it
+    as a shell script when exec() says it is no executable (ENOEXEC), exec form fails with
+    "exec format error"."""
+    from hardener.knowledge.images import entrypoint_script
+
+    upto = [i for i in stage.instructions if i.line <= inst.line]
+    if next((i for i in reversed(upto) if i.keyword in ("CMD", "ENTRYPOINT")), None) is not inst:
+        return None
+    if inst.keyword == "CMD" and any(i.keyword == "ENTRYPOINT" for i in upto):
+        return None  # the CMD is the ENTRYPOINT's arguments, never executed by itself
+    found = entrypoint_script(upto, ctx.build_context)
+    if found is None or found[0].rsplit("/", 1)[-1] != shlex.split(inst.args)[0].rsplit("/", 1)[-1]:
+        return None
+    name, text = found
+    if text.startswith("#!") or not text.strip() or "\x00" in text[:1024]:
+        return None  # a script with an interpreter line, or a binary
+    return f"{name} has no #! line: the shell ran it as a shell script, exec form would fail with \"exec format error\""
