@@ -62,10 +62,12 @@ class CdToWorkdir(Transform):
             for pos, inst in enumerate(stage.instructions):
                 cmds = _leading_cd(doc, inst)
                 if cmds is not None and _posix_shell(doc, stage, inst):
-                    yield self._one(doc, stage, pos, cmds, before.get(inst.start))
+                    found = self._one(doc, stage, pos, cmds, before.get(inst.start), before)
+                    if found is not None:
+                        yield found
 
     def _one(self, doc: DockerfileDoc, stage: Stage, pos: int, cmds: list[Command],
-             current: str | None) -> Finding:
+             current: str | None, before: dict[int, str | None]) -> Finding | None:
         inst = stage.instructions[pos]
         cd, rest = cmds[0], cmds[1]
         raw = cd.words[1].raw
@@ -81,23 +83,56 @@ class CdToWorkdir(Transform):
             return self.change([Edit(cd.start, rest.start, "")],
                                f"the RUN already runs in {target}; the `cd` does nothing", inst.line,
                                end_line=inst.end_line)
-        restore = _needs_restore(stage.instructions[pos + 1 :])
+        # RUNs next to each other that enter the same directory share one WORKDIR: the first
+        # of them carries the whole change, so it applies (or is suppressed) as one
+        if current is not None and _target(doc, stage, pos - 1, before) == target:
+            return None
+        last = pos
+        while current is not None and _target(doc, stage, last + 1, before) == target:
+            last += 1
+        restore = _needs_restore(stage.instructions[last + 1 :])
         if restore and current is None:
             return self.refuse("WORKDIR persists for the later instructions but the directory "
                                "to return to is the base image's, which is unknown", inst.line)
-        return self._change(doc, inst, cd, rest, target, current if restore else None)
+        return self._change(doc, stage.instructions[pos:last + 1], target, current if restore else None)
 
-    def _change(self, doc: DockerfileDoc, inst: Instruction, cd: Command, rest: Command,
-                target: str, back: str | None) -> Finding:
-        indent = doc.text[doc.lines[inst.line - 1].start : inst.start]
-        workdir = "workdir" if doc.text[inst.keyword_start : inst.keyword_end].islower() else "WORKDIR"
-        edits = [Edit(inst.start, inst.start, f"{workdir} {target}{doc.newline}{indent}"),
-                 Edit(cd.start, rest.start, "")]
-        reason = f"`cd {cd.words[1].raw}` as the first command is WORKDIR {target}"
+    def _change(self, doc: DockerfileDoc, runs: tuple[Instruction, ...], target: str, back: str | None) -> Finding:
+        first, last = runs[0], runs[-1]
+        indent = doc.text[doc.lines[first.line - 1].start : first.start]
+        workdir = "workdir" if doc.text[first.keyword_start : first.keyword_end].islower() else "WORKDIR"
+        edits = [Edit(first.start, first.start, f"{workdir} {target}{doc.newline}{indent}")]
+        for run in runs:
+            cmds = _leading_cd(doc, run)
+            assert cmds is not None  # _target and _one accepted each of them
+            edits.append(Edit(cmds[0].start, cmds[1].start, ""))
+        cd = _leading_cd(doc, first)
+        assert cd is not None
+        reason = f"`cd {cd[0].words[1].raw}` as the first command is WORKDIR {target}"
+        if len(runs) > 1:
+            reason += f" (for the {len(runs)} RUNs in a row that enter it)"
         if back is not None:
-            edits.append(Edit(inst.end, inst.end, f"{doc.newline}{indent}{workdir} {back}"))
+            edits.append(Edit(last.end, last.end, f"{doc.newline}{indent}{workdir} {back}"))
             reason += f"; WORKDIR {back} afterwards keeps the later instructions where they were"
-        return self.change(edits, reason, inst.line, end_line=inst.end_line)
+        return self.change(edits, reason, first.line, end_line=last.end_line)
+
+
+def _target(doc: DockerfileDoc, stage: Stage, pos: int, before: dict[int, str | None]) -> str | None:
+    """The directory the RUN at ``pos`` enters with a leading ``cd`` this transform turns into a
+    WORKDIR (None: not such a RUN, or one it refuses or leaves where it already is)."""
+    if pos < 0 or pos >= len(stage.instructions):
+        return None
+    inst = stage.instructions[pos]
+    cmds = _leading_cd(doc, inst)
+    current = before.get(inst.start)
+    if cmds is None or current is None or not _posix_shell(doc, stage, inst):
+        return None
+    cd, rest = cmds[0], cmds[1]
+    raw = cd.words[1].raw
+    target = join_workdir(current, raw) if is_literal_path(raw) else None
+    if target is None or target == current or any(_program(c) in _DIR_CHANGERS for c in cmds[1:]) \
+            or "OLDPWD" in inst.args or any(cd.start <= c.start < rest.start for c in inst.comments_inside):
+        return None
+    return target
 
 
 def _leading_cd(doc: DockerfileDoc, inst: Instruction) -> list[Command] | None:
