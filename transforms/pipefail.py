@@ -103,11 +103,28 @@ class Pipefail(Transform):
         line_start = doc.text.rfind("\n", 0, first.keyword_start) + 1
         indent = doc.text[line_start : first.keyword_start]
         keyword = "shell" if doc.text[first.keyword_start : first.keyword_end].islower() else "SHELL"
-        text = f"{keyword} {shell}{doc.newline}{indent}"
-        yield self.change([Edit(first.keyword_start, first.keyword_start, text)],
+        above = _comments_above(doc, line_start)
+        if above < line_start:  # the comment lines right above describe the RUN: SHELL goes above them
+            lead = len(doc.text[above:line_start]) - len(doc.text[above:line_start].lstrip(" \t"))
+            edit = Edit(above + lead, above + lead, f"{keyword} {shell}{doc.newline}{doc.text[above:above + lead]}")
+        else:
+            edit = Edit(first.keyword_start, first.keyword_start, f"{keyword} {shell}{doc.newline}{indent}")
+        yield self.change([edit],
                           "a failing command on the left of a pipe now fails the build; later "
                           f"RUNs of the stage run in {shell.split(chr(34))[1]}",
                           first.line, end_line=first.end_line)
+
+
+def _comments_above(doc: DockerfileDoc, line_start: int) -> int:
+    """Where the comment lines directly above the line at ``line_start`` begin (``line_start``
+    itself when the line above is not a comment)."""
+    start = line_start
+    while start > 0:
+        prev = doc.text.rfind("\n", 0, start - 1) + 1
+        if not doc.text[prev:start].lstrip().startswith("#"):
+            break
+        start = prev
+    return start
 
 
 def _non_posix(shell: Instruction) -> bool:
