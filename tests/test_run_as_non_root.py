@@ -126,6 +126,10 @@ def test_leaves_non_root_alone(tmp_path, text):
         pytest.param("FROM debian:12\nRUN apt-get update\n", {}, "base image for other", id="no-start-command"),
         pytest.param("FROM python:3.12\nRUN pip install x\nCMD [\"python3\"]\n", {}, "bare python3", id="bare-repl"),
         pytest.param("FROM debian:12\nCMD bash\n", {}, "bare bash", id="bare-shell"),
+        pytest.param("FROM node:22\nRUN adduser --disabled-password vscode\nCMD [\"node\", \"a.js\"]\n", {},
+                     "creates the IDE user vscode", id="ide-user"),
+        pytest.param("FROM node:22 AS devcontainer\nCMD [\"node\", \"a.js\"]\n", {}, "named devcontainer",
+                     id="devcontainer-stage"),
     ],
 )
 def test_refuses(tmp_path, text, files, reason):

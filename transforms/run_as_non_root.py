@@ -12,6 +12,7 @@ from hardener.edits import Edit
 from hardener.knowledge import images, writes
 from hardener.knowledge import writable as writable_plan
 from hardener.knowledge.config_runtime import config_obstacle, privileged_port_reason
+from hardener.knowledge.dev_environment import dev_environment
 from hardener.knowledge.host_mounts import host_writes
 from hardener.knowledge.image_facts import image_facts
 from hardener.knowledge.images import Base, UserSpec
@@ -89,7 +90,10 @@ class RunAsNonRoot(Transform):
     (no CMD/ENTRYPOINT, or a bare shell/REPL such as `CMD ["python3"]`), a volume
     would need a shell the image lacks to be chowned, the Dockerfile gives its files to a
     user a package creates whose uid is not known (`chown -R unit …`), or the app writes directly into a
-    system directory (`/etc/app.conf`) or under `/root`, which the user must not own.
+    system directory (`/etc/app.conf`) or under `/root`, which the user must not own; a Python
+    entrypoint script runs such a root-only command; the app opens the container engine's socket
+    (`/var/run/docker.sock`); the image is a development environment (a `dev-envs` or
+    `devcontainer` stage, or one that creates the IDE user `vscode`).
 
     The change is `unsafe` when a Compose service of the repository builds this Dockerfile and
     bind-mounts a host directory onto a path the app writes (`./data:/app/data`): the host
@@ -226,6 +230,10 @@ def _obstacle(doc: DockerfileDoc, base: Base, ctx: Context) -> str | None:
     onbuild = next((i for i in insts if i.keyword == "ONBUILD"), None)
     if onbuild is not None:
         return f"needs root at build time of child images: ONBUILD (line {onbuild.line}) would run as the new user"
+    dev = dev_environment(doc, base)
+    if dev:
+        return (f"the image is a development environment ({dev}): who works in it is the dev environment's "
+                "choice (its IDE settings or remoteUser), not the Dockerfile's")
     base_like = _base_image_start(insts)
     if base_like:
         return (f"looks like a base image for other Dockerfiles ({base_like}); a USER here would make "
