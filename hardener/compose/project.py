@@ -50,6 +50,7 @@ class Loaded:
     env: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)  # "include compose.db.yaml", "extends common.yaml"
+    name: str | None = None  # top-level ``name:`` of the -f files, the last one set (as written)
 
     def describe(self, root: Path) -> str:
         """The -f files, how they were found, and the files they pull in themselves."""
@@ -119,6 +120,8 @@ def _merge_file(loaded: Loaded, path: Path, read: Read, base_dir: Path, depth: i
         return
     loaded.members.append(path)
     top, lines = root
+    if depth == 0 and isinstance(top.get("name"), str):
+        loaded.name = top["name"]  # an included file's name is not the project's
     for include in _includes(top.get("include"), path.parent):
         loaded.pulled.append(f"include {_rel(include, base_dir)}")
         _merge_file(loaded, include, read, base_dir=include.parent, depth=depth + 1)
