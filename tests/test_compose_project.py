@@ -163,3 +163,30 @@ def test_config_declares_projects(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.hardener]\ncompose-projects = [["../x.yaml"]]\n')
     with pytest.raises(BadInput, match="inside the repository"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(("dotenv", "want"), [
+    pytest.param(False, ["compose.yaml (--env-file from Makefile:2)"], id="no-dotenv-only-the-command"),
+    pytest.param(True, ["compose.yaml (--env-file from Makefile:2)", "compose.yaml (default file)"],
+                 id="dotenv-keeps-the-bare-project"),
+])
+def test_env_file_command_is_its_own_project(tmp_path: Path, dotenv: bool, want: list[str]) -> None:
+    files = {"compose.yaml": "services:\n  app:\n    image: ${IMAGE}\n",
+             ".env.prod": "IMAGE=nginx:1.27\n",
+             "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}
+    root = _write(tmp_path, {**files, **({".env": "IMAGE=busybox\n"} if dotenv else {})})
+    found = find_projects(root)
+    assert [p.describe(root) for p in found] == want
+    # values come from the command's env file, not from .env
+    assert load(found[0], lambda p: p.read_bytes() if p.is_file() else None).services["app"].value["image"] == "nginx:1.27"
+
+
+def test_env_file_and_bare_f_sets_are_two_projects(tmp_path: Path) -> None:
+    root = _write(tmp_path, {
+        "compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n", ".env.prod": "X=1\n",
+        "Makefile": "a:\n\tdocker compose -f compose.yaml -f compose.full.yaml up\n"
+                    "b:\n\tdocker compose -f compose.yaml -f compose.full.yaml --env-file .env.prod up\n",
+    })
+    found = [p for p in find_projects(root) if len(p.files) == 2]
+    assert [(p.source, p.env_file) for p in found] == [
+        ("-f from Makefile:2", None), ("-f from Makefile:4", (root / ".env.prod").resolve())]

@@ -69,8 +69,10 @@ class Loaded:
 
 
 def find_projects(root: Path, configured: Iterable[Sequence[str]] = (), *, commands: bool = True) -> list[Project]:
-    """Every project the repository under ``root`` defines: config first, then commands, then
-    the default pair of each folder that has one (a lone default file is a project too)."""
+    """Every project the repository under ``root`` defines: config first, then commands (``-f``
+    sets, then ``--env-file`` commands without ``-f``: a folder's default files interpolated
+    from that file), then the default pair of each folder that has one (a lone default file is
+    a project too; not when the folder has no ``.env`` and its commands name another)."""
     out: list[Project] = []
     for names in configured:
         files = tuple((root / n).resolve() for n in names)
@@ -78,23 +80,35 @@ def find_projects(root: Path, configured: Iterable[Sequence[str]] = (), *, comma
             out.append(Project(files, "config [tool.hardener] compose-projects"))
     for command in project_find.commands(root.resolve()) if commands else ():
         out.append(Project(command.files, f"-f from {command.where}", command.env_file))
+    env_folders = set()
+    for command in project_find.env_commands(root.resolve()) if commands else ():
+        found = _default_files(command.folder) if command.folder is not None else None
+        if found is not None and command.env_file is not None:
+            out.append(Project(found[0], f"--env-file from {command.where}", command.env_file))
+            env_folders.add(command.folder)
     folders = {f.parent for f in project_find.compose_defaults(root.resolve())} if commands else {root.resolve()}
     for folder in sorted(folders):
-        base = next((folder / n for n in BASE_NAMES if (folder / n).is_file()), None)
-        if base is None:
-            continue
-        stem = base.name.rsplit(".", 1)[0]
-        over = next((folder / f"{stem}.override{s}" for s in (".yaml", ".yml")
-                     if (folder / f"{stem}.override{s}").is_file()), None)
-        files = (base, over) if over is not None else (base,)
-        out.append(Project(files, "override pair" if over is not None else "default file"))
+        found = _default_files(folder)
+        if found is not None and not (folder in env_folders and not (folder / ".env").is_file()):
+            out.append(Project(*found))
     return _unique(out)
 
 
+def _default_files(folder: Path) -> tuple[tuple[Path, ...], str] | None:
+    """(what a bare ``docker compose`` loads in ``folder``, "override pair"/"default file")."""
+    base = next((folder / n for n in BASE_NAMES if (folder / n).is_file()), None)
+    if base is None:
+        return None
+    stem = base.name.rsplit(".", 1)[0]
+    over = next((folder / f"{stem}.override{s}" for s in (".yaml", ".yml")
+                 if (folder / f"{stem}.override{s}").is_file()), None)
+    return ((base, over), "override pair") if over is not None else ((base,), "default file")
+
+
 def _unique(projects: list[Project]) -> list[Project]:
-    seen: dict[tuple[Path, ...], Project] = {}
+    seen: dict[tuple[tuple[Path, ...], Path | None], Project] = {}
     for project in projects:
-        seen.setdefault(project.files, project)
+        seen.setdefault((project.files, project.env_file), project)
     return list(seen.values())
 
 

@@ -51,9 +51,9 @@ def projects_of(ctx: Context) -> list[Loaded]:
     if ctx.file is None:
         return []
     me = ctx.file.resolve()
-    candidates: dict[tuple[Path, ...], Loaded] = {}
+    candidates: dict[tuple[tuple[Path, ...], Path | None], Loaded] = {}
     for loaded in [*all_projects(ctx), *_folder_projects(ctx, me.parent)]:
-        candidates.setdefault(loaded.project.files, loaded)
+        candidates.setdefault((loaded.project.files, loaded.project.env_file), loaded)
     group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
     files = {m for p in group for m in p.members}
     grown = True
@@ -66,11 +66,18 @@ def projects_of(ctx: Context) -> list[Loaded]:
 
 
 def env_project(doc: ComposeDoc, ctx: Context) -> list[Loaded]:
-    """A file that stands alone but takes values from the ``.env`` beside it (``${DB_IMAGE}``):
-    its one-file project, so the graph sees the images and hosts ``docker compose`` would."""
-    if ctx.file is None or "$" not in doc.text or ctx.files.run_view().original(ctx.file.parent / ".env") is None:
+    """A file that stands alone but takes values from an env file (``${DB_IMAGE}``): its
+    one-file project with the ``.env`` beside it, and one per ``--env-file`` command that runs
+    it without ``-f`` (values from that file, not from ``.env``), so the graph sees the images
+    and hosts ``docker compose`` would."""
+    if ctx.file is None or "$" not in doc.text:
         return []
-    return [load(Project((ctx.file.resolve(),), "with .env"), ctx.files.run_view().original)]
+    me = ctx.file.resolve()
+    read = ctx.files.run_view().original
+    out = [p for p in all_projects(ctx) if p.project.files == (me,) and p.project.env_file is not None]
+    if read(me.parent / ".env") is not None:
+        out.insert(0, load(Project((me,), "with .env"), read))
+    return out
 
 
 def completes(service: Service) -> bool:
