@@ -190,3 +190,23 @@ def test_env_file_and_bare_f_sets_are_two_projects(tmp_path: Path) -> None:
     found = [p for p in find_projects(root) if len(p.files) == 2]
     assert [(p.source, p.env_file) for p in found] == [
         ("-f from Makefile:2", None), ("-f from Makefile:4", (root / ".env.prod").resolve())]
+
+
+def test_configs_are_merged_and_read_as_proxy_configuration(tmp_path: Path) -> None:
+    from hardener.compose.graph import build_graph
+    from hardener.compose.project_view import merged_doc
+    from hardener.context import Context
+
+    root = _write(tmp_path, {
+        "compose.yaml": "services:\n  app:\n    image: ghcr.io/acme/app:1\n"
+                        "configs:\n  caddyfile:\n    file: ./caddy/Caddyfile\n",
+        "deploy/compose.proxy.yaml": "services:\n  caddy:\n    image: caddy:2.8\n    configs:\n"
+                                     "      - source: caddyfile\n        target: /etc/caddy/Caddyfile\n",
+        "caddy/Caddyfile": ":80 {\n\treverse_proxy app:8000\n}\n",
+    })
+    project = Project((root / "compose.yaml", (root / "deploy/compose.proxy.yaml").resolve()), "test")
+    loaded = load(project, lambda p: p.read_bytes() if p.is_file() else None)
+    # a -f file's relative paths are the project folder's
+    assert loaded.configs == {"caddyfile": {"file": str((root / "caddy/Caddyfile").resolve())}}
+    graph = build_graph(merged_doc(loaded), Context(root, {}).for_file(root / "compose.yaml"))
+    assert [(e.client, e.server, e.source, e.detail) for e in graph.edges] == [("caddy", "app", "proxy", "Caddyfile")]

@@ -46,6 +46,7 @@ class Loaded:
     project: Project
     services: dict[str, Merged] = field(default_factory=dict)
     networks: dict[str, Any] = field(default_factory=dict)
+    configs: dict[str, Any] = field(default_factory=dict)  # top-level configs, ``file:`` made absolute
     members: list[Path] = field(default_factory=list)  # the -f files and all they include/extend
     env: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -141,6 +142,8 @@ def _merge_file(loaded: Loaded, path: Path, read: Read, base_dir: Path, depth: i
         _merge_file(loaded, include, read, base_dir=include.parent, depth=depth + 1)
     for name, body in (top.get("networks") or {}).items() if isinstance(top.get("networks"), dict) else []:
         loaded.networks[name] = merge_value("networks", loaded.networks.get(name), body or {})
+    for name, body in (top.get("configs") or {}).items() if isinstance(top.get("configs"), dict) else []:
+        loaded.configs[name] = _config_file(body, base_dir, loaded.env)
     services = top.get("services")
     for name, body in services.items() if isinstance(services, dict) else []:
         if not isinstance(body, dict):
@@ -239,6 +242,16 @@ def _rebase(body: dict[str, Any], folder: Path) -> dict[str, Any]:
         absolute = str((folder / rel).resolve()) if isinstance(rel, str) and "$" not in rel else rel
         fixed.append({**item, "path": absolute} if isinstance(item, dict) else absolute)
     return {**body, "env_file": fixed}
+
+
+def _config_file(body: Any, folder: Path, env: dict[str, str]) -> Any:
+    """A top-level config with its ``file:`` absolute (a -f file's from the project folder,
+    an included file's from its own, as Compose resolves them)."""
+    body = _interpolated(body, env)
+    rel = body.get("file") if isinstance(body, dict) else None
+    if not isinstance(rel, str) or "$" in rel:
+        return body
+    return {**body, "file": str((folder / rel).resolve())}
 
 
 def _interpolated(value: Any, env: dict[str, str]) -> Any:

@@ -174,6 +174,8 @@ def merged_doc(loaded: Loaded, only: str | None = None) -> ComposeDoc:
     data = {"services": {n: _untagged(s.value) for n, s in loaded.services.items() if only in (None, n)}}
     if loaded.networks and only is None:
         data["networks"] = _untagged(loaded.networks)
+    if loaded.configs:  # a service's configs: name them; proxy configs are read through them
+        data["configs"] = _untagged(loaded.configs)
     out = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
