@@ -210,3 +210,18 @@ def test_configs_are_merged_and_read_as_proxy_configuration(tmp_path: Path) -> N
     assert loaded.configs == {"caddyfile": {"file": str((root / "caddy/Caddyfile").resolve())}}
     graph = build_graph(merged_doc(loaded), Context(root, {}).for_file(root / "compose.yaml"))
     assert [(e.client, e.server, e.source, e.detail) for e in graph.edges] == [("caddy", "app", "proxy", "Caddyfile")]
+
+
+@pytest.mark.parametrize(("command", "name"), [
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml -p shop_test up", "shop_test", id="short"),
+    pytest.param("docker compose --project-name=shop -f compose.yaml -f compose.full.yaml up", "shop", id="long"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p 8080:80 web", None,
+                 id="run-publish-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p 8080 web", None,
+                 id="a-bare-port-is-not-a-name"),
+])
+def test_commands_keep_the_project_name(tmp_path: Path, command: str, name: str | None) -> None:
+    root = _write(tmp_path, {"compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n",
+                             "Makefile": f"up:\n\t{command}\n"})
+    [found] = [p for p in find_projects(root) if len(p.files) == 2]
+    assert found.name == name

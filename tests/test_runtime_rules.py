@@ -478,3 +478,10 @@ def test_project_rules_second_run_is_a_no_op(tmp_path):
         _apply(_process(tmp_path / name, tmp_path))
     for name in ("compose.yaml", "compose.prod.yaml"):
         assert not _process(tmp_path / name, tmp_path).changed
+
+
+def test_a_commands_project_name_names_the_rules(tmp_path):
+    make = "up:\n\tdocker compose -f compose.yaml -f compose.prod.yaml --project-name shop_prod up -d\n"
+    _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": make})
+    text = _rules_text(_findings(tmp_path / "compose.prod.yaml", tmp_path))
+    assert "# project: shop_prod\n" in text and 'container.name startswith "shop_prod-db-"' in text

@@ -64,9 +64,10 @@ class AddRuntimeRules(ServiceTransform):
 
     ## Applicability
     review: alerts only, but a service may legitimately write or connect somewhere its
-    files do not show. Containers are matched by the Compose project (`name:`, else the
-    directory) and service name and by the image repository; built services by the image
-    Compose v2 names `<project>-<service>` (v1: `<project>_<service>`; both are matched).
+    files do not show. Containers are matched by the Compose project (the `-p` of the command
+    that runs it, else `name:`, else the directory) and service name and by the image
+    repository; built services by the image Compose v2 names `<project>-<service>`
+    (v1: `<project>_<service>`; both are matched).
 
     A file that a command, the override pair or an include loads with other files is read as
     the merged project (what `docker compose` runs): the rules are written once per project,

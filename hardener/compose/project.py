@@ -33,6 +33,7 @@ class Project:
     files: tuple[Path, ...]
     source: str  # "override pair", "-f from Makefile:12", "COMPOSE_FILE in .env:3", "config"
     env_file: Path | None = None
+    name: str | None = None  # the command's -p/--project-name (wins over ``name:``)
 
     def describe(self, root: Path) -> str:
         names = " + ".join(_rel(f, root) for f in self.files)
@@ -80,12 +81,12 @@ def find_projects(root: Path, configured: Iterable[Sequence[str]] = (), *, comma
         if files and all(f.is_file() for f in files):
             out.append(Project(files, "config [tool.hardener] compose-projects"))
     for command in project_find.commands(root.resolve()) if commands else ():
-        out.append(Project(command.files, f"-f from {command.where}", command.env_file))
+        out.append(Project(command.files, f"-f from {command.where}", command.env_file, command.name))
     env_folders = set()
     for command in project_find.env_commands(root.resolve()) if commands else ():
         found = _default_files(command.folder) if command.folder is not None else None
         if found is not None and command.env_file is not None:
-            out.append(Project(found[0], f"--env-file from {command.where}", command.env_file))
+            out.append(Project(found[0], f"--env-file from {command.where}", command.env_file, command.name))
             env_folders.add(command.folder)
     folders = {f.parent for f in project_find.compose_defaults(root.resolve())} if commands else {root.resolve()}
     for folder in sorted(folders):

@@ -64,8 +64,10 @@ def spoken(doc: ComposeDoc, ctx: Context) -> Spoken | None:
 
 
 def project_name(loaded: Loaded) -> str | None:
-    """The Compose project name: the last ``name:`` of its -f files, else its first file's
-    folder, normalised as Compose does; None when it comes from a variable."""
-    if loaded.name is not None and "$" in loaded.name:
+    """The Compose project name: the command's ``-p``, else the last ``name:`` of its -f
+    files, else its first file's folder, normalised as Compose does; None when it comes from
+    a variable."""
+    name = loaded.project.name or loaded.name
+    if name is not None and "$" in name:
         return None
-    return falco.normalize_project(loaded.name or loaded.project.files[0].parent.name) or None
+    return falco.normalize_project(name or loaded.project.files[0].parent.name) or None
