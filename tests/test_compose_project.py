@@ -225,3 +225,16 @@ def test_commands_keep_the_project_name(tmp_path: Path, command: str, name: str 
                              "Makefile": f"up:\n\t{command}\n"})
     [found] = [p for p in find_projects(root) if len(p.files) == 2]
     assert found.name == name
+
+
+def test_an_env_file_command_stands_for_the_bare_pair(tmp_path: Path) -> None:
+    from hardener.compose.project_view import projects_of
+    from hardener.context import Context
+
+    root = _write(tmp_path, {"compose.yaml": "services:\n  app:\n    image: ${IMAGE}\n",
+                             "compose.override.yaml": "services:\n  app:\n    ports: ['80:80']\n",
+                             ".env.prod": "IMAGE=nginx:1.27\n",
+                             "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"})
+    found = projects_of(Context(root, {}).for_file(root / "compose.yaml"))
+    assert [(p.project.source, p.services["app"].value["image"]) for p in found] == [
+        ("--env-file from Makefile:2", "nginx:1.27")]

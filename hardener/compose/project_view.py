@@ -52,7 +52,8 @@ def projects_of(ctx: Context) -> list[Loaded]:
         return []
     me = ctx.file.resolve()
     candidates: dict[tuple[tuple[Path, ...], Path | None], Loaded] = {}
-    for loaded in [*all_projects(ctx), *_folder_projects(ctx, me.parent)]:
+    known = {p.project.files for p in all_projects(ctx)}  # an --env-file command may stand for the bare pair
+    for loaded in [*all_projects(ctx), *(p for p in _folder_projects(ctx, me.parent) if p.project.files not in known)]:
         candidates.setdefault((loaded.project.files, loaded.project.env_file), loaded)
     group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
     files = {m for p in group for m in p.members}
