@@ -485,3 +485,33 @@ def test_a_commands_project_name_names_the_rules(tmp_path):
     _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": make})
     text = _rules_text(_findings(tmp_path / "compose.prod.yaml", tmp_path))
     assert "# project: shop_prod\n" in text and 'container.name startswith "shop_prod-db-"' in text
+
+
+@pytest.mark.parametrize("files, image, refused", [
+    pytest.param({".env": "DB_IMAGE=postgres:16\n"}, "postgres", None, id="values-from-dotenv"),
+    pytest.param({".env.prod": "DB_IMAGE=postgres:16\n",
+                  "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}, "postgres", None,
+                 id="values-from-the-commands-env-file"),
+    pytest.param({".env": "DB_IMAGE=postgres:16\n", ".env.prod": "DB_IMAGE=mariadb:11\n",
+                  "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}, "postgres",
+                 "no runtime rules for project compose.yaml (--env-file from Makefile:2)", id="one-rules-file-per-file"),
+])
+def test_a_lone_file_is_interpolated_as_compose_runs_it(tmp_path, files, image, refused):
+    _repo(tmp_path, BASE.replace("image: postgres:16", "image: ${DB_IMAGE}"), files)
+    findings = _findings(tmp_path / "compose.yaml", tmp_path)
+    assert f'container.image.repository = "{image}"' in _rules_text(findings)
+    said = [f.reason for f in findings if isinstance(f, Refusal) and "no runtime rules" in f.reason]
+    assert [r.split(": this file")[0] for r in said] == ([refused] if refused else [])
+
+
+@pytest.mark.parametrize("files, project", [
+    pytest.param({}, "shop", id="name-key"),
+    pytest.param({".env": "COMPOSE_PROJECT_NAME=temporal\n"}, "temporal", id="env-wins-over-name"),
+    pytest.param({".env": "COMPOSE_PROJECT_NAME=temporal\n", "compose.prod.yaml": READ_ONLY,
+                  "Makefile": "up:\n\tdocker compose -f compose.yaml -f compose.prod.yaml -p shop_prod up\n"},
+                 "shop_prod", id="a-commands-p-wins-over-env"),
+])
+def test_project_name_as_compose_picks_it(tmp_path, files, project):
+    _repo(tmp_path, BASE, files)
+    name = "compose.prod.yaml" if "Makefile" in files else "compose.yaml"
+    assert f"# project: {project}\n" in _rules_text(_findings(tmp_path / name, tmp_path))

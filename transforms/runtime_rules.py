@@ -65,8 +65,8 @@ class AddRuntimeRules(ServiceTransform):
     ## Applicability
     review: alerts only, but a service may legitimately write or connect somewhere its
     files do not show. Containers are matched by the Compose project (the `-p` of the command
-    that runs it, else `name:`, else the directory) and service name and by the image
-    repository; built services by the image Compose v2 names `<project>-<service>`
+    that runs it, else `COMPOSE_PROJECT_NAME` in its env file, else `name:`, else the
+    directory) and service name and by the image repository; built services by the image Compose v2 names `<project>-<service>`
     (v1: `<project>_<service>`; both are matched).
 
     A file that a command, the override pair or an include loads with other files is read as
@@ -111,7 +111,7 @@ class AddRuntimeRules(ServiceTransform):
         problem = _file_problem(doc, compose)
         spoken = None if problem else project_owner.spoken(doc, ctx)
         if spoken is None:
-            project = None if problem else _project(doc, compose)
+            project = None if problem else _project(doc, compose, ctx)
             yield from self._rules(doc, ctx, compose, project, problem)
             return
         if spoken.mine is None:
@@ -121,14 +121,15 @@ class AddRuntimeRules(ServiceTransform):
             return
         view = spoken.mine
         for other in spoken.also:
-            yield self.refuse(f"no runtime rules for project {other.name}: this file writes one rules file, for "
-                              f"project {view.name}; name the file another way to tell the projects apart", 1)
+            yield self.refuse(f"no runtime rules for project {other.name}: this file writes one rules file, and it "
+                              f"follows project {view.name}", 1)
         lines = {s.name: s.line for s in doc.services() if s.doc_index == 0}
         yield from self._rules(merged_doc(view.loaded), view.ctx, compose, project_owner.project_name(view.loaded), None,
-                               view.loaded.project.files, lines)
+                               view.loaded.project.files, lines, tuple(view.loaded.services))
 
     def _rules(self, doc: ComposeDoc, ctx: Context, compose: Path, project: str | None, problem: str | None,
-               files: tuple[Path, ...] = (), lines: dict[str, int] | None = None) -> Iterator[Finding]:
+               files: tuple[Path, ...] = (), lines: dict[str, int] | None = None,
+               merged_order: tuple[str, ...] = ()) -> Iterator[Finding]:
         """The rules file of ``doc``: the file itself, or a project merged (``files``, with
         ``lines`` placing each service's refusals in the file being worked on)."""
         if project is None:
@@ -142,6 +143,10 @@ class AddRuntimeRules(ServiceTransform):
             yield self.refuse(f"{target.relative_to(root).as_posix()}: {clash}", 1)
             return
         services, skipped = self._facts(doc, ctx, project)
+        if merged_order:  # the merged document is sorted by name: say them in the project's order
+            order = {n: i for i, n in enumerate(merged_order)}
+            services.sort(key=lambda r: order.get(r.name, len(order)))
+            skipped.sort(key=lambda p: order.get(p[0].name, len(order)))
         for service, reason in skipped:
             yield self.refuse(reason, service.line if lines is None else lines.get(service.name, 1))
         if not any(s.count for s in services):
@@ -190,9 +195,14 @@ def _file_problem(doc: ComposeDoc, compose: Path) -> str | None:
     return None
 
 
-def _project(doc: ComposeDoc, compose: Path) -> str | None:
-    """The Compose project: ``name:`` or the directory's name, normalised as Compose does."""
-    name = scalar_value(mapping_own(doc.documents[0], "name"))
+def _project(doc: ComposeDoc, compose: Path, ctx: Context) -> str | None:
+    """The Compose project: ``COMPOSE_PROJECT_NAME`` in the ``.env`` beside it, ``name:`` or
+    the directory's name, normalised as Compose does."""
+    from hardener.compose.interpolate import read_dotenv
+
+    dotenv = ctx.files.read(compose.parent / ".env")
+    env = read_dotenv(dotenv.decode("utf-8", "replace")) if dotenv is not None else {}
+    name = env.get("COMPOSE_PROJECT_NAME") or scalar_value(mapping_own(doc.documents[0], "name"))
     if name is not None and "$" in name:
         return None
     return falco.normalize_project(name or compose.parent.name) or None

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from hardener.context import Context
 
 _OVERRIDE = re.compile(r"\.override\.ya?ml$")
-_DEFAULT = ("override pair", "default file")
+_DEFAULT = ("override pair", "default file", "with .env")
 
 
 def speaker(project: Project) -> Path:
@@ -45,14 +45,15 @@ class Spoken:
 
 
 def spoken(doc: ComposeDoc, ctx: Context) -> Spoken | None:
-    """The multi-file projects that load ``ctx.file``, split by speaker; None when the file is
-    not part of one (it speaks for itself, as it always did)."""
+    """The multi-file projects that load ``ctx.file`` (else the file's own projects with the
+    ``.env`` or a command's ``--env-file`` it is interpolated from), split by speaker; None
+    when there are none (it speaks for itself, as it always did)."""
     from hardener.compose import project_service as ps
-    from hardener.compose.project_view import projects_of
+    from hardener.compose.project_view import env_project, projects_of
 
     if ctx.file is None:
         return None
-    projects = projects_of(ctx)
+    projects = projects_of(ctx) or env_project(doc, ctx)
     views = ps.views(doc, ctx, projects) if projects else []
     if not views:
         return None
@@ -64,10 +65,10 @@ def spoken(doc: ComposeDoc, ctx: Context) -> Spoken | None:
 
 
 def project_name(loaded: Loaded) -> str | None:
-    """The Compose project name: the command's ``-p``, else the last ``name:`` of its -f
-    files, else its first file's folder, normalised as Compose does; None when it comes from
-    a variable."""
-    name = loaded.project.name or loaded.name
+    """The Compose project name as Compose picks it: the command's ``-p``, else
+    ``COMPOSE_PROJECT_NAME`` in its env file, else the last ``name:`` of its -f files, else
+    its first file's folder, normalised; None when it comes from a variable."""
+    name = loaded.project.name or loaded.env.get("COMPOSE_PROJECT_NAME") or loaded.name
     if name is not None and "$" in name:
         return None
     return falco.normalize_project(name or loaded.project.files[0].parent.name) or None
