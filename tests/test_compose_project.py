@@ -219,6 +219,10 @@ def test_configs_are_merged_and_read_as_proxy_configuration(tmp_path: Path) -> N
                  id="run-publish-is-not-a-name"),
     pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p 8080 web", None,
                  id="a-bare-port-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p $PORT:80 web", None,
+                 id="a-variable-port-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml -p ${PROJECT} up", "${PROJECT}",
+                 id="a-variable-name-is-kept-unknown"),
 ])
 def test_commands_keep_the_project_name(tmp_path: Path, command: str, name: str | None) -> None:
     root = _write(tmp_path, {"compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n",

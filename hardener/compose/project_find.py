@@ -23,7 +23,7 @@ _SKIP = {"node_modules", "vendor", "venv", ".venv", "__pycache__", ".git", "dist
 _MAKEFILES = {"makefile", "gnumakefile", "justfile", "taskfile.yml", "taskfile.yaml"}
 _COMPOSE_DEFAULTS = {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_PROJECT_NAME = re.compile(r"^(?=.*[a-z_-])[a-z0-9][a-z0-9_-]*$|^\$")  # Compose's rule, or a variable
+_PROJECT_NAME = re.compile(r"^(?=.*[a-z_-])[a-z0-9][a-z0-9_-]*$|^\$\{?\w+\}?$")  # Compose's rule, or a variable
 _SEPARATORS = {"&&", "||", ";", "|", "&", ")", "(", "\\"}
 
 
