@@ -111,7 +111,7 @@ class AddRuntimeRules(ServiceTransform):
         problem = _file_problem(doc, compose)
         spoken = None if problem else project_owner.spoken(doc, ctx)
         if spoken is None:
-            project = None if problem else _project(doc, compose, ctx)
+            project = None if problem else project_owner.file_project_name(doc, compose, ctx)
             yield from self._rules(doc, ctx, compose, project, problem)
             return
         if spoken.mine is None:
@@ -193,19 +193,6 @@ def _file_problem(doc: ComposeDoc, compose: Path) -> str | None:
     if re.search(r"\.override\.ya?ml$", compose.name):
         return "an override file; its services are merged into the base file, whose rules cover them"
     return None
-
-
-def _project(doc: ComposeDoc, compose: Path, ctx: Context) -> str | None:
-    """The Compose project: ``COMPOSE_PROJECT_NAME`` in the ``.env`` beside it, ``name:`` or
-    the directory's name, normalised as Compose does."""
-    from hardener.compose.interpolate import read_dotenv
-
-    dotenv = ctx.files.read(compose.parent / ".env")
-    env = read_dotenv(dotenv.decode("utf-8", "replace")) if dotenv is not None else {}
-    name = env.get("COMPOSE_PROJECT_NAME") or scalar_value(mapping_own(doc.documents[0], "name"))
-    if name is not None and "$" in name:
-        return None
-    return falco.normalize_project(name or compose.parent.name) or None
 
 
 def _match(project: str, service: Service) -> tuple[str | None, str | None]:

@@ -72,3 +72,17 @@ def project_name(loaded: Loaded) -> str | None:
     if name is not None and "$" in name:
         return None
     return falco.normalize_project(name or loaded.project.files[0].parent.name) or None
+
+
+def file_project_name(doc: ComposeDoc, compose: Path, ctx: Context) -> str | None:
+    """``project_name`` for a file read by itself: ``COMPOSE_PROJECT_NAME`` in the ``.env``
+    beside it, its ``name:``, else its folder's name."""
+    from hardener.compose.interpolate import read_dotenv
+    from hardener.compose.splice import mapping_own, scalar_value
+
+    dotenv = ctx.files.read(compose.parent / ".env")
+    env = read_dotenv(dotenv.decode("utf-8", "replace")) if dotenv is not None else {}
+    name = env.get("COMPOSE_PROJECT_NAME") or scalar_value(mapping_own(doc.documents[0], "name"))
+    if name is not None and "$" in name:
+        return None
+    return falco.normalize_project(name or compose.parent.name) or None
