@@ -58,3 +58,33 @@ def test_no_mounted_config_means_no_evidence(tmp_path: Path) -> None:
 def test_a_config_that_is_not_in_the_repository_is_unknown(tmp_path: Path) -> None:
     found = _listening(tmp_path, "['./missing.conf:/etc/nginx/conf.d/default.conf']", {})
     assert found is not None and "not in the repository" in (found.unknown or "")
+
+
+def _configs(tmp_path: Path, service: str, top: str, files: dict[str, str]):
+    from hardener.compose.listen import top_configs
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    doc = ComposeDoc.load(f"services:\n  web:\n    image: nginx\n{service}configs:\n{top}".encode(), "compose.yaml")
+    return nginx_listening(doc.services()[0].node, tmp_path, {}, top_configs(doc))
+
+
+@pytest.mark.parametrize(("service", "top", "ports", "unknown"), [
+    pytest.param("    configs:\n      - source: site\n        target: /etc/nginx/conf.d/default.conf\n",
+                 "  site:\n    file: ./site.conf\n", (8080,), None, id="long-syntax-replaces-the-default-site"),
+    pytest.param("    configs:\n      - source: site\n        target: /etc/nginx/conf.d/x.conf\n",
+                 "  site:\n    file: site.conf\n", (8080, 80), None, id="beside-the-default-site"),
+    pytest.param("    configs: [site]\n", "  site:\n    file: ./site.conf\n", None, None,
+                 id="short-syntax-mounts-at-the-root"),
+    pytest.param("    configs:\n      - source: site\n        target: /etc/nginx/conf.d/default.conf\n",
+                 "  site:\n    content: 'server { listen 9000; }'\n", (), "config 'site', which is not a file",
+                 id="inline-content-is-unknown"),
+])
+def test_compose_configs_are_read_as_mounts(tmp_path: Path, service: str, top: str, ports, unknown) -> None:
+    found = _configs(tmp_path, service, top, {"site.conf": "server { listen 8080; }"})
+    if ports is None:
+        assert found is None
+    elif unknown:
+        assert found is not None and unknown in (found.unknown or "")
+    else:
+        assert found is not None and found.unknown is None and found.ports == ports

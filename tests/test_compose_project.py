@@ -163,3 +163,82 @@ def test_config_declares_projects(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.hardener]\ncompose-projects = [["../x.yaml"]]\n')
     with pytest.raises(BadInput, match="inside the repository"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(("dotenv", "want"), [
+    pytest.param(False, ["compose.yaml (--env-file from Makefile:2)"], id="no-dotenv-only-the-command"),
+    pytest.param(True, ["compose.yaml (--env-file from Makefile:2)", "compose.yaml (default file)"],
+                 id="dotenv-keeps-the-bare-project"),
+])
+def test_env_file_command_is_its_own_project(tmp_path: Path, dotenv: bool, want: list[str]) -> None:
+    files = {"compose.yaml": "services:\n  app:\n    image: ${IMAGE}\n",
+             ".env.prod": "IMAGE=nginx:1.27\n",
+             "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}
+    root = _write(tmp_path, {**files, **({".env": "IMAGE=busybox\n"} if dotenv else {})})
+    found = find_projects(root)
+    assert [p.describe(root) for p in found] == want
+    # values come from the command's env file, not from .env
+    assert load(found[0], lambda p: p.read_bytes() if p.is_file() else None).services["app"].value["image"] == "nginx:1.27"
+
+
+def test_env_file_and_bare_f_sets_are_two_projects(tmp_path: Path) -> None:
+    root = _write(tmp_path, {
+        "compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n", ".env.prod": "X=1\n",
+        "Makefile": "a:\n\tdocker compose -f compose.yaml -f compose.full.yaml up\n"
+                    "b:\n\tdocker compose -f compose.yaml -f compose.full.yaml --env-file .env.prod up\n",
+    })
+    found = [p for p in find_projects(root) if len(p.files) == 2]
+    assert [(p.source, p.env_file) for p in found] == [
+        ("-f from Makefile:2", None), ("-f from Makefile:4", (root / ".env.prod").resolve())]
+
+
+def test_configs_are_merged_and_read_as_proxy_configuration(tmp_path: Path) -> None:
+    from hardener.compose.graph import build_graph
+    from hardener.compose.project_view import merged_doc
+    from hardener.context import Context
+
+    root = _write(tmp_path, {
+        "compose.yaml": "services:\n  app:\n    image: ghcr.io/acme/app:1\n"
+                        "configs:\n  caddyfile:\n    file: ./caddy/Caddyfile\n",
+        "deploy/compose.proxy.yaml": "services:\n  caddy:\n    image: caddy:2.8\n    configs:\n"
+                                     "      - source: caddyfile\n        target: /etc/caddy/Caddyfile\n",
+        "caddy/Caddyfile": ":80 {\n\treverse_proxy app:8000\n}\n",
+    })
+    project = Project((root / "compose.yaml", (root / "deploy/compose.proxy.yaml").resolve()), "test")
+    loaded = load(project, lambda p: p.read_bytes() if p.is_file() else None)
+    # a -f file's relative paths are the project folder's
+    assert loaded.configs == {"caddyfile": {"file": str((root / "caddy/Caddyfile").resolve())}}
+    graph = build_graph(merged_doc(loaded), Context(root, {}).for_file(root / "compose.yaml"))
+    assert [(e.client, e.server, e.source, e.detail) for e in graph.edges] == [("caddy", "app", "proxy", "Caddyfile")]
+
+
+@pytest.mark.parametrize(("command", "name"), [
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml -p shop_test up", "shop_test", id="short"),
+    pytest.param("docker compose --project-name=shop -f compose.yaml -f compose.full.yaml up", "shop", id="long"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p 8080:80 web", None,
+                 id="run-publish-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p 8080 web", None,
+                 id="a-bare-port-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml run -p $PORT:80 web", None,
+                 id="a-variable-port-is-not-a-name"),
+    pytest.param("docker compose -f compose.yaml -f compose.full.yaml -p ${PROJECT} up", "${PROJECT}",
+                 id="a-variable-name-is-kept-unknown"),
+])
+def test_commands_keep_the_project_name(tmp_path: Path, command: str, name: str | None) -> None:
+    root = _write(tmp_path, {"compose.yaml": "services: {}\n", "compose.full.yaml": "services: {}\n",
+                             "Makefile": f"up:\n\t{command}\n"})
+    [found] = [p for p in find_projects(root) if len(p.files) == 2]
+    assert found.name == name
+
+
+def test_an_env_file_command_stands_for_the_bare_pair(tmp_path: Path) -> None:
+    from hardener.compose.project_view import projects_of
+    from hardener.context import Context
+
+    root = _write(tmp_path, {"compose.yaml": "services:\n  app:\n    image: ${IMAGE}\n",
+                             "compose.override.yaml": "services:\n  app:\n    ports: ['80:80']\n",
+                             ".env.prod": "IMAGE=nginx:1.27\n",
+                             "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"})
+    found = projects_of(Context(root, {}).for_file(root / "compose.yaml"))
+    assert [(p.project.source, p.services["app"].value["image"]) for p in found] == [
+        ("--env-file from Makefile:2", "nginx:1.27")]

@@ -403,3 +403,115 @@ def test_services_read_through_yaml_features(tmp_path, compose, expect):
     assert {k: v for k, v in counts.items() if v} == expect
     if not expect:
         assert any("container_name comes from a variable" in f.reason for f in findings)
+
+
+# ------------------------------------------------------------------ multi-file projects
+
+BASE = """\
+name: shop
+services:
+  db:
+    image: postgres:16
+    volumes:
+      - db-data:/var/lib/postgresql/data
+    networks: [backend]
+networks:
+  backend:
+    internal: true
+volumes:
+  db-data:
+"""
+READ_ONLY = "services:\n  db:\n    read_only: true\n    tmpfs: [/run/postgresql, /srv/scratch]\n"
+MAKEFILE = "up:\n\tdocker compose -f compose.yaml -f compose.prod.yaml up -d\n"
+
+
+def _db_paths(findings) -> list[str]:
+    rules = check_rules_file(_rules_text(findings))
+    return rules["lists"]["shop_db_writable_paths"]
+
+
+def test_overlay_writes_the_rules_of_its_merged_project(tmp_path):
+    # the overlay names no image: alone it would be read as a built service; merged, it is postgres
+    _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": MAKEFILE})
+    findings = _findings(tmp_path / "compose.prod.yaml", tmp_path)
+    [change] = [f for f in findings if isinstance(f, Change)]
+    [target] = [w for w in change.files if w.path.name.endswith("-rules.yaml")]
+    assert target.path.relative_to(tmp_path).as_posix() == "deploy/falco/shop-prod-rules.yaml"
+    text = target.content.decode()
+    assert text.startswith(HEADER + "\n# source: compose.prod.yaml\n# project: shop\n"
+                           "# merged from: compose.yaml + compose.prod.yaml\n")
+    assert 'container.image.repository = "postgres"' in text
+    # read_only from the overlay: only its mounts are writable (the base's volume, the overlay's tmpfs)
+    assert _db_paths(findings) == ["/run/postgresql", "/srv/scratch", "/var/lib/postgresql/data", "/var/run/postgresql"]
+
+
+def test_base_of_a_command_keeps_its_own_rules(tmp_path):
+    _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": MAKEFILE})
+    findings = _findings(tmp_path / "compose.yaml", tmp_path)
+    text = _rules_text(findings)
+    assert "# merged from:" not in text  # `docker compose up` runs the base alone
+    assert "/srv/scratch" not in _db_paths(findings)
+
+
+def test_base_of_the_override_pair_reads_the_override(tmp_path):
+    _repo(tmp_path, BASE, {"compose.override.yaml": READ_ONLY})
+    findings = _findings(tmp_path / "compose.yaml", tmp_path)
+    assert "# merged from: compose.yaml + compose.override.yaml\n" in _rules_text(findings)
+    assert "/srv/scratch" in _db_paths(findings)
+    [refusal] = _findings(tmp_path / "compose.override.yaml", tmp_path)
+    assert "override file" in refusal.reason
+
+
+def test_included_file_is_covered_by_the_includer(tmp_path):
+    top = "name: shop\ninclude:\n  - db/compose.db.yaml\nservices:\n  web:\n    image: nginx:1.27\n"
+    _repo(tmp_path, top, {"db/compose.db.yaml": BASE.replace("name: shop\n", "")})
+    [refusal] = _findings(tmp_path / "db/compose.db.yaml", tmp_path)
+    assert isinstance(refusal, Refusal)
+    assert "covered by the rules of project compose.yaml" in refusal.reason
+    rules = check_rules_file(_rules_text(_findings(tmp_path / "compose.yaml", tmp_path)))["rules"]
+    assert {r.split(":")[0] for r in rules} == {"shop/db", "shop/web"}
+
+
+def test_project_rules_second_run_is_a_no_op(tmp_path):
+    _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": MAKEFILE})
+    for name in ("compose.yaml", "compose.prod.yaml"):
+        _apply(_process(tmp_path / name, tmp_path))
+    for name in ("compose.yaml", "compose.prod.yaml"):
+        assert not _process(tmp_path / name, tmp_path).changed
+
+
+def test_a_commands_project_name_names_the_rules(tmp_path):
+    make = "up:\n\tdocker compose -f compose.yaml -f compose.prod.yaml --project-name shop_prod up -d\n"
+    _repo(tmp_path, BASE, {"compose.prod.yaml": READ_ONLY, "Makefile": make})
+    text = _rules_text(_findings(tmp_path / "compose.prod.yaml", tmp_path))
+    assert "# project: shop_prod\n" in text and 'container.name startswith "shop_prod-db-"' in text
+
+
+@pytest.mark.parametrize("files, image, refused", [
+    pytest.param({".env": "DB_IMAGE=postgres:16\n"}, "postgres", None, id="values-from-dotenv"),
+    pytest.param({".env.prod": "DB_IMAGE=postgres:16\n",
+                  "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}, "postgres", None,
+                 id="values-from-the-commands-env-file"),
+    pytest.param({".env": "DB_IMAGE=postgres:16\n", ".env.prod": "DB_IMAGE=mariadb:11\n",
+                  "Makefile": "up:\n\tdocker compose --env-file .env.prod up -d\n"}, "postgres",
+                 "no runtime rules for project compose.yaml (--env-file from Makefile:2)", id="one-rules-file-per-file"),
+])
+def test_a_lone_file_is_interpolated_as_compose_runs_it(tmp_path, files, image, refused):
+    _repo(tmp_path, BASE.replace("image: postgres:16", "image: ${DB_IMAGE}"), files)
+    findings = _findings(tmp_path / "compose.yaml", tmp_path)
+    assert f'container.image.repository = "{image}"' in _rules_text(findings)
+    said = [f.reason for f in findings if isinstance(f, Refusal) and "no runtime rules" in f.reason]
+    assert [r.split(": this file")[0] for r in said] == ([refused] if refused else [])
+
+
+@pytest.mark.parametrize("files, project", [
+    pytest.param({}, "shop", id="name-key"),
+    pytest.param({".env": "COMPOSE_PROJECT_NAME=temporal\n"}, "temporal", id="env-wins-over-name"),
+    pytest.param({".env": "COMPOSE_PROJECT_NAME=temporal\n", "compose.prod.yaml": READ_ONLY,
+                  "Makefile": "up:\n\tdocker compose -f compose.yaml -f compose.prod.yaml -p shop_prod up\n"},
+                 "shop_prod", id="a-commands-p-wins-over-env"),
+])
+def test_project_name_as_compose_picks_it(tmp_path, files, project):
+    _repo(tmp_path, BASE, files)
+    name = "compose.prod.yaml" if "Makefile" in files else "compose.yaml"
+    assert f"# project: {project}\n" in _rules_text(_findings(tmp_path / name, tmp_path))

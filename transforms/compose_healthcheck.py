@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.env_secrets import entries
 from hardener.compose.health_fit import fit
-from hardener.compose.listen import nginx_listening
+from hardener.compose.listen import nginx_listening, top_configs
 from hardener.compose.service_image import image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import insert_mapping_entry, mapping_get, scalar_value
@@ -110,7 +110,7 @@ class ComposeHealthcheck(ServiceTransform):
             yield self.refuse(f"service {service.name!r}: no health command is known for {info.name}"
                               f"{_config_hint(service, ctx)}", service.line)
             return
-        test, why_not, where = _probe_listened_port(test, info.name, service, ctx)
+        test, why_not, where = _probe_listened_port(test, info.name, doc, service, ctx)
         if not why_not:
             test, why_not, more = fit(info.name, test, service.node)
             where += more
@@ -139,7 +139,7 @@ def _config_hint(service: Service, ctx: Context) -> str:
                       mapping_get(service.node, "command") is not None)
 
 
-def _probe_listened_port(test: list[str], image: str, service: Service,
+def _probe_listened_port(test: list[str], image: str, doc: ComposeDoc, service: Service,
                          ctx: Context) -> tuple[list[str], str | None, str]:
     """The health command aimed at the port the service's own server configuration opens.
 
@@ -150,7 +150,7 @@ def _probe_listened_port(test: list[str], image: str, service: Service,
     if probe is None or not image.startswith("nginx") or ctx.file is None:
         return test, None, ""
     env = {e.name: e.value for e in entries(mapping_get(service.node, "environment")) if e.value is not None}
-    listening = nginx_listening(service.node, ctx.file.parent, env)
+    listening = nginx_listening(service.node, ctx.file.parent, env, top_configs(doc))
     if listening is None:
         return test, None, ""
     if listening.unknown:

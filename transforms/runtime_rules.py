@@ -3,7 +3,10 @@
 A whole-file transform on the ServiceTransform base: it keeps the legacy decision (with its
 own wording, and only when enabled) but writes one rules file for the whole project, so it
 reads every service in one pass; it edits no service, so aliases and merges are read as
-merged values and the override pair does not matter.
+merged values. A file loaded with others (the override pair, a ``-f`` set, an include) is read
+as the merged project, and the rules file is written by the file that speaks for that project
+(compose/project_owner.py): a user, image or network set in the base counts when the overlay
+is the one that writes the rules.
 """
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from hardener.compose import falco
+from hardener.compose import falco, project_owner
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.mounts import mount_targets
+from hardener.compose.project_view import merged_doc
 from hardener.compose.service_image import built_dockerfile, image_info
 from hardener.compose.service_transform import ServiceTransform
 from hardener.compose.splice import mapping_get, mapping_own, scalar_value
@@ -60,12 +64,20 @@ class AddRuntimeRules(ServiceTransform):
 
     ## Applicability
     review: alerts only, but a service may legitimately write or connect somewhere its
-    files do not show. Containers are matched by the Compose project (`name:`, else the
-    directory) and service name and by the image repository; built services by the image
-    Compose v2 names `<project>-<service>` (v1: `<project>_<service>`; both are matched).
+    files do not show. Containers are matched by the Compose project (the `-p` of the command
+    that runs it, else `COMPOSE_PROJECT_NAME` in its env file, else `name:`, else the
+    directory) and service name and by the image repository; built services by the image Compose v2 names `<project>-<service>`
+    (v1: `<project>_<service>`; both are matched).
+
+    A file that a command, the override pair or an include loads with other files is read as
+    the merged project (what `docker compose` runs): the rules are written once per project,
+    by its last `-f` file that is not an override file (`-f compose.yaml -f compose.prod.yaml`:
+    `<project>-prod-rules.yaml`, merged from both files); the other files of the project write
+    none of their own.
 
     ## Refuses when
-    The file is legacy v1, has several documents or is an override file; the project name
+    The file is legacy v1, has several documents or is an override file; the file is part of
+    a project another file writes the rules for; the project name
     comes from a variable; the rules file exists and was not written by hardener (or for
     another Compose file). A service whose container_name is a variable is left out; a rule
     is left out, with the reason, when the image has (or may use) a shell or where the
@@ -97,7 +109,29 @@ class AddRuntimeRules(ServiceTransform):
             return
         compose = Path(os.path.abspath(ctx.file))
         problem = _file_problem(doc, compose)
-        project = None if problem else _project(doc, compose)
+        spoken = None if problem else project_owner.spoken(doc, ctx)
+        if spoken is None:
+            project = None if problem else project_owner.file_project_name(doc, compose, ctx)
+            yield from self._rules(doc, ctx, compose, project, problem)
+            return
+        if spoken.mine is None:
+            names = "; ".join(f"{v.name}, written from {project_owner.speaker(v.loaded.project).name}"
+                              for v in spoken.others)
+            yield self.refuse(f"no runtime rules of its own: its services are covered by the rules of project {names}", 1)
+            return
+        view = spoken.mine
+        for other in spoken.also:
+            yield self.refuse(f"no runtime rules for project {other.name}: this file writes one rules file, and it "
+                              f"follows project {view.name}", 1)
+        lines = {s.name: s.line for s in doc.services() if s.doc_index == 0}
+        yield from self._rules(merged_doc(view.loaded), view.ctx, compose, project_owner.project_name(view.loaded), None,
+                               view.loaded.project.files, lines, tuple(view.loaded.services))
+
+    def _rules(self, doc: ComposeDoc, ctx: Context, compose: Path, project: str | None, problem: str | None,
+               files: tuple[Path, ...] = (), lines: dict[str, int] | None = None,
+               merged_order: tuple[str, ...] = ()) -> Iterator[Finding]:
+        """The rules file of ``doc``: the file itself, or a project merged (``files``, with
+        ``lines`` placing each service's refusals in the file being worked on)."""
         if project is None:
             yield self.refuse(f"no runtime rules: {problem or 'the project name comes from a variable'}", 1)
             return
@@ -109,17 +143,22 @@ class AddRuntimeRules(ServiceTransform):
             yield self.refuse(f"{target.relative_to(root).as_posix()}: {clash}", 1)
             return
         services, skipped = self._facts(doc, ctx, project)
+        if merged_order:  # the merged document is sorted by name: say them in the project's order
+            order = {n: i for i, n in enumerate(merged_order)}
+            services.sort(key=lambda r: order.get(r.name, len(order)))
+            skipped.sort(key=lambda p: order.get(p[0].name, len(order)))
         for service, reason in skipped:
-            yield self.refuse(reason, service.line)
+            yield self.refuse(reason, service.line if lines is None else lines.get(service.name, 1))
         if not any(s.count for s in services):
             return
-        content = falco.render(project, source, services).encode()
-        files = [FileWrite(target, content, 0o644)]
+        merged = " + ".join(os.path.relpath(f, root).replace(os.sep, "/") for f in files) if len(files) > 1 else None
+        content = falco.render(project, source, services, merged).encode()
+        out = [FileWrite(target, content, 0o644)]
         readme = target.parent / "README.md"
         current = ctx.files.read(readme)
         if current is None or current.startswith(falco.README_HEADER.encode()):
-            files.append(FileWrite(readme, falco.README.encode(), 0o644))
-        yield self.change([], falco.summary(target.relative_to(root).as_posix(), services), 1, files=tuple(files))
+            out.append(FileWrite(readme, falco.README.encode(), 0o644))
+        yield self.change([], falco.summary(target.relative_to(root).as_posix(), services), 1, files=tuple(out))
 
     def _facts(self, doc: ComposeDoc, ctx: Context, project: str
                ) -> tuple[list[falco.ServiceRules], list[tuple[Service, str]]]:
@@ -154,14 +193,6 @@ def _file_problem(doc: ComposeDoc, compose: Path) -> str | None:
     if re.search(r"\.override\.ya?ml$", compose.name):
         return "an override file; its services are merged into the base file, whose rules cover them"
     return None
-
-
-def _project(doc: ComposeDoc, compose: Path) -> str | None:
-    """The Compose project: ``name:`` or the directory's name, normalised as Compose does."""
-    name = scalar_value(mapping_own(doc.documents[0], "name"))
-    if name is not None and "$" in name:
-        return None
-    return falco.normalize_project(name or compose.parent.name) or None
 
 
 def _match(project: str, service: Service) -> tuple[str | None, str | None]:

@@ -71,6 +71,7 @@ def repo_images(ctx: Context) -> RepoImages:
     mine = [f for f in found if os.path.abspath(f.root) == root]
     dockerfiles = [Path(os.path.abspath(f.path)) for f in mine if f.kind == "dockerfile"]
     builds = [b for f in mine if f.kind == "compose" for b in compose_builds(Path(os.path.abspath(f.path)), ctx)]
+    builds = _with_projects(ctx, builds)
     by_dockerfile: dict[str, list[ComposeBuild]] = {}
     for build in builds:  # realpath once per build, not once per (Dockerfile, build) pair
         if build.dockerfile is not None:
@@ -78,6 +79,16 @@ def repo_images(ctx: Context) -> RepoImages:
     result = RepoImages(dockerfiles, builds, by_dockerfile)
     _LAST = (view, ctx.root, result)
     return result
+
+
+def _with_projects(ctx: Context, builds: list[ComposeBuild]) -> list[ComposeBuild]:
+    """Each file's builds, those of a file only ever run with others replaced by the merged
+    project's (ci/project_builds.py)."""
+    from hardener.ci.project_builds import project_builds
+
+    merged, replaced = project_builds(ctx)
+    kept = [b for b in builds if (b.compose.resolve(), b.service) not in replaced]
+    return kept + [b for b in merged if b not in kept]
 
 
 def compose_builds(path: Path, ctx: Context) -> list[ComposeBuild]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.listen import config_mounts, top_configs
 from hardener.compose.proxy_conf import ProxyConf, proxy_configs, target_host
 from hardener.compose.splice import mapping_get, scalar_value
 from hardener.knowledge.tiers import family_tier
@@ -117,7 +118,7 @@ def build_graph(doc: ComposeDoc, ctx: Context | None = None) -> Graph:
         graph.edges.extend(_service_edges(service, names, here))
         graph.unread_env_files.extend((service.name, p) for p in _unread_env_files(service, here))
         graph.external_links.extend((service.name, v) for v in _strings(mapping_get(service.node, "external_links")))
-    proxies = _conf_edges(services, names, here, graph)
+    proxies = _conf_edges(services, names, here, graph, top_configs(doc))
     graph.edges.extend(proxies)
     overrides = ctx.option("segment-networks", "tiers", TIERS_OPTION.default) if ctx is not None else {}
     proxied = {e.client for e in proxies}
@@ -262,15 +263,16 @@ def _label_edges(services: list[Service], graph: Graph) -> list[Edge]:
 
 
 def _conf_edges(services: list[Service], names: dict[str, str], here: Path | None,
-                graph: Graph) -> list[Edge]:
-    """A proxy configuration links the service that mounts it (or builds from a folder holding
-    it) to the services it names; an nginx one with no owner, to the nginx-family services."""
+                graph: Graph, configs: dict[str, str | None]) -> list[Edge]:
+    """A proxy configuration links the service that mounts it (a bind mount or a ``configs:``
+    entry of that file, or a build from a folder holding it) to the services it names; an
+    nginx one with no owner, to the nginx-family services."""
     if here is None:
         return []
     edges: list[Edge] = []
     by_name = {s.name: s for s in services}
     for conf in proxy_configs(here.resolve()):
-        owners = [s.name for s in services if _owns(s, here, conf.path)]
+        owners = [s.name for s in services if _owns(s, here, conf.path, configs)]
         if not owners and conf.kind == "nginx":
             owners = [s.name for s in services
                       if image_family(scalar_value(mapping_get(s.node, "image"))) in NGINX_FAMILIES]
@@ -305,9 +307,10 @@ def _from_environment(target: str, service: Service, names: dict[str, str], edge
     return True
 
 
-def _owns(service: Service, here: Path, conf: Path) -> bool:
+def _owns(service: Service, here: Path, conf: Path, configs: dict[str, str | None]) -> bool:
     """The service mounts the file (or a folder holding it) or builds from a folder holding it."""
-    sources = []
+    sources = [m.source if m.source.startswith((".", "/")) else f"./{m.source}"
+               for m in config_mounts(service.node, configs) if not m.source.startswith("config:")]
     for item in (v for v in [mapping_get(service.node, "volumes")] if isinstance(v, SequenceNode)):
         for vol in item.value:
             text = scalar_value(vol) or scalar_value(mapping_get(vol, "source")) or ""

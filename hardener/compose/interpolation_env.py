@@ -34,7 +34,7 @@ def interpolation_files(ctx: Context) -> list[EnvSource]:
         if me in loaded.members:
             project = loaded.project
             path = project.env_file or project.files[0].parent / ".env"
-            found.setdefault(path, f"--env-file of {project.source.removeprefix('-f from ')}"
+            found.setdefault(path, f"--env-file of {project.source.removeprefix('-f from ').removeprefix('--env-file from ')}"
                              if project.env_file else f"the .env of project {project.files[0].name}")
     if project_find.is_default_name(me):
         for command in project_find.env_commands(ctx.root.resolve()):

@@ -12,12 +12,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardener.compose.mounts import volume_parts
-from hardener.compose.splice import mapping_get, scalar_value
+from hardener.compose.splice import mapping_get, mapping_own, scalar_value
 from hardener.limits import read_bounded
+
+if TYPE_CHECKING:
+    from hardener.compose.doc import ComposeDoc
 
 MAX_CONFIG_BYTES = 256 * 1024  # a server configuration is small; more is not one
 NGINX_CONFIG = "/etc/nginx"
@@ -68,6 +72,30 @@ def bind_mounts(node: Node | None) -> list[BindMount]:
     return found
 
 
+def top_configs(doc: ComposeDoc) -> dict[str, str | None]:
+    """Top-level ``configs:``: name -> its ``file:`` as written (relative to the Compose
+    file's folder), None for a config that is not a file of the repository (``content:``,
+    ``environment:``, ``external:``)."""
+    top = mapping_own(doc.documents[0], "configs") if doc.documents else None
+    if not isinstance(top, MappingNode):
+        return {}
+    return {str(k.value): scalar_value(mapping_get(v, "file")) for k, v in top.value if isinstance(k, ScalarNode)}
+
+
+def config_mounts(node: Node | None, configs: dict[str, str | None]) -> list[BindMount]:
+    """The service's ``configs:`` as the read-only files they mount (short syntax mounts
+    ``/<name>``); a config that is not a file has the source ``config:<name>``."""
+    value = mapping_get(node, "configs")
+    found = []
+    for item in value.value if isinstance(value, SequenceNode) else []:
+        name = scalar_value(item) if isinstance(item, ScalarNode) else scalar_value(mapping_get(item, "source"))
+        if not name or name not in configs:
+            continue
+        target = scalar_value(mapping_get(item, "target")) if isinstance(item, MappingNode) else None
+        found.append(BindMount(configs[name] or f"config:{name}", target or f"/{name}", True))
+    return found
+
+
 def _long(item: MappingNode) -> BindMount | None:
     if scalar_value(mapping_get(item, "type")) != "bind":
         return None
@@ -85,9 +113,12 @@ def _short(item: Node) -> BindMount | None:
     return BindMount(parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(","))
 
 
-def nginx_listening(service_node: Node | None, compose_dir: Path, environment: dict[str, str]) -> Listening | None:
-    """What the nginx configuration a service mounts listens on; None when it mounts none."""
-    mounts = [m for m in bind_mounts(service_node) if _under(m.target, NGINX_CONFIG)]
+def nginx_listening(service_node: Node | None, compose_dir: Path, environment: dict[str, str],
+                    configs: dict[str, str | None] | None = None) -> Listening | None:
+    """What the nginx configuration a service mounts (bind mounts, and ``configs:`` defined
+    in the file's top-level ``configs``) listens on; None when it mounts none."""
+    mounted = [*bind_mounts(service_node), *config_mounts(service_node, configs or {})]
+    mounts = [m for m in mounted if _under(m.target, NGINX_CONFIG)]
     if not mounts:
         return None
     found_ports: dict[int, str] = {}
@@ -117,6 +148,9 @@ def _under(path: str, base: str) -> bool:
 
 
 def _read_mount(mount: BindMount, compose_dir: Path) -> list[tuple[str, str]] | Listening:
+    if mount.source.startswith("config:"):
+        return Listening(unknown=f"the configuration mounted at {mount.target} is config "
+                                 f"{mount.source[len('config:'):]!r}, which is not a file of the repository")
     if "$" in mount.source or mount.source.startswith("~"):
         return Listening(unknown=f"the configuration mounted at {mount.target} comes from {mount.source!r}")
     host = (compose_dir / mount.source).resolve() if not os.path.isabs(mount.source) else Path(mount.source)

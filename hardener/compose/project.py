@@ -33,6 +33,7 @@ class Project:
     files: tuple[Path, ...]
     source: str  # "override pair", "-f from Makefile:12", "COMPOSE_FILE in .env:3", "config"
     env_file: Path | None = None
+    name: str | None = None  # the command's -p/--project-name (wins over ``name:``)
 
     def describe(self, root: Path) -> str:
         names = " + ".join(_rel(f, root) for f in self.files)
@@ -46,10 +47,12 @@ class Loaded:
     project: Project
     services: dict[str, Merged] = field(default_factory=dict)
     networks: dict[str, Any] = field(default_factory=dict)
+    configs: dict[str, Any] = field(default_factory=dict)  # top-level configs, ``file:`` made absolute
     members: list[Path] = field(default_factory=list)  # the -f files and all they include/extend
     env: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)  # "include compose.db.yaml", "extends common.yaml"
+    name: str | None = None  # top-level ``name:`` of the -f files, the last one set (as written)
 
     def describe(self, root: Path) -> str:
         """The -f files, how they were found, and the files they pull in themselves."""
@@ -68,32 +71,46 @@ class Loaded:
 
 
 def find_projects(root: Path, configured: Iterable[Sequence[str]] = (), *, commands: bool = True) -> list[Project]:
-    """Every project the repository under ``root`` defines: config first, then commands, then
-    the default pair of each folder that has one (a lone default file is a project too)."""
+    """Every project the repository under ``root`` defines: config first, then commands (``-f``
+    sets, then ``--env-file`` commands without ``-f``: a folder's default files interpolated
+    from that file), then the default pair of each folder that has one (a lone default file is
+    a project too; not when the folder has no ``.env`` and its commands name another)."""
     out: list[Project] = []
     for names in configured:
         files = tuple((root / n).resolve() for n in names)
         if files and all(f.is_file() for f in files):
             out.append(Project(files, "config [tool.hardener] compose-projects"))
     for command in project_find.commands(root.resolve()) if commands else ():
-        out.append(Project(command.files, f"-f from {command.where}", command.env_file))
+        out.append(Project(command.files, f"-f from {command.where}", command.env_file, command.name))
+    env_folders = set()
+    for command in project_find.env_commands(root.resolve()) if commands else ():
+        found = _default_files(command.folder) if command.folder is not None else None
+        if found is not None and command.env_file is not None:
+            out.append(Project(found[0], f"--env-file from {command.where}", command.env_file, command.name))
+            env_folders.add(command.folder)
     folders = {f.parent for f in project_find.compose_defaults(root.resolve())} if commands else {root.resolve()}
     for folder in sorted(folders):
-        base = next((folder / n for n in BASE_NAMES if (folder / n).is_file()), None)
-        if base is None:
-            continue
-        stem = base.name.rsplit(".", 1)[0]
-        over = next((folder / f"{stem}.override{s}" for s in (".yaml", ".yml")
-                     if (folder / f"{stem}.override{s}").is_file()), None)
-        files = (base, over) if over is not None else (base,)
-        out.append(Project(files, "override pair" if over is not None else "default file"))
+        found = _default_files(folder)
+        if found is not None and not (folder in env_folders and not (folder / ".env").is_file()):
+            out.append(Project(*found))
     return _unique(out)
 
 
+def _default_files(folder: Path) -> tuple[tuple[Path, ...], str] | None:
+    """(what a bare ``docker compose`` loads in ``folder``, "override pair"/"default file")."""
+    base = next((folder / n for n in BASE_NAMES if (folder / n).is_file()), None)
+    if base is None:
+        return None
+    stem = base.name.rsplit(".", 1)[0]
+    over = next((folder / f"{stem}.override{s}" for s in (".yaml", ".yml")
+                 if (folder / f"{stem}.override{s}").is_file()), None)
+    return ((base, over), "override pair") if over is not None else ((base,), "default file")
+
+
 def _unique(projects: list[Project]) -> list[Project]:
-    seen: dict[tuple[Path, ...], Project] = {}
+    seen: dict[tuple[tuple[Path, ...], Path | None], Project] = {}
     for project in projects:
-        seen.setdefault(project.files, project)
+        seen.setdefault((project.files, project.env_file), project)
     return list(seen.values())
 
 
@@ -119,11 +136,15 @@ def _merge_file(loaded: Loaded, path: Path, read: Read, base_dir: Path, depth: i
         return
     loaded.members.append(path)
     top, lines = root
+    if depth == 0 and isinstance(top.get("name"), str):
+        loaded.name = top["name"]  # an included file's name is not the project's
     for include in _includes(top.get("include"), path.parent):
         loaded.pulled.append(f"include {_rel(include, base_dir)}")
         _merge_file(loaded, include, read, base_dir=include.parent, depth=depth + 1)
     for name, body in (top.get("networks") or {}).items() if isinstance(top.get("networks"), dict) else []:
         loaded.networks[name] = merge_value("networks", loaded.networks.get(name), body or {})
+    for name, body in (top.get("configs") or {}).items() if isinstance(top.get("configs"), dict) else []:
+        loaded.configs[name] = _config_file(body, base_dir, loaded.env)
     services = top.get("services")
     for name, body in services.items() if isinstance(services, dict) else []:
         if not isinstance(body, dict):
@@ -222,6 +243,16 @@ def _rebase(body: dict[str, Any], folder: Path) -> dict[str, Any]:
         absolute = str((folder / rel).resolve()) if isinstance(rel, str) and "$" not in rel else rel
         fixed.append({**item, "path": absolute} if isinstance(item, dict) else absolute)
     return {**body, "env_file": fixed}
+
+
+def _config_file(body: Any, folder: Path, env: dict[str, str]) -> Any:
+    """A top-level config with its ``file:`` absolute (a -f file's from the project folder,
+    an included file's from its own, as Compose resolves them)."""
+    body = _interpolated(body, env)
+    rel = body.get("file") if isinstance(body, dict) else None
+    if not isinstance(rel, str) or "$" in rel:
+        return body
+    return {**body, "file": str((folder / rel).resolve())}
 
 
 def _interpolated(value: Any, env: dict[str, str]) -> Any:

@@ -23,6 +23,7 @@ _SKIP = {"node_modules", "vendor", "venv", ".venv", "__pycache__", ".git", "dist
 _MAKEFILES = {"makefile", "gnumakefile", "justfile", "taskfile.yml", "taskfile.yaml"}
 _COMPOSE_DEFAULTS = {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_PROJECT_NAME = re.compile(r"^(?=.*[a-z_-])[a-z0-9][a-z0-9_-]*$|^\$\{?\w+\}?$")  # Compose's rule, or a variable
 _SEPARATORS = {"&&", "||", ";", "|", "&", ")", "(", "\\"}
 
 
@@ -34,6 +35,7 @@ class Command:
     env_file: Path | None
     where: str  # "Makefile:12", ".env: COMPOSE_FILE"
     folder: Path | None = None  # where the command runs, for one without -f
+    name: str | None = None  # its ``-p``/``--project-name``, as written
 
 
 def commands(root: Path) -> tuple[Command, ...]:
@@ -192,18 +194,20 @@ def _options(words: list[str], here: Path, root: Path, where: str) -> Command | 
     files = [v for k, v in named if k == "file"]
     env_file = next((v for k, v in reversed(named) if k == "env"), None)
     env = _resolve(env_file, here, root) if env_file and "$" not in env_file else None
+    name = next((v for k, v in reversed(named) if k == "name"), None)
     if not files:
-        return Command((), env, where, here.resolve()) if env is not None else None
+        return Command((), env, where, here.resolve(), name) if env is not None else None
     if any("$" in f or f == "-" for f in files):
         return None
     resolved = [_resolve(f, here, root) for f in files]
     if any(r is None for r in resolved):
         return None
-    return Command(tuple(r for r in resolved if r is not None), env, where)
+    return Command(tuple(r for r in resolved if r is not None), env, where, name=name)
 
 
 def _option(word: str, value: str) -> tuple[str, str, int] | None:
-    """(kind, value, words used) for ``-f X``, ``--file X``, ``--file=X``, ``-fX``, ``--env-file``."""
+    """(kind, value, words used) for ``-f X``, ``--file X``, ``--file=X``, ``-fX``, ``--env-file``,
+    ``-p``/``--project-name``."""
     if word in ("-f", "--file"):
         return "file", value, 2
     if word == "--env-file":
@@ -214,6 +218,10 @@ def _option(word: str, value: str) -> tuple[str, str, int] | None:
         return "env", word[len("--env-file="):], 1
     if word.startswith("-f") and len(word) > 2 and word[2] != "-":
         return "file", word[2:], 1
+    if word == "--project-name" or (word == "-p" and _PROJECT_NAME.match(value)):
+        return "name", value, 2  # `run -p 8080:80` publishes a port: not a name
+    if word.startswith("--project-name="):
+        return "name", word[len("--project-name="):], 1
     return None
 
 

@@ -51,9 +51,10 @@ def projects_of(ctx: Context) -> list[Loaded]:
     if ctx.file is None:
         return []
     me = ctx.file.resolve()
-    candidates: dict[tuple[Path, ...], Loaded] = {}
-    for loaded in [*all_projects(ctx), *_folder_projects(ctx, me.parent)]:
-        candidates.setdefault(loaded.project.files, loaded)
+    candidates: dict[tuple[tuple[Path, ...], Path | None], Loaded] = {}
+    known = {p.project.files for p in all_projects(ctx)}  # an --env-file command may stand for the bare pair
+    for loaded in [*all_projects(ctx), *(p for p in _folder_projects(ctx, me.parent) if p.project.files not in known)]:
+        candidates.setdefault((loaded.project.files, loaded.project.env_file), loaded)
     group = [p for p in candidates.values() if len(p.members) > 1 and me in p.members]
     files = {m for p in group for m in p.members}
     grown = True
@@ -66,11 +67,18 @@ def projects_of(ctx: Context) -> list[Loaded]:
 
 
 def env_project(doc: ComposeDoc, ctx: Context) -> list[Loaded]:
-    """A file that stands alone but takes values from the ``.env`` beside it (``${DB_IMAGE}``):
-    its one-file project, so the graph sees the images and hosts ``docker compose`` would."""
-    if ctx.file is None or "$" not in doc.text or ctx.files.run_view().original(ctx.file.parent / ".env") is None:
+    """A file that stands alone but takes values from an env file (``${DB_IMAGE}``): its
+    one-file project with the ``.env`` beside it, and one per ``--env-file`` command that runs
+    it without ``-f`` (values from that file, not from ``.env``), so the graph sees the images
+    and hosts ``docker compose`` would."""
+    if ctx.file is None or "$" not in doc.text:
         return []
-    return [load(Project((ctx.file.resolve(),), "with .env"), ctx.files.run_view().original)]
+    me = ctx.file.resolve()
+    read = ctx.files.run_view().original
+    out = [p for p in all_projects(ctx) if p.project.files == (me,) and p.project.env_file is not None]
+    if read(me.parent / ".env") is not None:
+        out.insert(0, load(Project((me,), "with .env"), read))
+    return out
 
 
 def completes(service: Service) -> bool:
@@ -167,6 +175,8 @@ def merged_doc(loaded: Loaded, only: str | None = None) -> ComposeDoc:
     data = {"services": {n: _untagged(s.value) for n, s in loaded.services.items() if only in (None, n)}}
     if loaded.networks and only is None:
         data["networks"] = _untagged(loaded.networks)
+    if loaded.configs:  # a service's configs: name them; proxy configs are read through them
+        data["configs"] = _untagged(loaded.configs)
     out = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
