@@ -77,6 +77,7 @@ class ComposeDoc:
     kind: ClassVar[str] = "compose"
 
     def __init__(self, source: SourceText, path: str) -> None:
+        self._services: list[Service] | None = None
         self.source = source
         self.text = source.text
         self.path = path
@@ -148,6 +149,13 @@ class ComposeDoc:
     # structure -------------------------------------------------------------------
 
     def services(self) -> list[Service]:
+        """The services of every document, in order; computed once per document (it never
+        changes) so a per-service loop that asks again does not walk all services each time."""
+        if self._services is None:
+            self._services = self._find_services()
+        return list(self._services)
+
+    def _find_services(self) -> list[Service]:
         found = []
         for doc_index, root in enumerate(self.documents):
             block = mapping_own(root, "services")

@@ -20,6 +20,7 @@ from hardener.limits import read_text_bounded
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
 
+    from hardener.ci.images import ComposeBuild
     from hardener.context import Context
 
 _GRANTS_SUDO = re.compile(r"/etc/sudoers|\b(apt-get|apt|apk|yum|dnf|microdnf|zypper)\b[^\n]*\b(install|add)\b[^\n]*\bsudo\b")
@@ -39,9 +40,7 @@ def setuid_use(name: str, node: Node | None, compose: Path, ctx: Context) -> str
 
 
 def _image_grants_sudo(name: str, compose: Path, ctx: Context) -> str | None:
-    from hardener.ci.images import compose_builds
-
-    for build in compose_builds(compose, ctx):
+    for build in _builds(compose, ctx):
         if build.service != name or build.dockerfile is None:
             continue
         raw = ctx.files.read(build.dockerfile)
@@ -52,6 +51,26 @@ def _image_grants_sudo(name: str, compose: Path, ctx: Context) -> str | None:
             return (f"the image it builds grants sudo ({build.dockerfile.name} line {line}); with "
                     "no-new-privileges sudo fails")
     return None
+
+
+_BUILDS: dict[tuple[str, bytes | None, bytes | None], list[ComposeBuild]] = {}  # oldest first
+_BUILDS_KEPT = 4
+
+
+def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
+    """``compose_builds`` of the file, shared by its services: asked once per service it
+    re-read the file and walked every service, quadratic in the number of services. What it
+    reads (the file and the ``.env`` beside it) is the key, so a changed file is read anew."""
+    from hardener.ci.images import compose_builds
+
+    key = (str(compose), ctx.files.read(compose), ctx.files.read(compose.parent / ".env"))
+    builds = _BUILDS.pop(key, None)
+    if builds is None:
+        builds = compose_builds(compose, ctx)
+    _BUILDS[key] = builds
+    while len(_BUILDS) > _BUILDS_KEPT:
+        del _BUILDS[next(iter(_BUILDS))]
+    return builds
 
 
 def _devcontainer_of(name: str, compose: Path) -> str | None:
