@@ -75,10 +75,16 @@ def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
 
 @functools.lru_cache(maxsize=1)
 def _compose_validator() -> Any:
-    import check_jsonschema
+    import importlib.util
+
     import jsonschema
 
-    path = Path(check_jsonschema.__file__).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
+    # only the schema file check-jsonschema ships: importing the package runs its CLI's
+    # imports (requests, urllib3), a tenth of a second on every run that judges a Compose file
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("check_jsonschema")
+    path = Path(spec.origin).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)
 
