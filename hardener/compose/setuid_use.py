@@ -53,24 +53,26 @@ def _image_grants_sudo(name: str, compose: Path, ctx: Context) -> str | None:
     return None
 
 
-_BUILDS: dict[tuple[str, bytes | None, bytes | None], list[ComposeBuild]] = {}  # oldest first
+_BUILDS: dict[str, tuple[bytes | None, bytes | None, list[ComposeBuild]]] = {}  # oldest first
 _BUILDS_KEPT = 4
 
 
 def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
     """``compose_builds`` of the file, shared by its services: asked once per service it
-    re-read the file and walked every service, quadratic in the number of services. What it
-    reads (the file and the ``.env`` beside it) is the key, so a changed file is read anew."""
+    re-read the file and walked every service, quadratic in the number of services. It is
+    kept with what it read (the file and the ``.env`` beside it) and used again only while
+    both still hold the same bytes (compared, not hashed: a hash of a big file per service
+    cost more than the walk it saves)."""
     from hardener.ci.images import compose_builds
 
-    key = (str(compose), ctx.files.read(compose), ctx.files.read(compose.parent / ".env"))
-    builds = _BUILDS.pop(key, None)
-    if builds is None:
-        builds = compose_builds(compose, ctx)
-    _BUILDS[key] = builds
+    raw, env = ctx.files.read(compose), ctx.files.read(compose.parent / ".env")
+    kept = _BUILDS.pop(str(compose), None)
+    if kept is None or kept[0] != raw or kept[1] != env:
+        kept = (raw, env, compose_builds(compose, ctx))
+    _BUILDS[str(compose)] = kept
     while len(_BUILDS) > _BUILDS_KEPT:
         del _BUILDS[next(iter(_BUILDS))]
-    return builds
+    return kept[2]
 
 
 def _devcontainer_of(name: str, compose: Path) -> str | None:
