@@ -13,6 +13,7 @@ comments, which is how comments are found without mistaking a ``#`` inside a sca
 """
 from __future__ import annotations
 
+import copy
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -109,6 +110,10 @@ class ComposeDoc:
         key = (path, raw)
         doc = _LOADED.pop(key, None)
         if doc is None:
+            # the project model names the file by another path than the engine does
+            twin = next((d for (_, kept), d in _LOADED.items() if kept == raw), None)
+            doc = twin._at(path) if twin is not None else None
+        if doc is None:
             try:
                 doc = cls(SourceText.decode(raw), path)
             except BadInput as exc:
@@ -118,6 +123,13 @@ class ComposeDoc:
         while len(_LOADED) > _LOADED_KEPT:
             del _LOADED[next(iter(_LOADED))]
         return doc
+
+    def _at(self, path: str) -> ComposeDoc:
+        """This document under another path, without parsing it again (nothing in a
+        document depends on its path but the name it reports)."""
+        twin = copy.copy(self)
+        twin.path = path
+        return twin
 
     def render(self) -> bytes:
         return self.source.encode(self.text)
