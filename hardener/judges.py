@@ -70,7 +70,37 @@ def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
         "tag:yaml.org,2002:timestamp", Constructor.yaml_constructors["tag:yaml.org,2002:str"]
     )
     yaml.Constructor = Constructor
+    if not pure and "%" not in text:  # no %YAML directive: the version, and so each tag, is fixed
+        yaml.Resolver = _caching_resolver()
     return list(yaml.load_all(text))
+
+
+@functools.lru_cache(maxsize=1)
+def _caching_resolver() -> type:
+    """ruamel's resolver, remembering each scalar's tag for the run.
+
+    libyaml calls back into the Python resolver for every scalar (a fifth of judging a
+    2,000-service file); the tag depends only on (kind, value, implicit) and the YAML
+    version, which a text without ``%`` cannot change. ``compose/libyaml.py`` does the same.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    cache: dict[tuple[object, object, object], object] = {}
+
+    class CachingResolver(VersionedResolver):  # type: ignore[misc]  # ruamel's resolver is untyped
+        def resolve(self, kind: object, value: object, implicit: object) -> object:
+            key = (kind, value, implicit)
+            try:
+                return cache[key]
+            except KeyError:
+                if len(cache) > 100_000:  # bounded for a run over many large files
+                    cache.clear()
+                tag = cache[key] = super().resolve(kind, value, implicit)
+                return tag
+            except TypeError:  # an unhashable value (a collection's): not remembered
+                return super().resolve(kind, value, implicit)
+
+    return CachingResolver
 
 
 @functools.lru_cache(maxsize=1)
