@@ -87,7 +87,7 @@ def _caching_resolver() -> type:
 
     cache: dict[tuple[object, object, object], object] = {}
 
-    class CachingResolver(VersionedResolver):  # type: ignore[misc]  # ruamel's resolver is untyped
+    class CachingResolver(VersionedResolver):
         def resolve(self, kind: object, value: object, implicit: object) -> object:
             key = (kind, value, implicit)
             try:
