@@ -104,7 +104,7 @@ def _split(inst: Instruction, escape: str, loose: bool) -> tuple[Command, ...] |
         return None
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=256)  # the RUNs of the file being worked on: a run's files rarely share one
 def _lexed(code: str, base: int, loose: bool) -> tuple[_Token, ...] | None:
     """The tokens of a RUN's code, None when it is not split. The same text is lexed once per
     run: each editing round parses the Dockerfile again, and its unchanged RUNs with it
