@@ -107,3 +107,17 @@ def test_the_benchmark_times_the_small_repository() -> None:
     out = subprocess.run([sys.executable, str(bench), "--small", "--repeat", "1"],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert "hardener --version" in out and "small repository (4 files)" in out
+
+
+@pytest.mark.parametrize(("text", "fast"), [
+    pytest.param("x: &x {a: 1}\nservices:\n  s: {<<: *x, image: y}\n", True, id="merge-within-bounds"),
+    pytest.param("a: &a [1, 2]\nb: &b [" + ", ".join(["*a"] * 10) + "]\nc: &c [" + ", ".join(["*b"] * 10)
+                 + "]\nd: [" + ", ".join(["*c"] * 10) + "]\n", False, id="expands-past-the-budget"),
+])
+def test_the_plain_walk_answers_for_aliases_only_within_its_budget(text: str, fast: bool) -> None:
+    from hardener.compose import doc as compose_doc
+
+    documents, tokens = compose_doc._compose_and_scan(text)
+    assert compose_doc._within_bounds(documents, 2 * len(tokens) + 1_000) is fast
+    compose_doc._check_bounds(documents, tokens)  # either way within the real bounds: no refusal
+    assert compose_doc._within_bounds(documents, 10) is False

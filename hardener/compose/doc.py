@@ -411,8 +411,12 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
     aliases = sum(1 for t in tokens if t.kind == "AliasToken")
     if aliases > MAX_ALIASES:
         raise BadInput(f"invalid YAML: more than {MAX_ALIASES} aliases", None)
-    if not aliases and _within_bounds(documents):
-        return  # a tree: what is walked is what was composed, and it is within both bounds
+    # the plain walk follows aliases into what they share, so it walks the expanded tree; it
+    # answers when that is within both bounds (with aliases, when it is also small next to
+    # the text: a billion-laughs file goes straight to the exact walk, which names the node)
+    budget = MAX_EXPANDED_NODES if not aliases else 2 * len(tokens) + 1_000
+    if _within_bounds(documents, budget):
+        return
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
     for root in documents:
@@ -440,16 +444,18 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
             stack.extend((k, False) for k in _children(node))
 
 
-def _within_bounds(documents: list[Node]) -> bool:
-    """Whether a tree without aliases is within both bounds; False sends the caller to the
-    exact walk, which names the first node past a bound."""
+def _within_bounds(documents: list[Node], budget: int = MAX_EXPANDED_NODES) -> bool:
+    """Whether each document, its aliases expanded, is within both bounds, walking at most
+    ``budget`` nodes of it; False sends the caller to the exact walk, which names the first
+    node past a bound (a cycle, ``<<: *self``, runs past the depth bound here)."""
+    limit = min(budget, MAX_EXPANDED_NODES)
     for root in documents:
         size = 0
         stack: list[tuple[Node, int]] = [(root, 1)]
         while stack:
             node, depth = stack.pop()
             size += 1
-            if depth > MAX_DEPTH or size > MAX_EXPANDED_NODES:
+            if depth > MAX_DEPTH or size > limit:
                 return False
             if isinstance(node, MappingNode):
                 stack.extend((n, depth + 1) for pair in node.value for n in pair)
