@@ -65,3 +65,15 @@ def compose_tabs_before_comments(count: int) -> bytes:
     for i in range(count):
         out.append(f"  svc{i}:\n    image: example/app{i}:1.0\t# pinned by hand\n")
     return "".join(out).encode()
+
+
+def small_repository() -> dict[str, bytes]:
+    """The everyday case: one Python app with a Dockerfile and a Compose file (path -> bytes)."""
+    return {
+        "Dockerfile": b"FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      b"RUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n",
+        "compose.yaml": b"services:\n  web:\n    build: .\n    ports:\n      - \"8000:8000\"\n"
+                        b"  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: example\n",
+        "requirements.txt": b"flask\n",
+        "app.py": b"from flask import Flask\n\napp = Flask(__name__)\n",
+    }

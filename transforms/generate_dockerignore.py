@@ -230,12 +230,19 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
     dev = dev_plan(docs, directory, sent, narrowed)
     result.stays = dev.stays
     reasons = {e.pattern: e.reason for e in dev.exclusions}
+    found: dict[str, bool] = {}  # each condition searched once, not once per candidate pattern
+
+    def uses(condition: str) -> bool:
+        if condition not in found:
+            found[condition] = _CONDITIONS[condition].search(commands) is not None
+        return found[condition]
+
     for condition, pattern in [*_candidates(paths, directory, docs), *(("dev", p) for p in reasons)]:
-        if condition == "no-git" and _CONDITIONS["git"].search(commands):
+        if condition == "no-git" and uses("git"):
             if _hits(pattern, paths, Matcher(patterns)):
                 result.dropped.append((pattern, "a RUN or CMD uses git, which needs it", 1))
             continue
-        if condition in _CONDITIONS and not _CONDITIONS[condition].search(commands):
+        if condition in _CONDITIONS and not uses(condition):
             continue
         chosen, why, line, secrets = _fit(pattern, patterns, fit if condition != "dev" else dev_fit(fit),
                                           by_content=condition == "secret")

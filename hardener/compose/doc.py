@@ -13,6 +13,7 @@ comments, which is how comments are found without mistaking a ``#`` inside a sca
 """
 from __future__ import annotations
 
+import copy
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -77,6 +78,7 @@ class ComposeDoc:
     kind: ClassVar[str] = "compose"
 
     def __init__(self, source: SourceText, path: str) -> None:
+        self._services: list[Service] | None = None
         self.source = source
         self.text = source.text
         self.path = path
@@ -108,6 +110,10 @@ class ComposeDoc:
         key = (path, raw)
         doc = _LOADED.pop(key, None)
         if doc is None:
+            # the project model names the file by another path than the engine does
+            twin = next((d for (_, kept), d in _LOADED.items() if kept == raw), None)
+            doc = twin._at(path) if twin is not None else None
+        if doc is None:
             try:
                 doc = cls(SourceText.decode(raw), path)
             except BadInput as exc:
@@ -117,6 +123,13 @@ class ComposeDoc:
         while len(_LOADED) > _LOADED_KEPT:
             del _LOADED[next(iter(_LOADED))]
         return doc
+
+    def _at(self, path: str) -> ComposeDoc:
+        """This document under another path, without parsing it again (nothing in a
+        document depends on its path but the name it reports)."""
+        twin = copy.copy(self)
+        twin.path = path
+        return twin
 
     def render(self) -> bytes:
         return self.source.encode(self.text)
@@ -148,6 +161,13 @@ class ComposeDoc:
     # structure -------------------------------------------------------------------
 
     def services(self) -> list[Service]:
+        """The services of every document, in order; computed once per document (it never
+        changes) so a per-service loop that asks again does not walk all services each time."""
+        if self._services is None:
+            self._services = self._find_services()
+        return list(self._services)
+
+    def _find_services(self) -> list[Service]:
         found = []
         for doc_index, root in enumerate(self.documents):
             block = mapping_own(root, "services")
@@ -391,8 +411,12 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
     aliases = sum(1 for t in tokens if t.kind == "AliasToken")
     if aliases > MAX_ALIASES:
         raise BadInput(f"invalid YAML: more than {MAX_ALIASES} aliases", None)
-    if not aliases and _within_bounds(documents):
-        return  # a tree: what is walked is what was composed, and it is within both bounds
+    # the plain walk follows aliases into what they share, so it walks the expanded tree; it
+    # answers when that is within both bounds (with aliases, when it is also small next to
+    # the text: a billion-laughs file goes straight to the exact walk, which names the node)
+    budget = MAX_EXPANDED_NODES if not aliases else 2 * len(tokens) + 1_000
+    if _within_bounds(documents, budget):
+        return
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
     for root in documents:
@@ -420,16 +444,18 @@ def _check_bounds(documents: list[Node], tokens: list[Token]) -> None:
             stack.extend((k, False) for k in _children(node))
 
 
-def _within_bounds(documents: list[Node]) -> bool:
-    """Whether a tree without aliases is within both bounds; False sends the caller to the
-    exact walk, which names the first node past a bound."""
+def _within_bounds(documents: list[Node], budget: int = MAX_EXPANDED_NODES) -> bool:
+    """Whether each document, its aliases expanded, is within both bounds, walking at most
+    ``budget`` nodes of it; False sends the caller to the exact walk, which names the first
+    node past a bound (a cycle, ``<<: *self``, runs past the depth bound here)."""
+    limit = min(budget, MAX_EXPANDED_NODES)
     for root in documents:
         size = 0
         stack: list[tuple[Node, int]] = [(root, 1)]
         while stack:
             node, depth = stack.pop()
             size += 1
-            if depth > MAX_DEPTH or size > MAX_EXPANDED_NODES:
+            if depth > MAX_DEPTH or size > limit:
                 return False
             if isinstance(node, MappingNode):
                 stack.extend((n, depth + 1) for pair in node.value for n in pair)

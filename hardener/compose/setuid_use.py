@@ -20,6 +20,7 @@ from hardener.limits import read_text_bounded
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
 
+    from hardener.ci.images import ComposeBuild
     from hardener.context import Context
 
 _GRANTS_SUDO = re.compile(r"/etc/sudoers|\b(apt-get|apt|apk|yum|dnf|microdnf|zypper)\b[^\n]*\b(install|add)\b[^\n]*\bsudo\b")
@@ -39,9 +40,7 @@ def setuid_use(name: str, node: Node | None, compose: Path, ctx: Context) -> str
 
 
 def _image_grants_sudo(name: str, compose: Path, ctx: Context) -> str | None:
-    from hardener.ci.images import compose_builds
-
-    for build in compose_builds(compose, ctx):
+    for build in _builds(compose, ctx):
         if build.service != name or build.dockerfile is None:
             continue
         raw = ctx.files.read(build.dockerfile)
@@ -52,6 +51,28 @@ def _image_grants_sudo(name: str, compose: Path, ctx: Context) -> str | None:
             return (f"the image it builds grants sudo ({build.dockerfile.name} line {line}); with "
                     "no-new-privileges sudo fails")
     return None
+
+
+_BUILDS: dict[str, tuple[bytes | None, bytes | None, list[ComposeBuild]]] = {}  # oldest first
+_BUILDS_KEPT = 4
+
+
+def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
+    """``compose_builds`` of the file, shared by its services: asked once per service it
+    re-read the file and walked every service, quadratic in the number of services. It is
+    kept with what it read (the file and the ``.env`` beside it) and used again only while
+    both still hold the same bytes (compared, not hashed: a hash of a big file per service
+    cost more than the walk it saves)."""
+    from hardener.ci.images import compose_builds
+
+    raw, env = ctx.files.read(compose), ctx.files.read(compose.parent / ".env")
+    kept = _BUILDS.pop(str(compose), None)
+    if kept is None or kept[0] != raw or kept[1] != env:
+        kept = (raw, env, compose_builds(compose, ctx))
+    _BUILDS[str(compose)] = kept
+    while len(_BUILDS) > _BUILDS_KEPT:
+        del _BUILDS[next(iter(_BUILDS))]
+    return kept[2]
 
 
 def _devcontainer_of(name: str, compose: Path) -> str | None:

@@ -11,6 +11,7 @@ user of it). Callers check ``Service.alias`` / use ``mapping_own`` to stay local
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Union
@@ -91,14 +92,17 @@ def mapping_get(node: Node | None, key: str, _seen: frozenset[int] = frozenset()
     """The value as a YAML loader sees it: own keys win, then earlier merge sources."""
     if not isinstance(node, MappingNode) or id(node) in _seen:
         return None
-    merged: list[Node] = []  # merge keys' values: mapping_own and merge_sources in one pass
+    # own keys first, asking is_merge_key only of a key spelled ``key`` (it is asked of
+    # hundreds of thousands of keys in a big file); merge keys only when it is not there
     for k, v in node.value:
-        if not isinstance(k, ScalarNode):
-            continue
-        if is_merge_key(k):
-            merged.append(v)
-        elif k.value == key:
+        if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
             return v  # type: ignore[no-any-return]  # ruamel leaves MappingNode.value untyped: Node pairs
+    merged = []
+    for k, v in node.value:
+        # a key the loader resolved to a plain string is no merge key: skip asking
+        if isinstance(k, ScalarNode) and (k.ctag is None or k.ctag.suffix != _STR or k.value == "<<") \
+                and is_merge_key(k):
+            merged.append(v)
     if not merged:
         return None
     sources = [i for v in merged for i in (v.value if isinstance(v, SequenceNode) else [v]) if isinstance(i, MappingNode)]
@@ -139,6 +143,7 @@ def render_scalar(value: Scalar, *, quote: str = '"', flow: bool = False) -> str
     return _double_quoted(value)
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of its arguments, asked per edit of every service
 def _needs_quotes(value: str, flow: bool) -> bool:
     if not value or value != value.strip() or not value.isprintable():
         return True

@@ -9,6 +9,7 @@ it splits heredoc bodies into bogus instructions.
 """
 from __future__ import annotations
 
+import copy
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -134,6 +135,11 @@ class Stage:
     instructions: tuple[Instruction, ...]
 
 
+_LOADED: dict[bytes, DockerfileDoc] = {}  # oldest first
+_LOADED_KEPT = 4
+_LOADED_MAX_BYTES = 1_000_000
+
+
 class DockerfileDoc:
     kind: ClassVar[str] = "dockerfile"
 
@@ -155,10 +161,23 @@ class DockerfileDoc:
 
     @classmethod
     def load(cls, raw: bytes, path: str = "Dockerfile") -> DockerfileDoc:
-        try:
-            return cls(SourceText.decode(raw), path)
-        except BadInput as exc:
-            raise exc.with_path(path) from None
+        """The document of ``raw``. The last few loads (of files up to 1 MB) are shared: the
+        engine and the CI gate each parse every Dockerfile, and a document is never changed
+        after it is built (edits make new text); under another path it is a copy."""
+        doc = _LOADED.pop(raw, None)
+        if doc is None:
+            try:
+                doc = cls(SourceText.decode(raw), path)
+            except BadInput as exc:
+                raise exc.with_path(path) from None
+        if len(raw) <= _LOADED_MAX_BYTES:
+            _LOADED[raw] = doc
+        while len(_LOADED) > _LOADED_KEPT:
+            del _LOADED[next(iter(_LOADED))]
+        if doc.path != path:
+            doc = copy.copy(doc)
+            doc.path = path
+        return doc
 
     def render(self) -> bytes:
         return self.source.encode(self.text)

@@ -14,6 +14,7 @@ which BuildKit and the classic builder both use:
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -185,23 +186,28 @@ def _class_char(pattern: str, i: int, bad: BadPattern) -> int:
     return i
 
 
+@functools.lru_cache(maxsize=4096)
+def _pattern(raw: str) -> Pattern | None:
+    """One line's compiled pattern (None for a blank one). Cached: generate-dockerignore
+    builds a matcher for each candidate pattern of each plan, and a Pattern is never changed."""
+    text = raw.strip()
+    if not text:
+        return None
+    text = go_clean(text)
+    exclusion = text.startswith("!")
+    if exclusion:
+        if len(text) == 1:
+            raise BadPattern('illegal exclusion pattern: "!"')
+        text = text[1:]
+    _check_syntax(text)
+    return Pattern(text, exclusion)
+
+
 class Matcher:
     """``patternmatcher.PatternMatcher`` over cleaned patterns (``read_patterns`` output)."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns: list[Pattern] = []
-        for raw in patterns:
-            text = raw.strip()
-            if not text:
-                continue
-            text = go_clean(text)
-            exclusion = text.startswith("!")
-            if exclusion:
-                if len(text) == 1:
-                    raise BadPattern('illegal exclusion pattern: "!"')
-                text = text[1:]
-            _check_syntax(text)
-            self.patterns.append(Pattern(text, exclusion))
+        self.patterns: list[Pattern] = [p for p in map(_pattern, patterns) if p is not None]
 
     @classmethod
     def from_file(cls, data: bytes | str | None) -> Matcher:

@@ -13,6 +13,7 @@ word comments out the rest of the logical line, as the shell reads it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import cast
 
@@ -94,10 +95,23 @@ def _split(inst: Instruction, escape: str, loose: bool) -> tuple[Command, ...] |
     if inst.json is not None or inst.heredocs or escape != "\\":
         return None
     begin = args_logical_start(inst)
-    code = inst.logical[begin : begin + len(inst.args)]
+    tokens = _lexed(inst.logical[begin : begin + len(inst.args)], begin, loose)
+    if tokens is None:
+        return None
     try:
-        tokens = _Lexer(code, begin, loose).tokens()
-        return tuple(_group(tokens, inst, loose))
+        return tuple(_group(list(tokens), inst, loose))
+    except _Unsupported:
+        return None
+
+
+@functools.lru_cache(maxsize=256)  # the RUNs of the file being worked on: a run's files rarely share one
+def _lexed(code: str, base: int, loose: bool) -> tuple[_Token, ...] | None:
+    """The tokens of a RUN's code, None when it is not split. The same text is lexed once per
+    run: each editing round parses the Dockerfile again, and its unchanged RUNs with it
+    (tokens hold offsets into the instruction's logical text, so they do not depend on
+    where the instruction is)."""
+    try:
+        return tuple(_Lexer(code, base, loose).tokens())
     except _Unsupported:
         return None
 

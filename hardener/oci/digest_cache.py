@@ -411,14 +411,29 @@ _RESOLVERS: dict[tuple[Any, ...], Resolver] = {}
 _FACTORY_LOCK = threading.Lock()
 
 
+_DEFAULT_SETTINGS: list[tuple[Settings, str]] = []
+
+
+def _settings(options: Mapping[str, Any]) -> tuple[Settings, str]:
+    """The settings of a section and their repr; those of an empty section (the usual case)
+    are made once, as resolver_for is asked per image of every service of every round."""
+    if options:
+        settings = Settings.from_options(options)
+        return settings, repr(settings)
+    if not _DEFAULT_SETTINGS:
+        settings = Settings.from_options({})
+        _DEFAULT_SETTINGS.append((settings, repr(settings)))
+    return _DEFAULT_SETTINGS[0]
+
+
 def resolver_for(ctx: Any, section: str = "pin-base-image") -> Resolver:
     """The context's resolver, else one per (root, settings, offline) in this process."""
     if getattr(ctx, "resolver", None) is not None:
         resolver: Resolver = ctx.resolver
         return resolver
     options = ctx.options.get(section) if isinstance(ctx.options.get(section), Mapping) else {}
-    settings = Settings.from_options(options)
-    ident = (str(ctx.root), repr(settings), bool(ctx.offline))
+    settings, shown = _settings(options)
+    ident = (str(ctx.root), shown, bool(ctx.offline))
     with _FACTORY_LOCK:
         if ident not in _RESOLVERS:
             _RESOLVERS[ident] = Resolver(settings, Path(ctx.root), offline=bool(ctx.offline))

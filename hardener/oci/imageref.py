@@ -6,6 +6,7 @@ the user's spelling of registry and name.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class BadReference(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked of the same few references per service, per transform
 def parse(text: str) -> ImageRef:
     """Parse ``[registry[:port]/]path[:tag][@digest]``; raises BadReference."""
     if not text or any(c.isspace() for c in text):
