@@ -264,35 +264,3 @@ def spdx_or_none(value: object) -> str | None:
     if not _SPDX_EXPRESSION.match(clean) or clean.upper().startswith(_NOT_A_LICENSE):
         return None
     return clean
-
-
-# ---------------------------------------------------------------- versions and tags
-
-# versions `npm init`, `cargo new`, `poetry new` and `uv init` write: a fact only when tagged
-PLACEHOLDER_VERSIONS = frozenset({"0.0.0", "0.0.1", "0.1.0", "1.0.0"})
-
-
-def git_tags(root: Path) -> frozenset[str]:
-    """The tag names of the repository at ``root`` (loose refs and packed-refs)."""
-    gdir = git_dir(root)
-    if gdir is None:
-        return frozenset()
-    common = _common_dir(gdir)
-    tags = {p.relative_to(common / "refs" / "tags").as_posix()
-            for p in (common / "refs" / "tags").rglob("*") if p.is_file()}
-    packed = common / "packed-refs"
-    if packed.is_file():
-        for line in read_text_bounded(packed).splitlines():
-            name = line.partition(" ")[2]
-            if name.startswith("refs/tags/"):
-                tags.add(name.removeprefix("refs/tags/"))
-    return frozenset(tags)
-
-
-def version_is_fact(version: str, root: Path) -> bool:
-    """A declared version, unless it is a placeholder that no tag of the repository at
-    ``root`` (``1.0.0``, ``v1.0.0``, ``name@1.0.0``, ``name-v1.0.0``) confirms."""
-    if version not in PLACEHOLDER_VERSIONS:
-        return True
-    return any(t.removeprefix("v") == version or re.search(rf"[@/_-]v?{re.escape(version)}$", t)
-               for t in git_tags(root))

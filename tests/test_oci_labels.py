@@ -57,7 +57,6 @@ def test_everything_from_git_and_manifest(tmp_path: Path) -> None:
         f"      {OCI}created=$BUILD_DATE \\\n"
         f'      {OCI}title="web" \\\n'
         f'      {OCI}description="say \\"hi\\" for \\$5 \\\\ more" \\\n'
-        f'      {OCI}version="2.0.0" \\\n'
         f'      {OCI}licenses="MIT" \\\n'
         f'      {OCI}base.name="node:20"\nCMD x\n')
     assert "tok" not in out
@@ -119,17 +118,10 @@ def test_manifest_only_of_this_image(text: str, title: str | None, tmp_path: Pat
         assert "front end" not in out and "3.1.0" not in out
 
 
-@pytest.mark.parametrize(("version", "tag", "labelled"), [
-    pytest.param("0.0.1", None, False, id="npm-placeholder"),
-    pytest.param("1.0.0", None, False, id="npm-init-default"),
-    pytest.param("1.0.0", "v1.0.0", True, id="tagged"),
-    pytest.param("2.3.4", None, True, id="real"),
-])
-def test_placeholder_version(version: str, tag: str | None, labelled: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["0.0.1", "2.3.4"])
+def test_no_version_label(version: str, tmp_path: Path) -> None:
+    # the manifest's version changes every release; a LABEL written once would go stale
     _git(tmp_path, "https://github.com/o/web.git")
-    if tag:
-        (tmp_path / ".git" / "refs" / "tags").mkdir(parents=True)
-        (tmp_path / ".git" / "refs" / "tags" / tag).write_text("c" * 40 + "\n")
     pkg = json.dumps({"name": "web", "version": version})
     out = _fix("FROM node:20\nCOPY . .\nRUN npm ci\n", tmp_path, {"package.json": pkg})
-    assert (f'{OCI}version="{version}"' in out) is labelled
+    assert f'{OCI}title="web"' in out and f"{OCI}version" not in out

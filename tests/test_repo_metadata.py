@@ -15,7 +15,6 @@ from hardener.repo_metadata import (
     normalise_remote,
     package_metadata,
     spdx_or_none,
-    version_is_fact,
 )
 
 TEXTS = Path(__file__).parent / "data" / "licenses"
@@ -170,27 +169,3 @@ def test_licenses_label(files: dict[str, str], meta: PackageMeta | None, expecte
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert licenses_label(tmp_path, tmp_path, meta) == expected
-
-
-@pytest.mark.parametrize(("version", "tags", "expected"), [
-    pytest.param("1.0.0", [], False, id="npm-default"),
-    pytest.param("0.0.1", [], False, id="placeholder"),
-    pytest.param("0.1.0", [], False, id="cargo-default"),
-    pytest.param("1.0.0", ["v1.0.0"], True, id="tagged-v"),
-    pytest.param("1.0.0", ["web@1.0.0"], True, id="tagged-monorepo"),
-    pytest.param("1.0.0", ["v11.0.0"], False, id="other-tag"),
-    pytest.param("1.4.2", [], True, id="a-real-version"),
-])
-def test_version_is_fact(version: str, tags: list[str], expected: bool, tmp_path: Path) -> None:
-    (tmp_path / ".git" / "refs" / "tags").mkdir(parents=True)
-    for tag in tags:
-        ref = tmp_path / ".git" / "refs" / "tags" / tag
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text("a" * 40 + "\n")
-    assert version_is_fact(version, tmp_path) is expected
-
-
-def test_packed_tag_confirms(tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "packed-refs").write_text("# pack-refs\n" + "b" * 40 + " refs/tags/v0.0.1\n")
-    assert version_is_fact("0.0.1", tmp_path)

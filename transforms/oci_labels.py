@@ -11,7 +11,7 @@ from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
 from hardener.edits import Edit
 from hardener.knowledge.licenses import licenses_label
 from hardener.model import Applicability, Finding, Transform
-from hardener.repo_metadata import MANIFEST_TOOLS, git_remote_url, package_metadata, version_is_fact
+from hardener.repo_metadata import MANIFEST_TOOLS, git_remote_url, package_metadata
 
 OCI = "org.opencontainers.image."
 # build arguments for values a committed file cannot hold (a baked commit goes stale)
@@ -26,7 +26,7 @@ class AddOciLabels(Transform):
     A final stage without `org.opencontainers.image.*` labels. One LABEL instruction is
     added with `source` (the git remote, as https without credentials), `revision` and
     `created` (through `ARG VCS_REF=` / `ARG BUILD_DATE=`, filled by the build),
-    `title`, `description`, `version` and `licenses` (from package.json, pyproject.toml,
+    `title`, `description` and `licenses` (from package.json, pyproject.toml,
     Cargo.toml, setup.cfg, pom.xml or go.mod in the build context root, and the LICENSE
     file), and `base.name` / `base.digest` (from the final FROM). `base.digest` needs a
     FROM pinned by digest: a tag's digest in `hardener.lock` or the cache is not what the
@@ -43,7 +43,8 @@ class AddOciLabels(Transform):
     manifest's expression when the LICENSE/COPYING texts (identified by licenseclassifier,
     from the SPDX license data) agree, else the one license those texts hold, else
     nothing; without a license file the manifest's claim stands, except npm init's `ISC`.
-    A placeholder version (`0.0.0`, `0.0.1`, `0.1.0`, `1.0.0`) needs a matching git tag.
+    `version` is not written: the manifest's version changes every release and a LABEL
+    written once would not follow it; set it at build time (`--label`, docker/metadata-action).
 
     ## Why
     Registries, scanners and `docker inspect` read these labels to link an image to its
@@ -65,7 +66,7 @@ class AddOciLabels(Transform):
     ## Refuses when
     Nothing is refused: a key whose value is unknown (no git remote, no manifest of this
     image, a license file that is not recognised or contradicts nothing known, a GNU
-    text alone, an untagged placeholder version, a base given by a variable) is left out.
+    text alone, a base given by a variable) is left out.
 
     ## References
     https://github.com/opencontainers/image-spec/blob/main/annotations.md
@@ -90,13 +91,13 @@ class AddOciLabels(Transform):
             # the FROM was pinned after base.name was written (pin-base-image in this run):
             # the digest goes into that LABEL, not a second one
             yield self.change([Edit(beside.end, beside.end, _continue(doc, beside, wanted[0]))],
-                              "OCI labels link the image to its source, version, license and base: base.digest",
+                              "OCI labels link the image to its source, license and base: base.digest",
                               stage.from_.line)
             return
         args = [a for k, a in _BUILD_ARGS if any(w == k for w, _ in wanted)]
         anchor = _anchor(stage, with_args=bool(args))
         yield self.change([Edit(anchor.end, anchor.end, _render(doc, stage, anchor, wanted, args))],
-                          "OCI labels link the image to its source, version, license and base: "
+                          "OCI labels link the image to its source, license and base: "
                           + ", ".join(k for k, _ in wanted), stage.from_.line)
 
 
@@ -109,12 +110,10 @@ def _values(doc: DockerfileDoc, stage: Stage, ctx: Context) -> list[tuple[str, s
         out += [(key, f"${arg}") for key, arg in _BUILD_ARGS]
     context = ctx.build_context
     meta = package_metadata(context, lambda name: _builds(doc, name)) if context is not None else None
-    version = meta.version if meta is not None else None
-    if version and not version_is_fact(version, ctx.root):
-        version = None  # npm init's 1.0.0, cargo new's 0.1.0: a placeholder, not a release
+    # no `version`: the manifest's version is bumped every release and a LABEL written now
+    # would not follow it (paperless-ngx's CI sets it with docker/metadata-action instead)
     if meta is not None:
-        out += [(k, _quote(v, doc.escape)) for k, v in
-                (("title", meta.title), ("description", meta.description), ("version", version))
+        out += [(k, _quote(v, doc.escape)) for k, v in (("title", meta.title), ("description", meta.description))
                 if v]
     lic = None
     if context is not None:
