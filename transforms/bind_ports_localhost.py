@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.ci_stack import ci_stack
 from hardener.compose.doc import ComposeDoc, Service
 from hardener.compose.graph import Graph, build_graph
 from hardener.compose.project import Loaded
@@ -68,7 +69,9 @@ class BindPortsLocalhost(ServiceTransform):
     (reachable only from the stack's networks).
 
     ## Refuses when
-    The file is legacy v1, a service is an alias, its `ports` come from a shared anchor,
+    The file starts a test or CI stack (it sits in `tests/`, `ci/`, `e2e/` … or its name says
+    `test`/`ci`: test runners may connect by the host's address), the file is legacy v1, a
+    service is an alias, its `ports` come from a shared anchor,
     or a port uses a variable that may hold an address (`${BIND}:80`, `$$`, `${X:?err}`,
     a `host_ip` variable). A variable whose name ends in PORT, PORTS, PORT_RANGE or PORT_NUMBER
     (`${DB_PORT:-5432}:5432`) is taken to hold a port and bound; the reason says so.
@@ -98,6 +101,12 @@ class BindPortsLocalhost(ServiceTransform):
         fragment_of = (fragment(doc, ctx) or unplaced_overlay(doc, ctx)) if not projects else None
         if fragment_of is not None:
             yield self.refuse(f"cannot bind ports: {fragment_of}", 1)
+            return
+        tests = ci_stack(ctx.file, ctx.root) if ctx.file is not None else None
+        if tests is not None and doc.services():
+            yield self.refuse(f"cannot bind ports: {tests}; a test runner reaches its ports, and CI jobs often "
+                              "connect by the host's address (`hostname -I`), not 127.0.0.1; bind them by hand if "
+                              "yours never does", 1)
             return
         graph, sole = _stack(doc, ctx, projects)
         public = set(self.option(ctx, "public") or [])
