@@ -224,7 +224,24 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
     caps = info.facts.cap_add
     if caps is None:
         return Why(f"the knowledge base does not list the capabilities {info.name} needs", WhyKind.UNKNOWN), []
+    bound = _host_dir_on_volume(service.node, info)
+    if bound is not None and info.drops_privileges and "CHOWN" not in {str(c).upper() for c in caps}:
+        # the entrypoint chowns its data directory as root (redis: `find . ! -user redis -exec chown`);
+        # a named volume starts owned by the image's user, a host directory by whoever made it
+        return Why(f"its entrypoint chowns {bound[1]} as root, and the host directory {bound[0]} is mounted "
+                   "there: whether that needs CHOWN depends on who owns it", WhyKind.UNKNOWN), []
     return None, [str(c).upper() for c in caps]
+
+
+def _host_dir_on_volume(node: Node | None, info: images.ImageInfo) -> tuple[str, str] | None:
+    """(host path, volume) of a writable bind mount onto one of the image's volumes."""
+    from hardener.compose.listen import bind_mounts
+
+    for mount in bind_mounts(node):
+        target = mount.target.rstrip("/") or "/"
+        if not mount.read_only and target in info.facts.volumes:
+            return mount.source, target
+    return None
 
 
 def _non_root_user(node: Node | None) -> str | None:
