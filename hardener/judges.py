@@ -77,30 +77,12 @@ def _load_yaml_documents(text: str, pure: bool) -> list[Any]:
 
 @functools.lru_cache(maxsize=1)
 def _caching_resolver() -> type:
-    """ruamel's resolver, remembering each scalar's tag for the run.
-
-    libyaml calls back into the Python resolver for every scalar (a fifth of judging a
-    2,000-service file); the tag depends only on (kind, value, implicit) and the YAML
-    version, which a text without ``%`` cannot change. ``compose/libyaml.py`` does the same.
-    """
+    """ruamel's resolver, remembering each scalar's tag for the run (compose/libyaml.py)."""
     from ruamel.yaml.resolver import VersionedResolver
 
-    cache: dict[tuple[object, object, object], object] = {}
+    from hardener.compose.libyaml import with_resolve_cache
 
-    class CachingResolver(VersionedResolver):
-        def resolve(self, kind: object, value: object, implicit: object) -> object:
-            key = (kind, value, implicit)
-            try:
-                return cache[key]
-            except KeyError:
-                if len(cache) > 100_000:  # bounded for a run over many large files
-                    cache.clear()
-                tag = cache[key] = super().resolve(kind, value, implicit)
-                return tag
-            except TypeError:  # an unhashable value (a collection's): not remembered
-                return super().resolve(kind, value, implicit)
-
-    return CachingResolver
+    return with_resolve_cache(VersionedResolver)
 
 
 @functools.lru_cache(maxsize=1)
