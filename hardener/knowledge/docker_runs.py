@@ -31,9 +31,8 @@ _VALUED = {  # docker run / build options that take a value (the next word when 
     "--restart", "--runtime", "--secret", "--security-opt", "--shm-size", "--ssh", "--stop-signal",
     "--stop-timeout", "--storage-opt", "--sysctl", "--tag", "--target", "--tmpfs", "--ulimit", "-u",
     "--user", "--userns", "--uts", "-v", "--volume", "--volumes-from", "-w", "--workdir", "--iidfile",
-    "--progress", "--builder", "--load", "--push",
+    "--progress", "--builder",
 }
-_FLAGS_WITHOUT_VALUE = {"--load", "--push"}
 _BUILD_VALUED = _VALUED | {"-t"}  # -t is --tag to build, a tty (no value) to run
 _SEPARATORS = {"&&", "||", ";", "|", "&"}
 _ENGINES = ("docker", "podman")
@@ -65,8 +64,15 @@ def built_names(root: Path, dockerfile: Path) -> set[str]:
 
 
 def normal_name(image: str) -> str:
-    """``name`` and ``name:latest`` are one image; a registry host or digest stays as written."""
-    return _normal(image)
+    """One spelling per image: ``name``, ``name:latest`` and ``docker.io/library/name:latest``
+    are the same (oci/imageref.py); a reference that does not parse stays as written."""
+    from hardener.oci.imageref import BadReference, parse
+
+    try:
+        ref = parse(image)
+    except BadReference:
+        return image
+    return f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}" + (f"@{ref.digest}" if ref.digest else "")
 
 
 def runs_of(root: Path, dockerfile: Path) -> list[Run]:
@@ -81,7 +87,7 @@ def runs_of(root: Path, dockerfile: Path) -> list[Run]:
     for _path, where, line in lines:
         for words in _invocations(line, "run"):
             run = _run(words, where)
-            if run is not None and _normal(run.image) in names and run.binds:
+            if run is not None and normal_name(run.image) in names and run.binds:
                 found.append(run)
     return found
 
@@ -119,7 +125,7 @@ def _options(words: list[str], valued: set[str]) -> tuple[list[tuple[str, str]],
         elif "=" in word and word.startswith("--"):
             name, _, value = word.partition("=")
             options.append((name, value))
-        elif word in valued and word not in _FLAGS_WITHOUT_VALUE:
+        elif word in valued:
             options.append((word, words[i + 1] if i + 1 < len(words) else ""))
             i += 1
         elif re.fullmatch(r"-[a-zA-Z]{2,}", word) and "-" + word[-1] in valued:
@@ -134,7 +140,7 @@ def _options(words: list[str], valued: set[str]) -> tuple[list[tuple[str, str]],
 def _build(words: list[str], here: Path, root: Path) -> tuple[str, set[str]] | None:
     """(the Dockerfile's real path, the names it is tagged with) of one ``docker build``."""
     options, positional = _options(words, _BUILD_VALUED)
-    tags = {_normal(v) for k, v in options if k in ("-t", "--tag") and v and "$" not in v}
+    tags = {normal_name(v) for k, v in options if k in ("-t", "--tag") and v and "$" not in v}
     if not tags or not positional:
         return None
     context = _path(positional[0], here, root)
@@ -196,9 +202,3 @@ def _mount(value: str) -> BindMount | None:
         return None
     read_only = "readonly" in fields or "ro" in fields
     return BindMount(source, target, read_only=read_only and fields.get("readonly", fields.get("ro", "")) != "false")
-
-
-def _normal(image: str) -> str:
-    """``name`` and ``name:latest`` are one image; a registry host or digest stays as written."""
-    last = image.rsplit("/", 1)[-1]
-    return image if ":" in last or "@" in last else f"{image}:latest"
