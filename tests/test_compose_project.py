@@ -46,6 +46,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     project_find._commands.cache_clear()
+    project_find.command_lines.cache_clear()
     project_find.compose_defaults.cache_clear()
     project_find._walk.cache_clear()
     return root

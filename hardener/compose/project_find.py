@@ -51,9 +51,12 @@ def env_commands(root: Path) -> tuple[Command, ...]:
 
 @functools.lru_cache(maxsize=16)
 def _commands(root: Path) -> tuple[Command, ...]:
+    lines: dict[Path, list[tuple[str, str]]] = {}
+    for path, where, line in command_lines(root):
+        lines.setdefault(path, []).append((where, line))
     found: dict[tuple[tuple[Path, ...], Path | None, Path | None], Command] = {}
     for path in _candidates(root):
-        for command in _read(path, root):
+        for command in _read(path, root, lines.get(path, [])):
             found.setdefault((command.files, command.env_file, command.folder), command)
     return tuple(found.values())
 
@@ -103,7 +106,7 @@ def command_lines(root: Path) -> tuple[tuple[Path, str, str], ...]:
     """(file, "file:line", command text) of every logical command line in the repository's
     Makefiles, shell scripts, docs code blocks and CI workflows (other readers of the
     repository's own commands, such as ``docker run`` lines, start here)."""
-    depth, budget, size = _LIMITS
+    size = _LIMITS[2]
     out: list[tuple[Path, str, str]] = []
     for path in _candidates(root):
         kind = _kind(path)
@@ -114,17 +117,17 @@ def command_lines(root: Path) -> tuple[tuple[Path, str, str], ...]:
     return tuple(out)
 
 
-def _read(path: Path, root: Path) -> list[Command]:
-    if path.stat().st_size > _LIMITS[2]:
-        return []
-    text = read_text_bounded(path)
-    rel = path.relative_to(root).as_posix()
+def _read(path: Path, root: Path, lines: list[tuple[str, str]]) -> list[Command]:
+    """The compose commands of one file: its ``lines`` from ``command_lines``, or for a
+    ``.env`` its ``COMPOSE_FILE``."""
     if _kind(path) == "env":
-        return _compose_file_env(text, path, rel)
+        if path.stat().st_size > _LIMITS[2]:
+            return []
+        return _compose_file_env(read_text_bounded(path), path, path.relative_to(root).as_posix())
     out = []
-    for number, line in _logical_lines(text, _kind(path) == "docs"):
+    for where, line in lines:
         if "compose" in line and ("-f" in line or "--file" in line):
-            command = parse(line, path.parent, root, f"{rel}:{number}")
+            command = parse(line, path.parent, root, where)
             if command is not None:
                 out.append(command)
     return out
