@@ -21,7 +21,7 @@ _MAX_FILES = 400
 _MAX_BYTES = 256 << 10
 
 
-def socket_user(context_dir: Path, paths: Iterable[str], place: Callable[[str], str | None],
+def socket_user(context_dir: Path, paths: Iterable[str], place: Callable[[str], str | None] | None,
                 dockerfile_text: str = "") -> str | None:
     """``file:line`` of the first reference to an engine socket in what the image holds (the
     files the Dockerfile copies from ``context_dir``) or in the Dockerfile itself, or None."""
@@ -30,7 +30,7 @@ def socket_user(context_dir: Path, paths: Iterable[str], place: Callable[[str], 
             return f"Dockerfile:{number}"
     budget = _MAX_FILES
     for rel in paths:
-        if not rel.endswith(_CODE) or place(rel) is None:
+        if place is None or not rel.endswith(_CODE) or place(rel) is None:
             continue
         budget -= 1
         if budget < 0:

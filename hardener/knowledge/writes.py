@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,9 +140,12 @@ def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWri
     _start_facts(insts, name, workdir, writes, unknown)
     app_dir = next((c.dest for c in reversed(copies) if c.src == ""), None)
     placed: set[str] = set()
+    paths: tuple[str, ...] = ()  # the build context's files, when there is one
+    place: Callable[[str], str | None] | None = None
     if context_dir is not None and context_dir.is_dir():
         paths = listing(context_dir).paths
         mapper = _Mapper(copies, context_dir)
+        place = mapper.place
         _script_facts(insts, mapper, paths, workdir, writes, unknown)
         _placeholder_facts(paths, mapper, writes)
         _code_facts(context_dir, paths, mapper, workdir, writes, unknown)
@@ -149,9 +153,7 @@ def _analyse(doc: DockerfileDoc, base: Base, context_dir: Path | None) -> AppWri
         writes += writes_facts.observed(context_dir, name)
         files = {w.path for w in writes if not w.is_dir}
         placed = {p for p in map(mapper.place, paths) if p in files}
-        socket = socket_user(context_dir, paths, mapper.place, doc.text)
-    else:
-        socket = socket_user(Path("."), (), lambda _rel: None, doc.text)
+    socket = socket_user(context_dir or Path("."), paths, place, doc.text)
     return AppWrites(tuple(dict.fromkeys(writes)), tuple(dict.fromkeys(unknown)), app_dir, frozenset(placed),
                      socket)
 
