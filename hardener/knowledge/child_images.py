@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hardener.context import Context
-    from hardener.dockerfile.doc import DockerfileDoc
 
 USES_LISTS = re.compile(
     r"\b(apt-get|apt)\s[^;&|]*?\b(install|upgrade|dist-upgrade|build-dep|source|download)\b"
@@ -56,48 +55,32 @@ def apt_list_users(ctx: Context, dockerfile: Path) -> list[ListUser]:
 
 
 def _users(path: Path, text: str, names: set[str], root: Path) -> list[ListUser]:
+    """The first RUN of each stage built on ``names`` (or on a variable) that installs with apt
+    before any RUN of its chain updated the lists."""
     from hardener.dockerfile.doc import DockerfileDoc
     from hardener.errors import BadInput
     from hardener.knowledge.docker_runs import normal_name
-    from hardener.knowledge.images import substitute_args
+    from hardener.knowledge.images import stage_chain, substitute_args
 
     try:
         doc = DockerfileDoc.load(text.encode(), str(path))
     except BadInput:
         return []
     rel = os.path.relpath(path, root).replace(os.sep, "/")
-    tied: dict[int, bool] = {}  # stage index -> FROM certainly this image (else a variable)
-    for stage in doc.stages:
-        parent = next((s for s in doc.stages[:stage.index] if s.name and s.name == stage.base.lower()), None)
-        if parent is not None:
-            if parent.index in tied:
-                tied[stage.index] = tied[parent.index]
-            continue
-        resolved = substitute_args(doc, stage.base) if "$" in stage.base else stage.base
-        if resolved is None or "$" in resolved:
-            tied[stage.index] = False
-        elif normal_name(resolved) in names:
-            tied[stage.index] = True
-    return _list_users(doc, tied, rel)
-
-
-def _list_users(doc: DockerfileDoc, tied: dict[int, bool], rel: str) -> list[ListUser]:
     found = []
-    updated: set[int] = set()
     for stage in doc.stages:
-        if stage.index not in tied:
-            continue
-        parent = next((s for s in doc.stages[:stage.index] if s.name and s.name == stage.base.lower()), None)
-        if parent is not None and parent.index in updated:
-            updated.add(stage.index)
-        for inst in stage.instructions:
-            if inst.keyword != "RUN":
-                continue
+        chain = stage_chain(doc, stage)
+        written = chain[0].base
+        resolved = substitute_args(doc, written) if "$" in written else written
+        certain = resolved is not None and "$" not in resolved and normal_name(resolved) in names
+        if not certain and resolved is not None and "$" not in resolved:
+            continue  # built on another image
+        for inst in (i for s in chain for i in s.instructions if i.keyword == "RUN"):
             code = inst.args if inst.json is None else " ".join(inst.json)
             if UPDATES.search(code):
-                updated.add(stage.index)
-            elif USES_LISTS.search(code) and stage.index not in updated:
+                break
+            if USES_LISTS.search(code) and inst.stage == stage.index:  # an earlier stage's is its own finding
                 fixable = inst.json is None and not inst.heredocs
-                found.append(ListUser(f"{rel}:{inst.line}", stage.base, tied[stage.index], fixable))
+                found.append(ListUser(f"{rel}:{inst.line}", written, certain, fixable))
                 break
     return found

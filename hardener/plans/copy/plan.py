@@ -124,10 +124,9 @@ _PROD = re.compile(r"--omit[= ]dev|--production|--only[= ]prod|--prod\b|\s-P\b")
 def _dev_install_before(doc: DockerfileDoc, inst: Instruction) -> bool:
     """Whether a RUN before ``inst`` in its stage (or the stages it is built on) installs the
     Node dependencies with devDependencies (no --omit=dev, --production …)."""
-    chain = {inst.stage}
-    for stage in reversed(doc.stages[:inst.stage + 1]):
-        if stage.index in chain:
-            chain |= {s.index for s in doc.stages[:stage.index] if s.name and s.name == stage.base.lower()}
+    from hardener.knowledge.images import stage_chain
+
+    chain = {s.index for s in stage_chain(doc, doc.stages[inst.stage])} if inst.stage >= 0 else set()
     for other in doc.walk():
         if other.keyword != "RUN" or other.stage not in chain or other.start >= inst.start:
             continue
