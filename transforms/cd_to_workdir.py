@@ -75,10 +75,9 @@ class CdToWorkdir(Transform):
         if target is None:
             return self.refuse(f"cannot tell which directory `cd {raw}` enters (variables, "
                                "quotes, ~, or relative to an unknown WORKDIR)", inst.line)
-        if any(_program(c) in _DIR_CHANGERS for c in cmds[1:]) or "OLDPWD" in inst.args:
-            return self.refuse("the RUN changes directory again; split it by hand", inst.line)
-        if any(cd.start <= c.start < rest.start for c in inst.comments_inside):
-            return self.refuse("comments between `cd` and the next command would be lost", inst.line)
+        blocked = _blocked(inst, cmds)
+        if blocked:
+            return self.refuse(blocked, inst.line)
         if target == current:
             return self.change([Edit(cd.start, rest.start, "")],
                                f"the RUN already runs in {target}; the `cd` does nothing", inst.line,
@@ -126,13 +125,18 @@ def _target(doc: DockerfileDoc, stage: Stage, pos: int, before: dict[int, str | 
     current = before.get(inst.start)
     if cmds is None or current is None or not _posix_shell(doc, stage, inst):
         return None
-    cd, rest = cmds[0], cmds[1]
-    raw = cd.words[1].raw
+    raw = cmds[0].words[1].raw
     target = join_workdir(current, raw) if is_literal_path(raw) else None
-    if target is None or target == current or any(_program(c) in _DIR_CHANGERS for c in cmds[1:]) \
-            or "OLDPWD" in inst.args or any(cd.start <= c.start < rest.start for c in inst.comments_inside):
-        return None
-    return target
+    return None if target is None or target == current or _blocked(inst, cmds) else target
+
+
+def _blocked(inst: Instruction, cmds: list[Command]) -> str | None:
+    """Why the leading ``cd`` of the RUN cannot become a WORKDIR, or None."""
+    if any(_program(c) in _DIR_CHANGERS for c in cmds[1:]) or "OLDPWD" in inst.args:
+        return "the RUN changes directory again; split it by hand"
+    if any(cmds[0].start <= c.start < cmds[1].start for c in inst.comments_inside):
+        return "comments between `cd` and the next command would be lost"
+    return None
 
 
 def _leading_cd(doc: DockerfileDoc, inst: Instruction) -> list[Command] | None:
