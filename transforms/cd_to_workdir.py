@@ -93,9 +93,10 @@ class CdToWorkdir(Transform):
         if restore and current is None:
             return self.refuse("WORKDIR persists for the later instructions but the directory "
                                "to return to is the base image's, which is unknown", inst.line)
-        return self._change(doc, stage.instructions[pos:last + 1], target, current if restore else None)
+        return self._change(doc, stage.instructions[pos:last + 1], raw, target, current if restore else None)
 
-    def _change(self, doc: DockerfileDoc, runs: tuple[Instruction, ...], target: str, back: str | None) -> Finding:
+    def _change(self, doc: DockerfileDoc, runs: tuple[Instruction, ...], raw: str, target: str,
+                back: str | None) -> Finding:
         first, last = runs[0], runs[-1]
         indent = doc.text[doc.lines[first.line - 1].start : first.start]
         workdir = "workdir" if doc.text[first.keyword_start : first.keyword_end].islower() else "WORKDIR"
@@ -104,9 +105,7 @@ class CdToWorkdir(Transform):
             cmds = _leading_cd(doc, run)
             assert cmds is not None  # _target and _one accepted each of them
             edits.append(Edit(cmds[0].start, cmds[1].start, ""))
-        cd = _leading_cd(doc, first)
-        assert cd is not None
-        reason = f"`cd {cd[0].words[1].raw}` as the first command is WORKDIR {target}"
+        reason = f"`cd {raw}` as the first command is WORKDIR {target}"
         if len(runs) > 1:
             reason += f" (for the {len(runs)} RUNs in a row that enter it)"
         if back is not None:
