@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 
 from hardener.context import Context
-from hardener.dockerfile.doc import DockerfileDoc, Instruction, Stage
+from hardener.dockerfile.doc import Comment, DockerfileDoc, Instruction, Stage
 from hardener.dockerfile.shell import Command, commands
 from hardener.dockerfile.shell_edit import has_option, program
 from hardener.edits import Edit
@@ -103,10 +103,10 @@ class Pipefail(Transform):
         line_start = doc.text.rfind("\n", 0, first.keyword_start) + 1
         indent = doc.text[line_start : first.keyword_start]
         keyword = "shell" if doc.text[first.keyword_start : first.keyword_end].islower() else "SHELL"
-        above = _comments_above(doc, line_start)
-        if above < line_start:  # the comment lines right above describe the RUN: SHELL goes above them
-            lead = len(doc.text[above:line_start]) - len(doc.text[above:line_start].lstrip(" \t"))
-            edit = Edit(above + lead, above + lead, f"{keyword} {shell}{doc.newline}{doc.text[above:above + lead]}")
+        above = _comment_above(doc, first.line)
+        if above is not None:  # the comment lines right above describe the RUN: SHELL goes above them
+            lead = doc.text[doc.text.rfind("\n", 0, above.start) + 1 : above.start]
+            edit = Edit(above.start, above.start, f"{keyword} {shell}{doc.newline}{lead}")
         else:
             edit = Edit(first.keyword_start, first.keyword_start, f"{keyword} {shell}{doc.newline}{indent}")
         yield self.change([edit],
@@ -115,16 +115,14 @@ class Pipefail(Transform):
                           first.line, end_line=first.end_line)
 
 
-def _comments_above(doc: DockerfileDoc, line_start: int) -> int:
-    """Where the comment lines directly above the line at ``line_start`` begin (``line_start``
-    itself when the line above is not a comment)."""
-    start = line_start
-    while start > 0:
-        prev = doc.text.rfind("\n", 0, start - 1) + 1
-        if not doc.text[prev:start].lstrip().startswith("#"):
-            break
-        start = prev
-    return start
+def _comment_above(doc: DockerfileDoc, line: int) -> Comment | None:
+    """The first of the comment lines directly above ``line`` (the parser's comments), or None."""
+    by_line = {c.line: c for c in doc.comments if not c.in_continuation}
+    first = None
+    while line - 1 in by_line:
+        line -= 1
+        first = by_line[line]
+    return first
 
 
 def _non_posix(shell: Instruction) -> bool:
