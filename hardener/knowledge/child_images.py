@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hardener.context import Context
+    from hardener.context import Context, FileView
 
 USES_LISTS = re.compile(
     r"\b(apt-get|apt)\s[^;&|]*?\b(install|upgrade|dist-upgrade|build-dep|source|download)\b"
@@ -36,27 +37,42 @@ class ListUser:
 def apt_list_users(ctx: Context, dockerfile: Path) -> list[ListUser]:
     """RUNs of the repository's other Dockerfiles that install with apt without updating first,
     in a stage built FROM an image ``dockerfile`` may produce."""
-    from hardener.ci.images import builds_of, repo_images
+    from hardener.ci.images import builds_of
     from hardener.knowledge.docker_runs import built_names, normal_name
 
     me = os.path.realpath(dockerfile)
-    others = [p for p in repo_images(ctx).dockerfiles if os.path.realpath(p) != me]
-    read = ctx.files.run_view().original  # as before the run: the answer must not depend on file order
-    texts = [(p, (read(p) or b"").decode("utf-8", "replace")) for p in others]
-    texts = [(p, t) for p, t in texts if "apt" in t]  # a cheap filter: exec-form RUNs spell it "apt-get", "install"
-    if not texts:
+    candidates = [(base, user) for path, base, user in _repo_list_users(ctx) if path != me]
+    if not candidates:
         return []
     names = {normal_name(b.image) for b in builds_of(ctx, dockerfile) if b.image and "$" not in b.image}
     names |= built_names(ctx.root, dockerfile)
-    found: list[ListUser] = []
-    for path, text in texts:
-        found += _users(path, text, names, ctx.root)
-    return found
+    return [replace(user, certain=base is not None) for base, user in candidates if base is None or base in names]
 
 
-def _users(path: Path, text: str, names: set[str], root: Path) -> list[ListUser]:
-    """The first RUN of each stage built on ``names`` (or on a variable) that installs with apt
-    before any RUN of its chain updated the lists."""
+# per run: every Dockerfile of the repository is read and parsed once, not once per asking RUN
+_CACHE: weakref.WeakKeyDictionary[FileView, list[tuple[str, str | None, ListUser]]] = weakref.WeakKeyDictionary()
+
+
+def _repo_list_users(ctx: Context) -> list[tuple[str, str | None, ListUser]]:
+    """(Dockerfile's real path, the normalised image its stage is built FROM or None for a
+    variable, the RUN) for every apt install that relies on lists it did not fetch."""
+    from hardener.ci.images import repo_images
+
+    view = ctx.files.run_view()
+    if view not in _CACHE:
+        read = view.original  # as before the run: the answer must not depend on file order
+        found = []
+        for path in repo_images(ctx).dockerfiles:
+            text = (read(path) or b"").decode("utf-8", "replace")
+            if "apt" in text:  # a cheap filter: exec-form RUNs spell it "apt-get", "install"
+                found += [(os.path.realpath(path), base, user) for base, user in _users(path, text, ctx.root)]
+        _CACHE[view] = found
+    return _CACHE[view]
+
+
+def _users(path: Path, text: str, root: Path) -> list[tuple[str | None, ListUser]]:
+    """(the normalised FROM image, or None for a variable; the RUN) for the first RUN of each
+    stage that installs with apt before any RUN of its chain updated the lists."""
     from hardener.dockerfile.doc import DockerfileDoc
     from hardener.errors import BadInput
     from hardener.knowledge.docker_runs import normal_name
@@ -72,15 +88,13 @@ def _users(path: Path, text: str, names: set[str], root: Path) -> list[ListUser]
         chain = stage_chain(doc, stage)
         written = chain[0].base
         resolved = substitute_args(doc, written) if "$" in written else written
-        certain = resolved is not None and "$" not in resolved and normal_name(resolved) in names
-        if not certain and resolved is not None and "$" not in resolved:
-            continue  # built on another image
+        base = normal_name(resolved) if resolved is not None and "$" not in resolved else None
         for inst in (i for s in chain for i in s.instructions if i.keyword == "RUN"):
             code = inst.args if inst.json is None else " ".join(inst.json)
             if UPDATES.search(code):
                 break
             if USES_LISTS.search(code) and inst.stage == stage.index:  # an earlier stage's is its own finding
                 fixable = inst.json is None and not inst.heredocs
-                found.append(ListUser(f"{rel}:{inst.line}", written, certain, fixable))
+                found.append((base, ListUser(f"{rel}:{inst.line}", written, base is not None, fixable)))
                 break
     return found
