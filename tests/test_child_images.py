@@ -7,6 +7,7 @@ import pytest
 
 from hardener.compose import project_find
 from hardener.context import Context
+from hardener.knowledge import docker_runs
 from hardener.knowledge.child_images import apt_list_users
 
 BASE = "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"
@@ -19,6 +20,7 @@ def _users(tmp_path: Path, child: str, extra: dict[str, str] | None = None) -> l
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(body)
     project_find.command_lines.cache_clear()
+    docker_runs._all_builds.cache_clear()
     project_find._walk.cache_clear()
     base = tmp_path / "base" / "Dockerfile"
     return [(u.where, u.certain, u.fixable) for u in apt_list_users(Context(tmp_path).for_file(base), base)]

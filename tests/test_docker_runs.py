@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from hardener.compose import project_find
+from hardener.knowledge import docker_runs
 from hardener.knowledge.docker_runs import runs_of
 
 
@@ -15,6 +16,7 @@ def _repo(tmp_path: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body)
     project_find.command_lines.cache_clear()
+    docker_runs._all_builds.cache_clear()
     project_find._walk.cache_clear()
     return tmp_path
 

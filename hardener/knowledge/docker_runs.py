@@ -10,6 +10,7 @@ its own ``--user`` does not depend on the Dockerfile's user and is left out.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -51,16 +52,23 @@ class Run:
 def built_names(root: Path, dockerfile: Path) -> set[str]:
     """The image names (``name:tag``, ``:latest`` added) ``docker build -t`` lines of the
     repository give the image built from ``dockerfile``."""
+    me = os.path.realpath(dockerfile)
+    return {name for built, tags in _all_builds(root) if built == me for name in tags}
+
+
+@functools.lru_cache(maxsize=16)
+def _all_builds(root: Path) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(Dockerfile real path, names) of every ``docker build -t`` of the repository, read once
+    (the command lines are cached the same way, per root, by project_find)."""
     from hardener.compose.project_find import command_lines
 
-    me = os.path.realpath(dockerfile)
-    names: set[str] = set()
+    found = []
     for path, _where, line in command_lines(root):
         for words in _invocations(line, "build"):
             built = _build(words, path.parent, root)
-            if built is not None and built[0] == me:
-                names |= built[1]
-    return names
+            if built is not None:
+                found.append((built[0], frozenset(built[1])))
+    return tuple(found)
 
 
 def normal_name(image: str) -> str:
