@@ -155,11 +155,19 @@ def _logical_lines(text: str, fenced_only: bool) -> list[tuple[int, str]]:
     return out
 
 
+def shell_words(line: str) -> list[str] | None:
+    """A command line split as the shell would (``$(…)`` and backticks opened up so the
+    command inside is seen), or None when its quotes do not close."""
+    try:
+        return shlex.split(line.replace("$(", " $(").replace("`", " "), comments=True)
+    except ValueError:
+        return None
+
+
 def parse(line: str, here: Path, root: Path, where: str) -> Command | None:
     """The first compose invocation in ``line`` that names files with ``-f``; None otherwise."""
-    try:
-        words = shlex.split(line.replace("$(", " $(").replace("`", " "), comments=True)
-    except ValueError:
+    words = shell_words(line)
+    if words is None:
         return None
     words = _expand_assignments(words)
     for i, word in enumerate(words):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,9 +103,10 @@ def _invocations(line: str, verb: str) -> list[list[str]]:
     """The argument lists of every ``docker VERB`` (``docker buildx build``, ``podman VERB``) in ``line``."""
     if verb not in line:
         return []
-    try:
-        words = shlex.split(line.replace("$(", " $(").replace("`", " "), comments=True)
-    except ValueError:
+    from hardener.compose.project_find import shell_words
+
+    words = shell_words(line)
+    if words is None:
         return []
     out = []
     for i, word in enumerate(words):
