@@ -77,7 +77,7 @@ _CONFIG = re.compile(r"(tsconfig[\w.-]*|jsconfig|angular|nest-cli|\.babelrc|\.sw
                      r"|\.browserslistrc|browserslist|(next|vite)-env\.d\.ts|env\.d\.ts"
                      r"|\.eslintrc(\.\w+)?|eslint\.config\.\w+|\.prettierrc(\.\w+)?|prettier\.config\.\w+")
 _TESTS = frozenset({"jest", "mocha", "vitest", "ava", "tap", "karma", "playwright", "cypress", "c8", "nyc"})
-_PROD_ONLY = frozenset({"--production", "--prod", "-P", "--only=production"})
+_PROD_ONLY = re.compile(r"--omit[= ]dev|--production|--only[= ]prod|--prod\b|(^|\s)-P\b")
 _TEST_DIRS = re.compile(r"tests?|__tests__|specs?|e2e|test-?\w*")
 _LINT = frozenset({"eslint", "prettier", "tslint", "stylelint", "xo", "standard"})
 _UNKNOWN_BUILD = frozenset({"gulp", "grunt", "brunch", "ember", "meteor", "lerna", "nx", "turbo", "bower", "make"})
@@ -152,6 +152,11 @@ def node_needs(directory: Path, paths: frozenset[str], steps: list[Step], dev_in
         return found
     left = app.tests_left_out(found)
     return Why(left) if left else found
+
+
+def keeps_dev_dependencies(install_flags: str) -> bool:
+    """Whether an npm/yarn/pnpm install with these words installs devDependencies too."""
+    return not _PROD_ONLY.search(install_flags)
 
 
 class _App:
@@ -298,8 +303,7 @@ class _App:
                 return None
             if step.keyword == "RUN":
                 self.installs += 1
-                self.dev_installs += not _PROD_ONLY.intersection(argv) and not any(
-                    w.startswith(("--omit=dev", "--only=prod")) for w in argv)
+                self.dev_installs += keeps_dev_dependencies(" ".join(argv))
                 if "--ignore-scripts" not in argv:
                     return self.lifecycle(step)
             return None

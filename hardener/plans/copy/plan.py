@@ -19,7 +19,7 @@ from hardener.dockerfile.workdir import working_dirs
 from hardener.knowledge.secret_files import content_of, secret_kind
 from hardener.plans.copy.go import GO_MANIFESTS, go_needs
 from hardener.plans.copy.java import JAVA_MANIFESTS, is_java_build, java_needs
-from hardener.plans.copy.node import NODE_MANIFESTS, node_needs, split_code
+from hardener.plans.copy.node import NODE_MANIFESTS, keeps_dev_dependencies, node_needs, split_code
 from hardener.plans.copy.python import NO_ENTRY, PY_KINDS, mentioned, python_needs, python_probes
 from hardener.plans.copy.step import Step
 from hardener.why import Why
@@ -118,7 +118,6 @@ def _needs(doc: DockerfileDoc, inst: Instruction, directory: Path, paths: list[s
 
 
 _INSTALL = re.compile(r"\b(npm\s+(ci|install|i)|yarn(\s+install)?|pnpm\s+(install|i))\b(?P<flags>[^;&|]*)")
-_PROD = re.compile(r"--omit[= ]dev|--production|--only[= ]prod|--prod\b|\s-P\b")
 
 
 def _dev_install_before(doc: DockerfileDoc, inst: Instruction) -> bool:
@@ -131,7 +130,7 @@ def _dev_install_before(doc: DockerfileDoc, inst: Instruction) -> bool:
         if other.keyword != "RUN" or other.stage not in chain or other.start >= inst.start:
             continue
         code = other.args if other.json is None else " ".join(other.json)
-        if any(not _PROD.search(m.group("flags")) for m in _INSTALL.finditer(code)):
+        if any(keeps_dev_dependencies(m.group("flags")) for m in _INSTALL.finditer(code)):
             return True
     return False
 
