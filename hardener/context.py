@@ -62,6 +62,18 @@ class FileView:
             view = view._parent
         return view
 
+    def state(self) -> tuple[int, tuple[tuple[Path, bytes], ...]]:
+        """What reads through this view depend on besides the disk: how many processed files
+        the run has recorded, and the writes staged along the chain. Equal states read the
+        same bytes, so a per-round computation over many files may be kept for the next round."""
+        staged: dict[Path, bytes] = {}
+        view: FileView | None = self
+        while view is not None:
+            for path, write in view._writes.items():
+                staged.setdefault(path, write.content)
+            view = view._parent
+        return len(self.run_view()._outputs), tuple(sorted(staged.items()))
+
     def commit(self) -> None:
         if self._parent is not None:
             self._parent._writes.update(self._writes)

@@ -103,8 +103,7 @@ def _relative_without_workdir(doc: DockerfileDoc, inst: Instruction) -> bool:
     while stage is not None:
         if any(i.keyword == "WORKDIR" and i.line < inst.line for i in stage.instructions):
             return False
-        parent = next((s for s in doc.stages if s.name and s.name == stage.base.lower()), None)
-        stage = parent if parent is not None and parent.index < stage.index else None
+        stage = doc.stage_named(stage.base, before=stage.index)
     return True
 
 

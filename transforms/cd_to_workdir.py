@@ -160,8 +160,7 @@ def _posix_shell(doc: DockerfileDoc, stage: Stage, inst: Instruction) -> bool:
         if shells:
             argv = shells[-1].json or ()
             return bool(argv) and posixpath.basename(argv[0]) in _POSIX_SHELLS
-        base = current.base.lower()
-        current = next((s for s in doc.stages[: current.index] if s.name == base), None)
+        current = doc.stage_named(current.base, before=current.index)
         limit = len(doc.text)
     return True
 

@@ -162,8 +162,7 @@ def _chain(doc: DockerfileDoc, stage: Stage) -> list[Stage]:
     """The stage and the stages it is built FROM, nearest first."""
     chain = [stage]
     while True:
-        base = chain[-1].base.lower()
-        parent = next((s for s in doc.stages[: chain[-1].index] if s.name == base), None)
+        parent = doc.stage_named(chain[-1].base, before=chain[-1].index)
         if parent is None:
             return chain
         chain.append(parent)

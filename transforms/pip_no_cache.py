@@ -112,6 +112,5 @@ def _env_disables_cache(doc: DockerfileDoc, inst: Instruction) -> bool:
         if any(i.keyword in ("ENV", "ARG") and "PIP_NO_CACHE_DIR" in i.args
                for i in stage.instructions if i.start < inst.start):
             return True
-        stage = next((s for s in doc.stages if s.name and s.name == stage.base.lower()
-                      and s.index < stage.index), None)
+        stage = doc.stage_named(stage.base, before=stage.index)
     return False

@@ -117,7 +117,7 @@ class Pipefail(Transform):
 
 def _comment_above(doc: DockerfileDoc, line: int) -> Comment | None:
     """The first of the comment lines directly above ``line`` (the parser's comments), or None."""
-    by_line = {c.line: c for c in doc.comments if not c.in_continuation}
+    by_line = doc.comment_lines()
     first = None
     while line - 1 in by_line:
         line -= 1
@@ -203,8 +203,7 @@ def _shell_for(doc: DockerfileDoc, stage: Stage) -> tuple[str | None, str]:
         return None, "the file uses the backtick escape of Windows images"
     base, seen = stage, set()
     while True:
-        parent = next((s for s in doc.stages if s.name and s.name == base.base.lower()
-                       and s.index < base.index), None)
+        parent = doc.stage_named(base.base, before=base.index)
         if parent is None or parent.index in seen:
             break
         if any(i.keyword == "SHELL" and "pipefail" not in i.args for i in parent.instructions):

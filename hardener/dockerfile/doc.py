@@ -14,7 +14,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hardener.dockerfile.lex import (
     GO_SPACE,
@@ -191,6 +191,28 @@ class DockerfileDoc:
     def stage_names(self) -> set[str]:
         return {s.name for s in self.stages if s.name}
 
+    def comment_lines(self) -> dict[int, Comment]:
+        """The comment on each line, those inside an instruction's continuation left out
+        (made on first use: asked once per RUN, it must not walk every comment each time)."""
+        found = self.__dict__.get("_comment_lines")
+        if found is None:
+            found = self._comment_lines = {c.line: c for c in self.comments if not c.in_continuation}
+        return found
+
+    def stage_named(self, name: str, before: int | None = None) -> Stage | None:
+        """The first stage called ``name`` (BuildKit compares names case-insensitively), if
+        it comes before index ``before``. A dictionary made on first use: every stage asks
+        for its parent, and a search of all stages each time made 2,000 stages quadratic."""
+        first = self.__dict__.get("_first_named")
+        if first is None:
+            first = {}
+            for stage in self.stages:
+                if stage.name:
+                    first.setdefault(stage.name, stage)
+            self._first_named = first
+        found = first.get(name.lower())
+        return found if found is not None and (before is None or found.index < before) else None
+
     def walk(self) -> Iterator[Instruction]:
         """Every instruction, ONBUILD triggers after their ONBUILD."""
         for inst in self.instructions:
@@ -303,17 +325,16 @@ class _Parser:
         self, first: Line, last: Line, pieces: list[tuple[int, int]], inner: tuple[Comment, ...]
     ) -> None:
         logical, mapped = self._join(pieces)
-        inst = _build(logical, mapped, first.number, self.stage, inner)
-        heredoc_owner = inst.sub if inst.keyword == "ONBUILD" and inst.sub else inst
-        heredocs: tuple[Heredoc, ...] = ()
-        if heredoc_owner.keyword in HEREDOC_KEYWORDS and heredoc_owner.json is None and "<<" in logical:
-            heredocs, last = self._heredocs(logical, first, last)
-        if inst.keyword == "FROM":
+        fields = _fields(logical, mapped, first.number, self.stage, inner)
+        keyword, json, sub = fields[0], fields[11], fields[17]
+        heredoc_owner = (sub.keyword, sub.json) if keyword == "ONBUILD" and sub else (keyword, json)
+        if heredoc_owner[0] in HEREDOC_KEYWORDS and heredoc_owner[1] is None and "<<" in logical:
+            fields[12], last = self._heredocs(logical, first, last)
+        if keyword == "FROM":
             self.stage += 1
-            inst = _replace(inst, stage=self.stage)
-        end = last.end
-        inst = _replace(inst, heredocs=heredocs, end=end, end_line=last.number)
-        self.doc.instructions.append(inst)
+            fields[13] = self.stage
+        fields[4], fields[6] = last.end, last.number  # one Instruction made, not three
+        self.doc.instructions.append(Instruction(*fields))
 
     def _join(self, pieces: list[tuple[int, int]]) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         parts: list[str] = []
@@ -353,6 +374,18 @@ def _build(
     stage: int,
     inner: tuple[Comment, ...],
 ) -> Instruction:
+    return Instruction(*_fields(logical, pieces, number, stage, inner))
+
+
+def _fields(
+    logical: str,
+    pieces: tuple[tuple[int, int, int], ...],
+    number: int,
+    stage: int,
+    inner: tuple[Comment, ...],
+) -> list[Any]:
+    """An Instruction's fields in order, for the parser to finish (end, heredocs, stage)
+    before the one Instruction is made."""
     keyword, k_start, k_end, rest, rest_start = split_command(logical)
     lex_flags, args_at = extract_flags(rest)
     args_raw = rest[args_at:]
@@ -373,11 +406,11 @@ def _build(
         exec_form = _exec_form(upper, args)
     except BadInput as exc:
         raise BadInput(exc.message, number) from None
-    return Instruction(
+    return [
         upper, src(k_start), src(k_end), pieces[0][1], pieces[-1][2], number, number, flags,
         args, src(args_lstart), src(args_lstart + len(args)),
         None if exec_form is None else tuple(exec_form), (), stage, logical, pieces, inner, sub,
-    )
+    ]
 
 
 def _exec_form(keyword: str, args: str) -> list[str] | None:
@@ -411,12 +444,6 @@ def _shift(pieces: tuple[tuple[int, int, int], ...], cut: int) -> tuple[tuple[in
         skip = max(0, cut - lstart)
         out.append((max(0, lstart - cut), s + skip, e))
     return tuple(out) or ((0, pieces[-1][2], pieces[-1][2]),)
-
-
-def _replace(inst: Instruction, **changes: object) -> Instruction:
-    from dataclasses import replace
-
-    return replace(inst, **changes)  # type: ignore[arg-type]  # replace() types each field; **changes cannot name them
 
 
 def _stages(instructions: list[Instruction]) -> list[Stage]:

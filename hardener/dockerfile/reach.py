@@ -61,8 +61,8 @@ def _target_index(doc: DockerfileDoc, target: str | None) -> int:
 
 def _named(doc: DockerfileDoc, name: str, before: int) -> int | None:
     """The stage called ``name`` (as BuildKit compares: case-insensitively) before ``before``."""
-    lower = name.lower()
-    return next((s.index for s in doc.stages[:before] if s.name and s.name == lower), None)
+    found = doc.stage_named(name, before=before)
+    return found.index if found is not None else None
 
 
 def _wholesale_sources(doc: DockerfileDoc, stage: Stage) -> list[int]:

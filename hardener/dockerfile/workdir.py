@@ -47,7 +47,7 @@ def working_dirs(doc: DockerfileDoc) -> dict[int, str | None]:
 def _initial(doc: DockerfileDoc, stage: Stage, ends: dict[int, str | None]) -> str | None:
     if stage.base.lower() == "scratch":
         return "/"
-    parent = next((s for s in doc.stages[: stage.index] if s.name == stage.base.lower()), None)
+    parent = doc.stage_named(stage.base, before=stage.index)
     if parent is None or any(i.keyword == "ONBUILD" for i in parent.instructions):
         return None
     return ends.get(parent.index)

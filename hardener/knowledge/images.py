@@ -157,10 +157,7 @@ def stage_chain(doc: DockerfileDoc, stage: Stage) -> tuple[Stage, ...]:
     chain = [stage]
     while True:
         current = chain[0]
-        parent = next(
-            (s for s in doc.stages[: current.index] if s.name and s.name == current.base.lower()),
-            None,
-        )
+        parent = doc.stage_named(current.base, before=current.index)
         if parent is None or parent in chain:
             return tuple(chain)
         chain.insert(0, parent)

@@ -8,12 +8,12 @@ takes every file. `--from` sources, URLs and heredocs take nothing from the cont
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardener import repo_facts as facts
-from hardener.dockerfile.doc import DockerfileDoc
+from hardener.dockerfile.doc import DockerfileDoc, Instruction
 from hardener.knowledge.secret_files import content_of
 from hardener.plans.copy.plan import Plan, copies_all, plan
 from hardener.why import Why
@@ -73,12 +73,14 @@ def context_use(docs: Mapping[str, DockerfileDoc], directory: Path, paths: list[
     named: dict[str, Use] = {}
     whole: list[Use] = []
     for name, doc in docs.items():
+        at_line = _by_line(doc)
         for source in facts.context_sources(doc):
-            use = Use(source, name, _text(doc, source))
+            here = at_line.get(source.line, ())
+            use = Use(source, name, _text(here, source))
             if source.regex is not None:
                 _add(named, facts.needed_by([source], paths), use)
                 continue
-            kept = _narrowed(doc, source, directory, paths if plan_paths is None else plan_paths, enabled)
+            kept = _narrowed(doc, here, source, directory, paths if plan_paths is None else plan_paths, enabled)
             if kept is None:
                 whole.append(use)
             else:
@@ -92,17 +94,27 @@ def _add(named: dict[str, Use], paths: Iterable[str], use: Use) -> None:
         named.setdefault(path, use)
 
 
-def _text(doc: DockerfileDoc, source: facts.Source) -> str:
-    inst = next((i for i in doc.instructions if i.line == source.line and i.keyword == source.keyword), None)
+def _by_line(doc: DockerfileDoc) -> dict[int, list[Instruction]]:
+    """The instructions starting on each line, in order: each source looks up its own line
+    (a search of the whole file per source made a file of 2,000 COPYs quadratic)."""
+    out: dict[int, list[Instruction]] = {}
+    for inst in doc.instructions:
+        out.setdefault(inst.line, []).append(inst)
+    return out
+
+
+def _text(here: Sequence[Instruction], source: facts.Source) -> str:
+    inst = next((i for i in here if i.keyword == source.keyword), None)
     text = " ".join(inst.logical.split()) if inst is not None else f"{source.keyword} {source.text}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _narrowed(doc: DockerfileDoc, source: facts.Source, directory: Path, paths: list[str],
-              enabled: list[str]) -> frozenset[str] | None:
-    """The top-level entries narrow-copy keeps of this whole-context COPY, or None when it
-    would leave the COPY whole (not a plain `COPY . <dest>`, or the planner cannot say)."""
-    inst = next((i for i in doc.instructions if i.line == source.line and i.keyword in ("COPY", "ADD")), None)
+def _narrowed(doc: DockerfileDoc, here: Sequence[Instruction], source: facts.Source, directory: Path,
+              paths: list[str], enabled: list[str]) -> frozenset[str] | None:
+    """The top-level entries narrow-copy keeps of this whole-context COPY (``here``: the
+    instructions on its line), or None when it would leave the COPY whole (not a plain
+    `COPY . <dest>`, or the planner cannot say)."""
+    inst = next((i for i in here if i.keyword in ("COPY", "ADD")), None)
     if inst is None or not copies_all(inst):
         return None
     key = (str(directory), doc.text, inst.start, tuple(enabled), hash(tuple(paths)))
