@@ -34,6 +34,18 @@ def test_readme_line_and_root(tmp_path: Path) -> None:
     assert readme_entries([tmp_path / "deploy", tmp_path], SERVICES) == {"web": "README.rst line 4"}
 
 
+def test_readmes_are_read_once_per_run(tmp_path: Path) -> None:
+    """Within a run the folder's READMEs are read once (hardener writes no README); the
+    next run reads them again."""
+    (tmp_path / "README.md").write_text("The `web` service faces the internet.\n")
+    run = object()
+    assert readme_entries([tmp_path], SERVICES, run) == {"web": "README.md line 1"}
+    (tmp_path / "README.md").write_text("The `api` service faces the internet.\n")
+    assert readme_entries([tmp_path], SERVICES, run) == {"web": "README.md line 1"}
+    assert readme_entries([tmp_path], SERVICES, object()) == {"api": "README.md line 1"}
+    assert readme_entries([tmp_path], SERVICES) == {"api": "README.md line 1"}
+
+
 def _reasons(text: str, tmp_path: Path) -> list[str]:
     (tmp_path / "compose.yaml").write_text(text)
     ctx = Context(tmp_path).for_file(tmp_path / "compose.yaml")

@@ -115,7 +115,7 @@ class BindPortsLocalhost(ServiceTransform):
         host_mode = any(s.network_mode == "host" for s in graph.services.values())
         deliberate = _loopback_binding(doc) and _loopback_binding(_as_written(doc, ctx))
         folders = [ctx.file.parent, ctx.root] if ctx.file is not None else [ctx.root]
-        readme = readme_entries(folders, [s.name for s in doc.services()])
+        readme = readme_entries(folders, [s.name for s in doc.services()], ctx.files.run_view())
         for service in doc.services():
             node = graph.services.get(service.name)
             if node is None or node.tier == "edge" or service.name in public or node.network_mode == "host":

@@ -23,12 +23,30 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*[-*#|])")
 _LIMIT = 512_000
 
 
-def readme_entries(folders: list[Path], services: list[str]) -> dict[str, str]:
-    """Service -> where a README in ``folders`` names it as public ("README.md line 12")."""
+# The READMEs of each folder and their text, for one run (the object that names it): the
+# repository root's README is read for every Compose file in every round, and listing a
+# root of a thousand entries each time was 8 % of a whole-corpus run. Holding the run's
+# object keeps its id from being reused by a later run.
+_LAST: tuple[object, dict[Path, list[tuple[Path, str]]]] | None = None
+
+
+def readme_entries(folders: list[Path], services: list[str], run: object | None = None) -> dict[str, str]:
+    """Service -> where a README in ``folders`` names it as public ("README.md line 12").
+    ``run``: the run asking (its file view); the folders' READMEs are read once per run."""
+    global _LAST
+    if run is None:
+        read: dict[Path, list[tuple[Path, str]]] = {}
+    elif _LAST is not None and _LAST[0] is run:
+        read = _LAST[1]
+    else:
+        read = {}
+        _LAST = (run, read)
     found: dict[str, str] = {}
-    for folder in dict.fromkeys(f.resolve() for f in folders):
-        for path in _readmes(folder):
-            for name, line in _named(read_text_bounded(path, _LIMIT, truncate=True), services):
+    for folder in dict.fromkeys(folders):
+        if folder not in read:
+            read[folder] = [(p, read_text_bounded(p, _LIMIT, truncate=True)) for p in _readmes(folder.resolve())]
+        for path, text in read[folder]:
+            for name, line in _named(text, services):
                 found.setdefault(name, f"{path.name} line {line}")
     return found
 

@@ -135,9 +135,14 @@ class Stage:
     instructions: tuple[Instruction, ...]
 
 
-_LOADED: dict[bytes, DockerfileDoc] = {}  # oldest first
-_LOADED_KEPT = 4
+_LOADED: dict[bytes, DockerfileDoc] = {}  # least recently used first
+# The CI gate parses every Dockerfile of a repository while the engine is on the first one;
+# the engine then loads each in turn: the loads are kept for a repository of many
+# Dockerfiles (the corpus: 702), within a bound on the text held.
+_LOADED_KEPT = 1024
+_LOADED_KEPT_BYTES = 16 << 20
 _LOADED_MAX_BYTES = 1_000_000
+_loaded_bytes = 0
 
 
 class DockerfileDoc:
@@ -161,19 +166,25 @@ class DockerfileDoc:
 
     @classmethod
     def load(cls, raw: bytes, path: str = "Dockerfile") -> DockerfileDoc:
-        """The document of ``raw``. The last few loads (of files up to 1 MB) are shared: the
-        engine and the CI gate each parse every Dockerfile, and a document is never changed
-        after it is built (edits make new text); under another path it is a copy."""
+        """The document of ``raw``. Recent loads (of files up to 1 MB) are shared: the engine
+        and the CI gate each parse every Dockerfile, and a document is never changed after it
+        is built (edits make new text); under another path it is a copy."""
+        global _loaded_bytes
         doc = _LOADED.pop(raw, None)
         if doc is None:
             try:
                 doc = cls(SourceText.decode(raw), path)
             except BadInput as exc:
                 raise exc.with_path(path) from None
+        else:
+            _loaded_bytes -= len(raw)
         if len(raw) <= _LOADED_MAX_BYTES:
             _LOADED[raw] = doc
-        while len(_LOADED) > _LOADED_KEPT:
-            del _LOADED[next(iter(_LOADED))]
+            _loaded_bytes += len(raw)
+        while len(_LOADED) > _LOADED_KEPT or _loaded_bytes > _LOADED_KEPT_BYTES:
+            oldest = next(iter(_LOADED))
+            del _LOADED[oldest]
+            _loaded_bytes -= len(oldest)
         if doc.path != path:
             doc = copy.copy(doc)
             doc.path = path
