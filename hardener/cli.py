@@ -90,7 +90,8 @@ def run_options(func: Any) -> Any:
         click.option("--repos-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
                      help="A file listing repositories, one per line (relative to the file)."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=_cores, show_default="cores",
-                     help="Repositories processed in parallel (worker processes; 1: none)."),
+                     help="Worker processes: repositories in parallel, and the folders of one large "
+                          "repository when they prove independent (not apply); 1: none."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -33,6 +33,8 @@ class FileView:
         self._written: dict[Path, bytes] = {}  # what apply put there since (run view only)
 
     def read(self, path: Path) -> bytes | None:
+        if _READ_LOG is not None:
+            _READ_LOG.add(_key(path))
         write = self._writes.get(path)
         if write is not None:
             return write.content
@@ -98,6 +100,22 @@ class FileView:
 
     def written(self, path: Path, content: bytes) -> None:
         self._written[path] = content
+
+
+# Paths read through any view while a split run's worker logs them (hardener/split_run.py):
+# a file that read what another part of the repository changed makes the split invalid.
+_READ_LOG: set[Path] | None = None
+
+
+def log_reads(into: set[Path] | None) -> None:
+    """Add every path read through a file view to ``into`` from now on (None: stop)."""
+    global _READ_LOG
+    _READ_LOG = into
+
+
+def view_key(path: Path) -> Path:
+    """A path as the views compare them (normalised, absolute, symlinks not followed)."""
+    return _key(path)
 
 
 def _read(path: Path) -> bytes | None:

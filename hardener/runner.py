@@ -97,6 +97,11 @@ def _batches(request: RunRequest, config: Config, found: Sequence[Found]) -> Ite
     for index in run_order(found):
         groups.setdefault(found[index].root, []).append(index)
     batches = list(groups.values())
+    if len(batches) == 1 and request.jobs > 1 and request.mode is not Mode.APPLY:
+        split = _split(request, config, found, batches[0])
+        if split is not None:
+            yield from split
+            return
     if request.jobs <= 1 or len(batches) <= 1 or len(found) < POOL_MIN_FILES:
         for batch in batches:  # here each file's result as soon as it is done, for the progress display
             yield from _repository(request, config, batch, found)
@@ -123,6 +128,35 @@ def _pooled(request: RunRequest, config: Config, found: Sequence[Found], batches
         pool.join()
 
 
+def _split(request: RunRequest, config: Config, found: Sequence[Found], batch: list[int]) -> list[_Done] | None:
+    """One repository's files in parts across workers (split_run.py), or None: too few files,
+    or the parts touched each other's files, so the repository runs in one process."""
+    from hardener import split_run
+
+    parts = split_run.parts(found, batch, request.jobs)
+    if parts is None:
+        return None
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")  # as _pooled
+    pool = context.Pool(len(parts), initializer=_worker_init)
+    try:
+        pending = [pool.apply_async(split_run.run_part, (request, config, batch, found, part)) for part in parts]
+        done = [future.get() for future in pending]
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    if not split_run.consistent(done):
+        return None
+    root = found[batch[0]].root
+    out: list[_Done] = [(root, [index], [result], None) for part in done for index, result in part.results]
+    companions = sorted(((path, companion) for part in done for path, companion in part.companions), key=lambda pc: pc[0])
+    return [*out, (root, [], [], [companion for _, companion in companions])]
+
+
 def _worker_init() -> None:
     import signal
 
@@ -142,14 +176,20 @@ def _repository(request: RunRequest, config: Config, batch: list[int], found: Se
                   compose_projects=config.compose_projects)
     for index in batch:
         item = found[index]
-        try:
-            result = _one(item, transforms, ctx.for_file(item.path), options, request.mode, config.max_file_size, found)
-        except Exception as exc:  # whatever one file does, the others are still processed and reported
-            result = FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
+        result = one_file(item, transforms, ctx, options, request.mode, config.max_file_size, found)
         if result.output is not None:
             ctx.files.record_output(item.path, result.output)
         yield root, [index], [result], None
-    yield root, [], [], [_companion(write, ctx) for write in ctx.files.writes()]
+    yield root, [], [], [companion_result(write, ctx) for write in ctx.files.writes()]
+
+
+def one_file(item: Found, transforms: Sequence[Transform], ctx: Context, options: Options, mode: Mode,
+             max_size: int, found: Sequence[Found]) -> FileResult:
+    """One file of a repository with the repository's context; never raises."""
+    try:
+        return _one(item, transforms, ctx.for_file(item.path), options, mode, max_size, found)
+    except Exception as exc:  # whatever one file does, the others are still processed and reported
+        return FileResult(display_path(item.path), item.kind, failure=internal_error(exc))
 
 
 def run_order(found: Sequence[Found]) -> list[int]:
@@ -160,7 +200,7 @@ def run_order(found: Sequence[Found]) -> list[int]:
     return sorted(range(len(found)), key=lambda i: found[i].kind != "dockerfile")
 
 
-def _companion(write: FileWrite, ctx: Context) -> CompanionResult:
+def companion_result(write: FileWrite, ctx: Context) -> CompanionResult:
     """A companion file as the report shows it: before the run, and its final content.
 
     ``apply`` wrote it already, with the group of the file that needed it (``_commit``).
