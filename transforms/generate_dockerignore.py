@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from hardener import repo_facts as facts
@@ -100,9 +101,13 @@ class GenerateDockerignore(Transform):
         assert docs is not None
         enabled = enabled_ecosystems(ctx.option("narrow-copy", "ecosystems"))
         result = _plan(existing, listing.paths, directory, docs, enabled, existing)
+        planned = read_patterns(existing)
         for _ in range(2):  # the block may let narrow-copy plan (node_modules gone): agree with it
-            again = _plan(existing, listing.paths, directory, docs, enabled,
-                          append_block(existing, HEADER, result.added))
+            planned_with = append_block(existing, HEADER, result.added)
+            if read_patterns(planned_with) == planned:
+                break  # the plan reads the ignore file's patterns only: the same patterns, the same plan
+            planned = read_patterns(planned_with)
+            again = _plan(existing, listing.paths, directory, docs, enabled, planned_with)
             result, same = again, again.added == result.added
             if same:
                 break
@@ -234,7 +239,8 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
 
     def uses(condition: str) -> bool:
         if condition not in found:
-            found[condition] = _CONDITIONS[condition].search(commands) is not None
+            found[condition] = _uses(condition, commands) if len(commands) <= _USES_KEPT_CHARS else \
+                _CONDITIONS[condition].search(commands) is not None
         return found[condition]
 
     for condition, pattern in [*_candidates(paths, directory, docs), *(("dev", p) for p in reasons)]:
@@ -265,6 +271,16 @@ def _plan(existing: bytes, paths: tuple[str, ...], directory: Path, docs: dict[s
                     f"{', '.join(map(repr, chosen))}, the files that hold secrets,"
                 result.dropped.append((pattern, f"{why}; added {instead} instead", line))
     return result
+
+
+_USES_KEPT_CHARS = 64 << 10  # longer command texts are not kept (the cache holds 1,024 texts)
+
+
+@lru_cache(maxsize=1024)
+def _uses(condition: str, commands: str) -> bool:
+    """Whether the build commands match a condition, remembered for the next plan and round
+    of the same commands (each Dockerfile is planned two to four times)."""
+    return _CONDITIONS[condition].search(commands) is not None
 
 
 def dev_fit(fit: _Fit) -> _Fit:
