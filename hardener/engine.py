@@ -7,9 +7,11 @@ output must pass the judges the input passed; otherwise the file is left untouch
 """
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,8 @@ def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], c
     """
     view = ctx.files.child()
     try:
-        result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
+        with _cyclic_gc_paused():
+            result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
     except BadInput as exc:
         return FileResult(path, kind, raw, error=exc.with_path(path))
     except Exception as exc:  # a transform's bug must not stop the other files
@@ -77,6 +80,25 @@ def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], c
         view.commit()
         result = replace(result, companions=tuple(view.writes()))
     return result
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is processed.
+
+    A file's parses, nodes and findings are hundreds of thousands of objects that live
+    until the file is done, and almost none of them is cyclic garbage; each time the
+    collector ran a full collection it walked all of them again (a 2,000-service Compose
+    file: ten full and 150 middle collections, a quarter of its CPU time). Reference
+    counting still frees everything else at once; what cycles a file leaves are collected
+    after it, when the collector runs again (it is enabled again only if it was)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def internal_error(exc: BaseException) -> str:
