@@ -83,3 +83,16 @@ def test_a_devcontainer_file_is_read_once_per_files_view(tmp_path: Path) -> None
     assert setuid_use.setuid_use("app", None, compose, ctx) is None
     fresh = Context(root=tmp_path, files=FileView().child())
     assert "dev container" in (setuid_use.setuid_use("app", None, compose, fresh) or "")
+
+
+def test_a_fact_of_the_document_alone_lives_with_it() -> None:
+    from hardener.compose.doc_memo import of_doc
+    from hardener.compose.project_view import fragment
+
+    doc, other = ComposeDoc.load(DOC), ComposeDoc.load(b"services:\n  a:\n    ports: ['80']\n")
+    calls, compute = _counter()
+    assert of_doc(doc, "n", compute) == 1 and of_doc(doc, "n", compute) == 1
+    assert of_doc(other, "n", compute) == 2
+    ctx = Context(root=Path("/nonexistent")).for_file(Path("/nonexistent/compose.yaml"))
+    assert fragment(doc, ctx) is None  # every service has an image
+    assert "'a'" in str(fragment(other, ctx))  # its own answer, not the first document's

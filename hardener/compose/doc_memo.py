@@ -6,7 +6,8 @@ while it processes one file (the disk beside the Compose file, the knowledge bas
 same for every transform that asks in that round: three transforms each built the service
 graph of a 2,000-service file, three times per round (``per_doc``). A fact read from the
 disk alone is the same for the whole file (``per_view``): no-new-privileges looked for
-``devcontainer.json`` files once per service.
+``devcontainer.json`` files once per service. A fact of the document alone (``of_doc``)
+is kept while the document lives, whoever asks.
 
 The store belongs to the ``FileView`` the engine gives the file being processed (its child
 view, one per file): it dies with that view, so a later file or a later run (which may see
@@ -38,6 +39,14 @@ class _Store:
 
 
 _STORES: weakref.WeakKeyDictionary[FileView, _Store] = weakref.WeakKeyDictionary()
+_OF_DOC: weakref.WeakKeyDictionary[ComposeDoc, _Facts] = weakref.WeakKeyDictionary()
+
+
+def of_doc(doc: ComposeDoc, name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` the first time fact ``name`` is asked of ``doc``, then the same value
+    while the document lives: for a fact that reads nothing but the document (which never
+    changes; shared: callers must not change it)."""
+    return _kept(_OF_DOC.setdefault(doc, {}), name, None, compute)
 
 
 def per_doc(doc: ComposeDoc, view: FileView, name: str, inputs: object, compute: Callable[[], T]) -> T:
