@@ -120,20 +120,35 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
                     options: Options) -> FileResult:
     applied: list[Change] = []
     origin = _Origin.of(doc.text)
-    for _ in range(MAX_ROUNDS):
-        chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
-        if not chosen:
-            return _judged(doc, raw, applied, origin.all(skipped), origin.all(refusals))
-        for write in (w for c in chosen for w in c.files):
-            ctx.files.stage(write)
-        applied = _without_superseded(applied, chosen) + origin.all(chosen)
-        edits = [e for c in chosen for e in c.edits]
-        text = apply_edits(doc.text, edits) if edits else doc.text
-        if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
-            doc = _reload(doc, text, chosen)
-            origin.add_round(doc.text, edits)
-    ids = sorted({c.transform_id for c in chosen})
-    return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+    first = doc
+    try:
+        for _ in range(MAX_ROUNDS):
+            chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
+            if not chosen:
+                return _judged(doc, raw, applied, origin.all(skipped), origin.all(refusals))
+            for write in (w for c in chosen for w in c.files):
+                ctx.files.stage(write)
+            applied = _without_superseded(applied, chosen) + origin.all(chosen)
+            edits = [e for c in chosen for e in c.edits]
+            text = apply_edits(doc.text, edits) if edits else doc.text
+            if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
+                done, doc = doc, _reload(doc, text, chosen)
+                _forget(done, first)
+                origin.add_round(doc.text, edits)
+        ids = sorted({c.transform_id for c in chosen})
+        return FileResult(doc.path, doc.kind, raw,
+                          failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+    finally:
+        _forget(doc, first)
+
+
+def _forget(doc: Any, first: Any) -> None:
+    """A round's Compose document the engine is done with leaves the shared recent loads
+    (compose/doc.py); the input's stays, for the project model of the files after it."""
+    if doc is not first and doc.kind == "compose":
+        from hardener.compose.doc import ComposeDoc
+
+        ComposeDoc.forget(doc)
 
 
 @dataclass

@@ -123,6 +123,14 @@ class ComposeDoc:
             del _LOADED[next(iter(_LOADED))]
         return doc
 
+    @staticmethod
+    def forget(doc: ComposeDoc) -> None:
+        """Drop ``doc`` from the recent loads: the engine's document of a round it has
+        finished with (no one loads that text again), whose nodes would otherwise stay
+        alive, and be walked by every later garbage collection, until four newer loads."""
+        for key in [k for k, kept in _LOADED.items() if kept is doc]:
+            del _LOADED[key]
+
     def _at(self, path: str) -> ComposeDoc:
         """This document under another path, without parsing it again (nothing in a
         document depends on its path but the name it reports)."""
