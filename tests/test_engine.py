@@ -118,7 +118,7 @@ def test_a_rewritten_companion_is_reported_once(tmp_path):
 class GcWatcher(Transform):
     """Records whether cyclic garbage collection runs while the engine processes the file."""
 
-    id, name, targets = "HD905", "gc-watcher", ("dockerfile",)
+    id, name, targets = "HD905", "gc-watcher", ("dockerfile", "compose")
     fail = False
 
     def __init__(self) -> None:
@@ -133,20 +133,24 @@ class GcWatcher(Transform):
         return iter(())
 
 
-def test_cyclic_gc_is_paused_for_a_file_and_restored_after(tmp_path):
+def test_cyclic_gc_is_paused_for_a_compose_file_and_restored_after(tmp_path):
     import gc
 
-    ctx = ctx_for(tmp_path)
+    compose = b"services:\n  web:\n    image: nginx\n"
+    (tmp_path / "compose.yaml").write_bytes(compose)
+    ctx = Context(tmp_path).for_file(tmp_path / "compose.yaml")
     watcher = GcWatcher()
     assert gc.isenabled()
-    process("Dockerfile", "dockerfile", DOCKERFILE, [watcher], ctx, Options())
+    process("compose.yaml", "compose", compose, [watcher], ctx, Options())
     assert watcher.seen == [False] and gc.isenabled()
+    process("Dockerfile", "dockerfile", DOCKERFILE, [watcher], ctx_for(tmp_path), Options())
+    assert watcher.seen == [False, True]  # not for a Dockerfile
     watcher.fail = True
-    failed = process("Dockerfile", "dockerfile", DOCKERFILE, [watcher], ctx, Options())
+    failed = process("compose.yaml", "compose", compose, [watcher], ctx, Options())
     assert failed.failure and gc.isenabled()  # restored after a transform's crash too
     gc.disable()  # a caller that turned it off keeps it off
     try:
-        process("Dockerfile", "dockerfile", DOCKERFILE, [GcWatcher()], ctx, Options())
+        process("compose.yaml", "compose", compose, [GcWatcher()], ctx, Options())
         assert not gc.isenabled()
     finally:
         gc.enable()
