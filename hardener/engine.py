@@ -7,9 +7,11 @@ output must pass the judges the input passed; otherwise the file is left untouch
 """
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,8 @@ def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], c
     """
     view = ctx.files.child()
     try:
-        result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
+        with _cyclic_gc_paused() if kind == "compose" else nullcontext():
+            result = _process(path, kind, raw, transforms, replace(ctx, files=view), options)
     except BadInput as exc:
         return FileResult(path, kind, raw, error=exc.with_path(path))
     except Exception as exc:  # a transform's bug must not stop the other files
@@ -77,6 +80,27 @@ def process(path: str, kind: str, raw: bytes, transforms: Sequence[Transform], c
         view.commit()
         result = replace(result, companions=tuple(view.writes()))
     return result
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one Compose file is processed.
+
+    A Compose file's parses, nodes and findings are hundreds of thousands of objects that
+    live until the file is done, and almost none of them is cyclic garbage; each time the
+    collector ran a full collection it walked all of them again (a 2,000-service file: ten
+    full and 150 middle collections, a quarter of its CPU time). Reference counting still
+    frees everything else at once; what cycles a file leaves are collected after it, when
+    the collector runs again (it is enabled again only if it was). Dockerfiles are left
+    alone: their facts (libcst trees of the app's code) leave cyclic garbage, and pausing
+    the collector for them raised the corpus's peak memory by 6 MB and saved no time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def internal_error(exc: BaseException) -> str:
@@ -98,20 +122,35 @@ def _to_fixed_point(doc: Any, raw: bytes, transforms: Sequence[Transform], ctx: 
                     options: Options) -> FileResult:
     applied: list[Change] = []
     origin = _Origin.of(doc.text)
-    for _ in range(MAX_ROUNDS):
-        chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
-        if not chosen:
-            return _judged(doc, raw, applied, origin.all(skipped), origin.all(refusals))
-        for write in (w for c in chosen for w in c.files):
-            ctx.files.stage(write)
-        applied = _without_superseded(applied, chosen) + origin.all(chosen)
-        edits = [e for c in chosen for e in c.edits]
-        text = apply_edits(doc.text, edits) if edits else doc.text
-        if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
-            doc = _reload(doc, text, chosen)
-            origin.add_round(doc.text, edits)
-    ids = sorted({c.transform_id for c in chosen})
-    return FileResult(doc.path, doc.kind, raw, failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+    first = doc
+    try:
+        for _ in range(MAX_ROUNDS):
+            chosen, skipped, refusals = _one_round(doc, transforms, ctx, options)
+            if not chosen:
+                return _judged(doc, raw, applied, origin.all(skipped), origin.all(refusals))
+            for write in (w for c in chosen for w in c.files):
+                ctx.files.stage(write)
+            applied = _without_superseded(applied, chosen) + origin.all(chosen)
+            edits = [e for c in chosen for e in c.edits]
+            text = apply_edits(doc.text, edits) if edits else doc.text
+            if text != doc.text:  # an unchanged text keeps its document: parsing is the dear part
+                done, doc = doc, _reload(doc, text, chosen)
+                _forget(done, first)
+                origin.add_round(doc.text, edits)
+        ids = sorted({c.transform_id for c in chosen})
+        return FileResult(doc.path, doc.kind, raw,
+                          failure=f"did not converge after {MAX_ROUNDS} rounds: {', '.join(ids)}")
+    finally:
+        _forget(doc, first)
+
+
+def _forget(doc: Any, first: Any) -> None:
+    """A round's Compose document the engine is done with leaves the shared recent loads
+    (compose/doc.py); the input's stays, for the project model of the files after it."""
+    if doc is not first and doc.kind == "compose":
+        from hardener.compose.doc import ComposeDoc
+
+        ComposeDoc.forget(doc)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ def compose_problems(text: str) -> list[str]:
     for index, data in enumerate(docs):
         if data is None:
             continue
-        for err in sorted(validator.iter_errors(_plain(data)), key=lambda e: list(map(str, e.path))):
+        instance = _plain(data)
+        verdicts = _VALID.set({})  # by ids of this document's values: only while it is validated
+        try:
+            errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
+        finally:
+            _VALID.reset(verdicts)
+        for err in errors:
             where = ".".join(map(str, err.absolute_path)) or "(top)"
             problems.append(f"document {index}: {where}: {err.message}")
     return problems
@@ -98,7 +105,90 @@ def _compose_validator() -> Any:
         raise ModuleNotFoundError("check_jsonschema")
     path = Path(spec.origin).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
-    return jsonschema.validators.validator_for(schema)(schema)
+    cls = jsonschema.validators.validator_for(schema)
+    if _context_free(schema):
+        cls = jsonschema.validators.extend(
+            cls, {"allOf": _all_of, "unevaluatedProperties": _unevaluated_properties_in(schema)})
+    return cls(schema)
+
+
+# Which (instance, subschema) pairs of the document being validated ``allOf`` found valid,
+# by the ids of both: set by compose_problems for one document's validation, while the
+# document and the schema are alive (None otherwise: nothing is remembered or trusted).
+_VALID: ContextVar[dict[tuple[int, int], bool] | None] = ContextVar("_VALID", default=None)
+
+
+def _context_free(schema: Any) -> bool:
+    """Whether a subschema's verdict on a value is the same wherever it is reached: every
+    reference points into this schema's own ``$defs`` and nothing sets a new base or a
+    dynamic scope (the compose-spec schema today). Only then is ``_VALID`` trusted."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node is not schema and any(k in node for k in ("$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor")):
+                return False
+            if any(k in node for k in ("$dynamicRef", "$recursiveRef")):
+                return False
+            ref = node.get("$ref")
+            if ref is not None and not (isinstance(ref, str) and ref.startswith("#/$defs/")
+                                        and isinstance(schema.get("$defs"), dict) and ref[8:] in schema["$defs"]):
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
+def _all_of(validator: Any, all_of: Any, instance: Any, schema: Any) -> Any:
+    """jsonschema's ``allOf``, remembering which subschemas the instance passed."""
+    verdicts = _VALID.get()
+    for index, subschema in enumerate(all_of):
+        valid = True
+        for error in validator.descend(instance, subschema, schema_path=index):
+            valid = False
+            yield error
+        if verdicts is not None:  # reached only when every error was drawn
+            verdicts[(id(instance), id(subschema))] = valid
+
+
+def _unevaluated_properties_in(root: dict[str, Any]) -> Any:
+    """jsonschema's ``unevaluatedProperties`` for schema ``root``, without its work when no
+    key can be unevaluated.
+
+    jsonschema collects the keys the schema evaluated by validating every ``allOf`` branch
+    again (a compose service against the whole container spec, once more per service). Keys
+    in the schema's own ``properties``/``patternProperties``, or in those of an ``allOf``
+    branch (and of the ``$defs`` entry its ``$ref`` names) that ``_all_of`` saw the instance
+    pass, are among the keys jsonschema collects; when they are all of the instance's keys
+    it finds none unevaluated and yields nothing, so nothing is yielded here either.
+    Otherwise jsonschema decides, as before."""
+    import re
+
+    from jsonschema import _keywords
+
+    def evaluated(source: Any, key: str) -> bool:
+        properties = source.get("properties")
+        if isinstance(properties, dict) and key in properties:
+            return True
+        return any(re.search(pattern, key) for pattern in source.get("patternProperties", ()))
+
+    def unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Any:
+        verdicts = _VALID.get()
+        if verdicts is not None and isinstance(instance, dict) and isinstance(schema, dict):
+            sources = [schema]
+            for branch in schema.get("allOf", ()):
+                if isinstance(branch, dict) and verdicts.get((id(instance), id(branch))) is True:
+                    sources.append(branch)
+                    ref = branch.get("$ref")
+                    if ref is not None:  # _context_free: "#/$defs/<name>" of root
+                        sources.append(root["$defs"][ref[len("#/$defs/"):]])
+            if all(isinstance(key, str) and any(evaluated(source, key) for source in sources if isinstance(source, dict))
+                   for key in instance):
+                return
+        yield from _keywords.unevaluatedProperties(validator, unevaluated, instance, schema)
+
+    return unevaluated_properties
 
 
 def _plain(data: Any) -> Any:

@@ -113,3 +113,44 @@ def test_a_rewritten_companion_is_reported_once(tmp_path):
     result = process("Dockerfile", "dockerfile", DOCKERFILE, [Append(), Mirror()], ctx, Options())
     assert [c.transform_id for c in result.changes] == ["HD901", "HD905"]
     assert [w.content for w in result.companions] == [DOCKERFILE + b"# mark\n"]
+
+
+class GcWatcher(Transform):
+    """Records whether cyclic garbage collection runs while the engine processes the file."""
+
+    id, name, targets = "HD905", "gc-watcher", ("dockerfile", "compose")
+    fail = False
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def run(self, doc, ctx) -> Iterator[Finding]:
+        import gc
+
+        self.seen.append(gc.isenabled())
+        if self.fail:
+            raise RuntimeError("boom")
+        return iter(())
+
+
+def test_cyclic_gc_is_paused_for_a_compose_file_and_restored_after(tmp_path):
+    import gc
+
+    compose = b"services:\n  web:\n    image: nginx\n"
+    (tmp_path / "compose.yaml").write_bytes(compose)
+    ctx = Context(tmp_path).for_file(tmp_path / "compose.yaml")
+    watcher = GcWatcher()
+    assert gc.isenabled()
+    process("compose.yaml", "compose", compose, [watcher], ctx, Options())
+    assert watcher.seen == [False] and gc.isenabled()
+    process("Dockerfile", "dockerfile", DOCKERFILE, [watcher], ctx_for(tmp_path), Options())
+    assert watcher.seen == [False, True]  # not for a Dockerfile
+    watcher.fail = True
+    failed = process("compose.yaml", "compose", compose, [watcher], ctx, Options())
+    assert failed.failure and gc.isenabled()  # restored after a transform's crash too
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        process("compose.yaml", "compose", compose, [GcWatcher()], ctx, Options())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

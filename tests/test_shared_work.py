@@ -121,3 +121,31 @@ def test_the_plain_walk_answers_for_aliases_only_within_its_budget(text: str, fa
     assert compose_doc._within_bounds(documents, 2 * len(tokens) + 1_000) is fast
     compose_doc._check_bounds(documents, tokens)  # either way within the real bounds: no refusal
     assert compose_doc._within_bounds(documents, 10) is False
+
+
+def test_the_engine_keeps_the_inputs_parse_but_not_its_rounds(tmp_path: Path) -> None:
+    """A round's document leaves the shared loads once the engine is done with it (its nodes
+    would stay alive until four newer loads); the input's stays, and a run again is the same."""
+    from collections.abc import Iterator
+
+    from hardener.compose import doc as compose_doc
+    from hardener.edits import Edit
+    from hardener.engine import Options, process
+    from hardener.model import Applicability, Finding, Transform
+
+    class Mark(Transform):
+        id, name, targets = "HD906", "mark", ("compose",)
+        applicability = Applicability.SAFE
+
+        def run(self, doc, ctx) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+            if "# mark" not in doc.text:
+                yield self.change([Edit(len(doc.text), len(doc.text), "# mark\n")], "mark", 1)
+
+    (tmp_path / "compose.yaml").write_bytes(COMPOSE)
+    ctx = Context(tmp_path).for_file(tmp_path / "compose.yaml")
+    first = process("compose.yaml", "compose", COMPOSE, [Mark()], ctx, Options())
+    assert first.output == COMPOSE + b"# mark\n"
+    kept = list(compose_doc._LOADED)
+    assert ("compose.yaml", COMPOSE) in kept and ("compose.yaml", COMPOSE + b"# mark\n") not in kept
+    again = process("compose.yaml", "compose", COMPOSE, [Mark()], ctx, Options())
+    assert again.output == first.output and again.changes == first.changes

@@ -94,10 +94,9 @@ class ComposeDoc:
             [(c.line, self.text[c.start : c.end]) for c in self.comments if not c.own_line], set()
         )
         self.indent = _most_common((n for n in self._indent_samples() if n > 0), 2)
-        self.sequence_offset = _most_common(
-            (n for n in self._sequence_samples() if n >= 0), self.indent
-        )
-        self.quote = _most_common(self._quote_samples(), '"')
+        sequences, quotes = self._pair_samples()
+        self.sequence_offset = _most_common((n for n in sequences if n >= 0), self.indent)
+        self.quote = _most_common(iter(quotes), '"')
 
     @classmethod
     def load(cls, raw: bytes, path: str = "compose.yaml") -> ComposeDoc:
@@ -123,6 +122,14 @@ class ComposeDoc:
         while len(_LOADED) > _LOADED_KEPT:
             del _LOADED[next(iter(_LOADED))]
         return doc
+
+    @staticmethod
+    def forget(doc: ComposeDoc) -> None:
+        """Drop ``doc`` from the recent loads: the engine's document of a round it has
+        finished with (no one loads that text again), whose nodes would otherwise stay
+        alive, and be walked by every later garbage collection, until four newer loads."""
+        for key in [k for k, kept in _LOADED.items() if kept is doc]:
+            del _LOADED[key]
 
     def _at(self, path: str) -> ComposeDoc:
         """This document under another path, without parsing it again (nothing in a
@@ -259,7 +266,10 @@ class ComposeDoc:
 
     def _find_comments(self) -> Iterator[Comment]:
         """Comments are the ``#…`` runs in the gaps between tokens."""
+        text = self.text
         for start, end in self._gaps():
+            if text.find("#", start, end) < 0:  # most gaps are a newline and indentation
+                continue
             for match in _COMMENT.finditer(self.text, start, end):
                 line = self.line_of(match.start())
                 before = self.text[self.line_starts[line - 1] : match.start()]
@@ -291,20 +301,23 @@ class ComposeDoc:
                 child = value.value[0][0].start_mark.index
                 yield self.column_of(child) - self.column_of(key.start_mark.index)
 
-    def _sequence_samples(self) -> Iterator[int]:
-        """Dash column minus key column for block sequences under block mapping keys."""
+    def _pair_samples(self) -> tuple[list[int], list[str]]:
+        """From one walk over every (key, value): dash column minus key column for block
+        sequences under block mapping keys, and the quote of each quoted scalar value."""
+        sequences: list[int] = []
+        quotes: list[str] = []
         for key, value in _pairs(self.documents):
+            if isinstance(value, ScalarNode):
+                if value.style in ("'", '"'):
+                    quotes.append(value.style)
+                continue
             if is_alias_value(key, value):
                 continue  # an alias: its text is elsewhere
             if isinstance(value, SequenceNode) and not value.flow_style and value.value:
                 dash = self.first_token_from(value.start_mark.index, "BlockEntryToken")
                 if dash is not None and self.line_of(dash.start) > self.line_of(key.start_mark.index):
-                    yield self.column_of(dash.start) - self.column_of(key.start_mark.index)
-
-    def _quote_samples(self) -> Iterator[str]:
-        for _key, value in _pairs(self.documents):
-            if isinstance(value, ScalarNode) and value.style in ("'", '"'):
-                yield value.style
+                    sequences.append(self.column_of(dash.start) - self.column_of(key.start_mark.index))
+        return sequences, quotes
 
 
 def _separator_tab(text: str, exc: MarkedYAMLError) -> int | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hardener.compose.doc_memo import per_doc
 from hardener.compose.listen import config_mounts, top_configs
 from hardener.compose.proxy_conf import ProxyConf, proxy_configs, target_host
 from hardener.compose.splice import mapping_get, scalar_value
@@ -109,7 +110,18 @@ def image_family(image: str | None) -> str | None:
 
 
 def build_graph(doc: ComposeDoc, ctx: Context | None = None) -> Graph:
-    """The graph of the first document that has ``services:``."""
+    """The graph of the first document that has ``services:``; one per document and file
+    while the file is processed (compose/doc_memo.py), shared: do not change it."""
+    if ctx is None:
+        return _build_graph(doc, None)
+    here = ctx.file.parent if ctx.file is not None else None
+    overrides = ctx.option("segment-networks", "tiers", TIERS_OPTION.default)
+    # it reads the doc, files beside ``here`` on the disk (env files, proxy configurations)
+    # and the tiers option: the disk does not change while one file is processed
+    return per_doc(doc, ctx.files, "graph", (here, overrides), lambda: _build_graph(doc, ctx))
+
+
+def _build_graph(doc: ComposeDoc, ctx: Context | None) -> Graph:
     services = [s for s in doc.services() if s.doc_index == 0 and isinstance(s.node, MappingNode)]
     names = _host_names(services)
     here = ctx.file.parent if ctx is not None and ctx.file is not None else None

@@ -49,36 +49,47 @@ def compose_and_scan(text: str) -> tuple[list[Node], list[Token]] | None:
     empty_value_mark: dict[int, object] = {}
     empty_flow_value_mark: dict[int, object] = {}
     anchors: dict[int, str] = {}  # libyaml's composer keeps no ``node.anchor``: by position
+    names: dict[type, str] = {}
+    # the loop runs once per token (a 2,000-service file has ~100,000 per parse): locals,
+    # not attribute lookups, and tuple.__new__ rather than the NamedTuple's Python __new__
+    new_token = tuple.__new__
+    append = tokens.append
+    nest_step = _NEST_STEP.get
     try:
         scanner = CSafeLoader(text)
+        check_token, get_token = scanner.check_token, scanner.get_token
         depth = flow = 0
         after_value: int | None = None
         flow_value: object | None = None
-        while scanner.check_token():
-            tok = scanner.get_token()
-            kind = type(tok).__name__
+        while check_token():
+            tok = get_token()
+            cls = type(tok)
+            kind = names.get(cls)
+            if kind is None:
+                kind = names[cls] = cls.__name__
+            start_mark, end_mark = tok.start_mark, tok.end_mark
             if after_value is not None:
-                empty_value_mark[after_value] = tok.end_mark
+                empty_value_mark[after_value] = end_mark
                 after_value = None
             if flow_value is not None:
-                empty_flow_value_mark[tok.start_mark.index] = flow_value
+                empty_flow_value_mark[start_mark.index] = flow_value
                 flow_value = None
             if kind == "ValueToken":
                 if flow:
-                    flow_value = tok.end_mark
+                    flow_value = end_mark
                 else:
-                    after_value = tok.end_mark.index
+                    after_value = end_mark.index
             elif kind == "AnchorToken":
-                anchors[tok.start_mark.index] = tok.value
-            step = _NEST_STEP.get(kind, 0)
+                anchors[start_mark.index] = tok.value
+            step = nest_step(kind, 0)
             if step:
                 depth += step
                 flow += _FLOW_STEP.get(kind, 0)
                 if depth > _C_MAX_NESTING:
                     return None
-            start, end = tok.start_mark.index, tok.end_mark.index
+            start, end = start_mark.index, end_mark.index
             if end > start:
-                tokens.append(Token(start, end, kind, getattr(tok, "style", None) or None))
+                append(new_token(Token, (start, end, kind, getattr(tok, "style", None) or None)))
         composer = loader(text)
         documents = []
         while composer.check_node():

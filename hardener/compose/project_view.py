@@ -90,7 +90,10 @@ def completes(service: Service) -> bool:
 
 def fragment(doc: ComposeDoc, ctx: Context) -> Why | None:
     """Why the file is a fragment no known project completes, or None."""
-    incomplete = [s.name for s in doc.services() if s.doc_index == 0 and not completes(s)]
+    from hardener.compose.doc_memo import of_doc
+
+    # asked by every project-aware transform in every round: once per document
+    incomplete = of_doc(doc, "incomplete", lambda: [s.name for s in doc.services() if s.doc_index == 0 and not completes(s)])
     if not incomplete:
         return None
     projects = projects_of(ctx)

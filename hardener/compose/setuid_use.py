@@ -33,7 +33,7 @@ def setuid_use(name: str, node: Node | None, compose: Path, ctx: Context) -> str
     used = next((w for w in service_words(node) if w.rsplit("/", 1)[-1] in _SETUID_PROGRAMS), None)
     if used:
         return f"its command runs {used}, which no-new-privileges stops"
-    devcontainer = _devcontainer_of(name, compose)
+    devcontainer = _devcontainer_of(name, compose, ctx)
     if devcontainer:
         return f"it is the dev container of {devcontainer}, where the developer's tools expect sudo to work"
     return _image_grants_sudo(name, compose, ctx)
@@ -62,7 +62,15 @@ def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
     re-read the file and walked every service, quadratic in the number of services. It is
     kept with what it read (the file and the ``.env`` beside it) and used again only while
     both still hold the same bytes (compared, not hashed: a hash of a big file per service
-    cost more than the walk it saves)."""
+    cost more than the walk it saves). While one file is processed both are read once, not
+    once per service (compose/doc_memo.py): they change only by a write the engine stages
+    in the file's view between rounds, which the key holds."""
+    from hardener.compose.doc_memo import per_view
+
+    return per_view(ctx.files, "setuid-builds", (compose, ctx.files.writes()), lambda: _read_builds(compose, ctx))
+
+
+def _read_builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
     from hardener.ci.images import compose_builds
 
     raw, env = ctx.files.read(compose), ctx.files.read(compose.parent / ".env")
@@ -75,25 +83,35 @@ def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
     return kept[2]
 
 
-def _devcontainer_of(name: str, compose: Path) -> str | None:
+def _devcontainer_of(name: str, compose: Path, ctx: Context) -> str | None:
     """The devcontainer.json (beside the Compose file or one level up) that attaches to
     ``name`` in this Compose file."""
+    from hardener.compose.doc_memo import per_view
+
+    # read from the disk once per file processed, not once per service
+    for path, text in per_view(ctx.files, "devcontainers", compose, lambda: _devcontainer_files(compose)):
+        service = re.search(r'"service"\s*:\s*"([^"]+)"', text)
+        files = re.search(r'"dockerComposeFile"\s*:\s*(\[[^\]]*\]|"[^"]*")', text)
+        if service is None or files is None or service.group(1) != name:
+            continue
+        try:
+            named = json.loads(files.group(1))
+        except ValueError:
+            continue
+        names = [named] if isinstance(named, str) else [n for n in named if isinstance(n, str)]
+        if any((path.parent / n).resolve() == compose.resolve() for n in names):
+            return os.path.relpath(path, compose.parent)
+    return None
+
+
+def _devcontainer_files(compose: Path) -> list[tuple[Path, str]]:
+    """The devcontainer.json files that may attach to a service of ``compose``, with their text."""
+    found = []
     for folder in (compose.parent, compose.parent.parent):
         for rel in _DEVCONTAINER_FILES:
             path = folder / rel
             try:
-                text = read_text_bounded(path, 256 * 1024, truncate=True)
+                found.append((path, read_text_bounded(path, 256 * 1024, truncate=True)))
             except OSError:
                 continue
-            service = re.search(r'"service"\s*:\s*"([^"]+)"', text)
-            files = re.search(r'"dockerComposeFile"\s*:\s*(\[[^\]]*\]|"[^"]*")', text)
-            if service is None or files is None or service.group(1) != name:
-                continue
-            try:
-                named = json.loads(files.group(1))
-            except ValueError:
-                continue
-            names = [named] if isinstance(named, str) else [n for n in named if isinstance(n, str)]
-            if any((path.parent / n).resolve() == compose.resolve() for n in names):
-                return os.path.relpath(path, compose.parent)
-    return None
+    return found

@@ -93,14 +93,17 @@ def mapping_get(node: Node | None, key: str, _seen: frozenset[int] = frozenset()
     if not isinstance(node, MappingNode) or id(node) in _seen:
         return None
     # own keys first, asking is_merge_key only of a key spelled ``key`` (it is asked of
-    # hundreds of thousands of keys in a big file); merge keys only when it is not there
-    for k, v in node.value:
-        if isinstance(k, ScalarNode) and k.value == key and not is_merge_key(k):
+    # hundreds of thousands of keys in a big file); merge keys only when it is not there.
+    # The value is compared first: a collection key's is a list, never equal to a str.
+    pairs = node.value
+    for k, v in pairs:
+        if k.value == key and isinstance(k, ScalarNode) and not is_merge_key(k):
             return v  # type: ignore[no-any-return]  # ruamel leaves MappingNode.value untyped: Node pairs
     merged = []
-    for k, v in node.value:
+    for k, v in pairs:
         # a key the loader resolved to a plain string is no merge key: skip asking
-        if isinstance(k, ScalarNode) and (k.ctag is None or k.ctag.suffix != _STR or k.value == "<<") \
+        ctag = k.ctag
+        if (ctag is None or ctag.suffix != _STR or k.value == "<<") and isinstance(k, ScalarNode) \
                 and is_merge_key(k):
             merged.append(v)
     if not merged:

@@ -86,8 +86,12 @@ def weak_credential(name: str, value: str | None) -> str | None:
 def weak_defaults(doc: ComposeDoc) -> Iterator[WeakDefault]:
     """Each ``${VAR:-default}`` / ``${VAR-default}`` in a value of the file whose default is a
     weak credential, in file order (an anchored node is read once, where it is written)."""
+    if "$" not in doc.text:  # every match starts with one: skip the walk of every scalar
+        return
     for node in _scalar_values(doc.documents):
         start = node.start_mark.index
+        if doc.text.find("$", start, node.end_mark.index) < 0:
+            continue
         source = doc.text[start:node.end_mark.index]
         for match in _INTERPOLATION.finditer(source):
             if match.group(1) is None:
@@ -103,8 +107,12 @@ _REFERENCE = re.compile(r"\$\$|\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 def references(doc: ComposeDoc) -> dict[str, int]:
     """The variables the file interpolates (``$X``, ``${X…}``), each with its first line."""
     found: dict[str, int] = {}
+    if "$" not in doc.text:  # every match starts with one: skip the walk of every scalar
+        return found
     for node in _scalar_values(doc.documents):
         start = node.start_mark.index
+        if doc.text.find("$", start, node.end_mark.index) < 0:
+            continue
         for match in _REFERENCE.finditer(doc.text[start:node.end_mark.index]):
             if match.group(1) is not None:
                 found.setdefault(match.group(1), doc.line_of(start + match.start()))
