@@ -12,6 +12,7 @@ then covers the images under the paths it was given.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,16 +22,23 @@ NOT_PRODUCTION = (
 )
 
 
+# A pattern naming directories only ("tests/", "*-test/"): it matches a path under such a
+# directory, never a file at the root. No "**", no leading "." or "!", no escapes or classes.
+_DIRECTORY_ONLY = re.compile(r"(?!.*\*\*)[\w*-][\w.*-]*/")
+
+
 def not_production(rel: str, patterns: Sequence[str]) -> str | None:
     """Why the Dockerfile at ``rel`` (posix, from the root) builds no production image."""
-    import pathspec
-
     from hardener.discover_rules import directory_reason
 
     parts = rel.split("/")[:-1]
     vendored = next((p for p in parts if directory_reason(p)), None)
     if vendored is not None:
         return f"under {vendored}/: {directory_reason(vendored)}"
+    if not parts and all(_DIRECTORY_ONLY.fullmatch(p) for p in patterns):
+        return None  # a root Dockerfile and directory patterns: pathspec (an import) is not needed
+    import pathspec
+
     if pathspec.GitIgnoreSpec.from_lines(list(patterns)).match_file(rel):
         return "a test fixture or example (not-production patterns)"
     return None
