@@ -7,6 +7,7 @@ rewriting, so ``included`` takes the ignore file's current bytes instead of cach
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -282,9 +283,8 @@ _DYNAMIC = ("importlib", "__import__", "import_string", "pkgutil", "entry_points
 
 def python_needs(directory: Path, entry: str, top_entries: set[str]) -> PythonNeeds:
     """Follow local imports from ``entry`` (a file or module path); also keep every top-level
-    entry a scanned file names in a string literal (``open("data/x.json")``, ``"templates"``)."""
-    import libcst as cst
-
+    entry a scanned file names in a string literal (``open("data/x.json")``, ``"templates"``).
+    A file is read with ``ast`` when it gives libcst's names and literals, else with libcst."""
     needed: set[str] = set()
     todo = [entry]
     seen: set[str] = set()
@@ -294,10 +294,19 @@ def python_needs(directory: Path, entry: str, top_entries: set[str]) -> PythonNe
             continue
         seen.add(rel)
         try:
-            module = cst.parse_module(read_bounded(directory / rel))
-        except (OSError, cst.ParserSyntaxError) as exc:
+            data = read_bounded(directory / rel)
+        except OSError as exc:
             return PythonNeeds(frozenset(), f"cannot read {rel}: {type(exc).__name__}")
-        names, literals = _imports_and_literals(module)
+        found = _ast_imports_and_literals(data)
+        if found is None:
+            import libcst as cst
+
+            try:
+                module = cst.parse_module(data)
+            except cst.ParserSyntaxError as exc:
+                return PythonNeeds(frozenset(), f"cannot read {rel}: {type(exc).__name__}")
+            found = _imports_and_literals(module)
+        names, literals = found
         hit = next((n for n in names if n.split(".")[0] in _DYNAMIC), None)
         if hit:
             return PythonNeeds(frozenset(), f"{rel} uses {hit} (modules loaded by name)")
@@ -315,6 +324,38 @@ def _python_files(directory: Path, entry: str) -> list[str]:
     if path.is_file():
         return [entry] if entry.endswith(".py") else []
     return [p.relative_to(directory).as_posix() for p in sorted(path.rglob("*.py"))]
+
+
+_IMPORTERS = ("__import__", "importlib.import_module", "import_module")
+
+
+def _ast_imports_and_literals(source: bytes) -> tuple[list[str], list[str]] | None:
+    """``_imports_and_literals`` read with ``ast`` (names in the same order, literals in
+    another), or None when ``ast`` cannot give exactly that."""
+    from hardener import pyast
+
+    tree = pyast.parse(source)
+    if tree is None:
+        return None
+    named: list[tuple[int, int, str, ast.AST]] = []  # position, name, node: libcst visits in source order
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            named += ((node.lineno, node.col_offset, a.name, node) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if not node.level and node.module is not None:
+                named.append((node.lineno, node.col_offset, node.module, node))
+        elif isinstance(node, ast.Call) and (pyast.full_name(node.func) or "") in _IMPORTERS:
+            named.append((node.lineno, node.col_offset, "importlib", node.func))
+    strings = pyast.simple_strings(tree, source)
+    if strings is None:
+        return None
+    literals = [value.removeprefix("./") for value in strings if value and len(value) < 200]
+    if not source.isascii():  # ast normalises a non-ASCII name (NFKC), libcst keeps it as written
+        text = pyast.Source(source)
+        if any(not (text.segment(node) or "x").isascii() for *_, node in named):
+            return None
+    named.sort(key=lambda item: item[:2])  # stable: one statement's names keep their order
+    return [name for _, _, name, _ in named], literals
 
 
 def _imports_and_literals(module: Any) -> tuple[list[str], list[str]]:

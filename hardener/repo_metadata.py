@@ -6,7 +6,6 @@ guessed value is worse than no label.
 """
 from __future__ import annotations
 
-import configparser
 import json
 import re
 import tomllib
@@ -55,6 +54,8 @@ def git_remote_url(root: Path, remote: str = "origin") -> str | None:
     gdir = git_dir(root)
     if gdir is None:
         return None
+    import configparser  # here, like in each reader: a few ms that most runs never need
+
     config = _common_dir(gdir) / "config"
     parser = configparser.RawConfigParser(strict=False)
     try:
@@ -153,6 +154,8 @@ def package_metadata(directory: Path, accept: Callable[[str], bool] | None = Non
         # the stat first: ``accept`` walks the whole Dockerfile, asked of every manifest name
         if not path.is_file() or (accept is not None and not accept(name)):
             continue
+        import configparser  # for the except clause below
+
         try:
             meta = reader(path)
         except (OSError, ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError,
@@ -198,6 +201,8 @@ def _cargo(path: Path) -> PackageMeta | None:
 
 
 def _setup_cfg(path: Path) -> PackageMeta | None:
+    import configparser
+
     parser = configparser.RawConfigParser(strict=False)
     parser.read_string(read_bounded(path).decode("utf-8"))
     if not parser.has_section("metadata"):

@@ -166,6 +166,23 @@ def test_vendored_directory_is_not_built_even_when_discovered(tmp_path):
     assert not_production("services/api/Dockerfile", ["tests/"]) is None
 
 
+@pytest.mark.parametrize("patterns", [
+    [], ["tests/"], ["*-test/", "_*test/"], ["Dockerfile"], ["Dockerfile/"], ["*"], ["**/"], ["**/Dockerfile"],
+    ["/Dockerfile"], ["Docker*"], ["!tests/", "Dockerfile"], ["./"], [".*/"], ["*/"], ["D*e/"], [""], ["#x/"],
+    ["tests/", "Dockerf?le"], ["[D]ockerfile"], ["\\Dockerfile"],
+])
+@pytest.mark.parametrize("rel", ["Dockerfile", "Containerfile.prod", "tests/Dockerfile"])
+def test_not_production_without_pathspec_agrees_with_pathspec(rel, patterns):
+    """A root Dockerfile under directory-only patterns skips pathspec: the answer is pathspec's."""
+    import pathspec
+
+    from hardener.ci.scope import not_production
+
+    expected = "a test fixture or example (not-production patterns)" \
+        if pathspec.GitIgnoreSpec.from_lines(patterns).match_file(rel) else None
+    assert not_production(rel, patterns) == expected
+
+
 def test_action_must_be_pinned_to_a_commit(tmp_path):
     root = _repo(tmp_path, {"Dockerfile": DOCKERFILE, "app.py": ""})
     findings = _run(root, options={"add-ci-security-gate": {"action": "example/hardener@v1"}})

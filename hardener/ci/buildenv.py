@@ -148,8 +148,6 @@ def _split(args: str) -> list[str]:
 
 def _ignored(root: Path, path: Path) -> bool:
     """git would not track ``path``: a ``.gitignore`` from the root down to it says so."""
-    import pathspec
-
     rel = path.relative_to(root)
     directory = root
     for part in (None, *rel.parts[:-1]):
@@ -157,6 +155,8 @@ def _ignored(root: Path, path: Path) -> bool:
             directory = directory / part
         ignore = directory / ".gitignore"
         if ignore.is_file():
+            import pathspec  # only here: most repositories' runs never read a .gitignore
+
             spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text("utf-8", "replace").splitlines())
             below = path.relative_to(directory).as_posix()
             if spec.match_file(below) or (path.is_dir() and spec.match_file(below + "/")):

@@ -12,6 +12,7 @@ then covers the images under the paths it was given.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,11 @@ NOT_PRODUCTION = (
 )
 
 
+# A pattern naming directories only ("tests/", "*-test/"): it matches a path under such a
+# directory, never a file at the root. No "**", no leading "." or "!", no escapes or classes.
+_DIRECTORY_ONLY = re.compile(r"(?!.*\*\*)[\w*-][\w.*-]*/")
+
+
 def not_production(rel: str, patterns: Sequence[str]) -> str | None:
     """Why the Dockerfile at ``rel`` (posix, from the root) builds no production image."""
     from hardener.discover_rules import directory_reason
@@ -34,6 +40,8 @@ def not_production(rel: str, patterns: Sequence[str]) -> str | None:
     vendored = next((p for p in parts if directory_reason(p)), None)
     if vendored is not None:
         return f"under {vendored}/: {directory_reason(vendored)}"
+    if not parts and all(_DIRECTORY_ONLY.fullmatch(p) for p in patterns):
+        return None  # a root Dockerfile and directory patterns: pathspec (an import) is not needed
     if _spec(tuple(patterns)).match_file(rel):
         return "a test fixture or example (not-production patterns)"
     return None

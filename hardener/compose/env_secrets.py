@@ -123,8 +123,6 @@ DOCKERIGNORE_HEADER = "# added by hardener (compose-secrets): keep Compose secre
 def _git_ignored(root: Path, directory: Path, rel: str, read: Callable[[Path], bytes | None]) -> bool:
     """Whether git ignores ``directory/rel``: the deepest .gitignore (root → directory) with a
     matching pattern decides, as in git. ``read`` is ``FileView.read``."""
-    from pathspec import GitIgnoreSpec
-
     target = (directory / rel).relative_to(root) if directory.is_relative_to(root) else Path(rel)
     bases = [root / Path(*target.parts[:i]) for i in range(len(target.parts))]
     for base in reversed(bases if directory.is_relative_to(root) else [directory]):
@@ -132,6 +130,8 @@ def _git_ignored(root: Path, directory: Path, rel: str, read: Callable[[Path], b
         if not data:
             continue
         lines = data.decode("utf-8", "replace").splitlines()
+        from pathspec import GitIgnoreSpec  # here: most runs read no .gitignore (an import)
+
         try:
             spec = GitIgnoreSpec.from_lines(lines)
         except ValueError:

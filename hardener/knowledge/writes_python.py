@@ -7,13 +7,21 @@ evaluated from literals, module names bound once, ``os.environ.get``/``getenv`` 
 ``os.path.join``, ``Path /`` and ``__file__``; anything else is unknown and said so, never
 guessed. Paths come back relative to a base: "abs", "cwd" (the working directory) or
 "here" (the directory of the file itself).
+
+libcst costs a tenth of a second to import and is slow to parse, and most modules have no
+write site at all (a Flask app's ``app.py``). The stdlib ``ast`` reads such a module first:
+when no call in it could be a write site by the same name and argument tests ``_site``
+applies, there are none and libcst is not needed. Any other module, or one ``ast`` cannot
+parse, is read with libcst exactly as before.
 """
 from __future__ import annotations
 
+import ast
 import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from hardener import pyast
 from hardener.why import Why, WhyKind
 
 Base = str  # "abs" | "cwd" | "here"
@@ -59,7 +67,12 @@ _PASSTHROUGH = ("os.path.abspath", "os.path.realpath", "os.path.normpath", "Path
 
 
 def write_sites(source: bytes) -> list[PySite] | Why:
-    """Every write site of a module, or why the module cannot be read."""
+    """Every write site of a module, or why the module cannot be read.
+
+    A module ``ast`` parses with no possible write site gives [] without libcst, also in the
+    rare case libcst would refuse it (the caller reads [] and a Why alike: no facts)."""
+    if not _may_write(source):
+        return []
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -83,6 +96,48 @@ def write_sites(source: bytes) -> list[PySite] | Why:
 
     wrapper.visit(Visitor())
     return sites
+
+
+def _may_write(source: bytes) -> bool:
+    """False only when ``ast`` parses ``source`` and no call in it passes the tests ``_site``
+    makes before evaluating a path: then libcst would find no write site either. Names are
+    compared the same way (``ast`` normalises non-ASCII identifiers, which can only add
+    candidates, as every name tested is ASCII)."""
+    tree = pyast.parse(source)
+    if tree is None:
+        return True  # libcst decides, and says why
+    try:
+        return any(isinstance(node, ast.Call) and _may_be_site(node) for node in ast.walk(tree))
+    except RecursionError:  # a name nested thousands deep: whatever libcst does with it
+        return True
+
+
+def _may_be_site(node: ast.Call) -> bool:
+    """``_site`` up to its path evaluation, on an ``ast`` call: True when it might return a site."""
+    name = pyast.full_name(node.func) or ""
+    short = name.rsplit(".", 1)[-1]
+    args = [a for a in node.args if not isinstance(a, ast.Starred)]
+    kwargs = {k.arg: k.value for k in node.keywords if k.arg is not None}
+    if name in ("open", "io.open", "codecs.open"):
+        return _may_write_mode(args[1] if len(args) > 1 else kwargs.get("mode"))
+    if name == "logging.basicConfig" and "filename" in kwargs:
+        return True
+    if name in _FILE_WRITERS or short in _FILE_WRITERS and short.endswith("Handler"):
+        return True
+    if name in _DIR_MAKERS:
+        return True
+    if short in _TEMPFILE and "dir" in kwargs:
+        return True
+    if isinstance(node.func, ast.Attribute) and short in (*_PATH_METHODS_FILE, "mkdir", "open"):
+        return short != "open" or _may_write_mode(args[0] if args else kwargs.get("mode"))
+    return False
+
+
+def _may_write_mode(mode: ast.expr | None) -> bool:
+    """A mode libcst might read as writing: a string constant with w, a, x or +. (libcst also
+    wants it to be one literal, not an implicit concatenation: that only narrows it.)"""
+    return isinstance(mode, ast.Constant) and isinstance(mode.value, (str, bytes)) \
+        and bool(set(str(mode.value)) & set("wax+"))
 
 
 def _bindings(module: Any) -> dict[str, Any]:

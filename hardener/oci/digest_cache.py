@@ -15,7 +15,6 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +284,8 @@ class Resolver:
         wanted = {key(r): r for r in refs}
         missing = [r for k, r in wanted.items() if self._known(k) is None]
         if missing:
+            from concurrent.futures import ThreadPoolExecutor  # here: offline runs never fetch
+
             workers = min(8, len(missing))
             with ThreadPoolExecutor(workers) as pool:
                 for name, result in zip([key(r) for r in missing], pool.map(self._fetch, missing)):

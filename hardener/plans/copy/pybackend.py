@@ -11,7 +11,6 @@ the build context.
 from __future__ import annotations
 
 import ast
-import configparser
 import fnmatch
 import tomllib
 from pathlib import Path
@@ -131,6 +130,8 @@ def _roots(packages: list[str], package_dir: dict[str, str], tops: set[str]) -> 
 
 
 def _setup_cfg(directory: Path) -> set[str] | Why | None:
+    import configparser  # here: only a setup.cfg needs it, and it is a few ms to import
+
     parser = configparser.ConfigParser()
     try:
         parser.read_string(read_text(directory / "setup.cfg"))
