@@ -378,16 +378,6 @@ class _Parser:
         return tuple(found), last
 
 
-def _build(
-    logical: str,
-    pieces: tuple[tuple[int, int, int], ...],
-    number: int,
-    stage: int,
-    inner: tuple[Comment, ...],
-) -> Instruction:
-    return Instruction(*_fields(logical, pieces, number, stage, inner))
-
-
 def _fields(
     logical: str,
     pieces: tuple[tuple[int, int, int], ...],
@@ -412,7 +402,7 @@ def _fields(
     )
     sub = None
     if upper == "ONBUILD" and args:
-        sub = _build(logical[args_lstart:], _shift(pieces, args_lstart), number, stage, ())
+        sub = Instruction(*_fields(logical[args_lstart:], _shift(pieces, args_lstart), number, stage, ()))
     try:
         exec_form = _exec_form(upper, args)
     except BadInput as exc:
