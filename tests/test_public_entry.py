@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hardener.compose.public_entry import readme_entries
-from hardener.context import Context
+from hardener.context import Context, FileView
 from hardener.engine import Options, process
 from hardener.model import Applicability
 from hardener.transforms.bind_ports_localhost import BindPortsLocalhost
@@ -38,11 +38,11 @@ def test_readmes_are_read_once_per_run(tmp_path: Path) -> None:
     """Within a run the folder's READMEs are read once (hardener writes no README); the
     next run reads them again."""
     (tmp_path / "README.md").write_text("The `web` service faces the internet.\n")
-    run = object()
+    run = FileView()
     assert readme_entries([tmp_path], SERVICES, run) == {"web": "README.md line 1"}
     (tmp_path / "README.md").write_text("The `api` service faces the internet.\n")
     assert readme_entries([tmp_path], SERVICES, run) == {"web": "README.md line 1"}
-    assert readme_entries([tmp_path], SERVICES, object()) == {"api": "README.md line 1"}
+    assert readme_entries([tmp_path], SERVICES, FileView()) == {"api": "README.md line 1"}
     assert readme_entries([tmp_path], SERVICES) == {"api": "README.md line 1"}
 
 

@@ -5,14 +5,13 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from hardener.ci import github as ci_github
 from hardener.ci import gitlab as ci_gitlab
 from hardener.ci.buildenv import needs_prior_step, parent_context
 from hardener.ci.images import Image, builds_of, repo_images, same, split
 from hardener.ci.scope import NOT_PRODUCTION, not_production, scoped, within
-from hardener.context import Context, FileView
+from hardener.context import Context
 from hardener.dockerfile.doc import DockerfileDoc
 from hardener.limits import read_text_bounded
 from hardener.model import Applicability, FileWrite, Finding, Transform
@@ -168,26 +167,20 @@ class CiSecurityGate(Transform):
 
 _Selection = tuple[list[Image], list[tuple[Image, str]], list[str]]
 
-# The last selection and what it was made from. The gate runs on the repository's first
-# Dockerfile in every round of that file, and the selection reads every Dockerfile of the
-# repository: a second round that reads the same bytes gets the same matrix. Holding the
-# run's view keeps its id from being reused by a later run.
-_LAST: tuple[FileView, tuple[Any, ...], _Selection] | None = None
-
-
 def _select(ctx: Context, dockerfiles: list[Path], *, whole_repo: bool) -> _Selection:
     """The matrix: production images a checkout can build; those that need a prior step;
-    and the Dockerfiles left out, with why (tests and examples counted on one line)."""
-    global _LAST
-    view = ctx.files.run_view()
-    key = (os.path.abspath(ctx.root), tuple(dockerfiles), whole_repo, ctx.file, ctx.files.state(),
-           repr(CiSecurityGate.option(ctx, "not-production")))
-    if _LAST is not None and _LAST[0] is view and _LAST[1] == key:
-        images, skipped, left_out = _LAST[2]
-        return list(images), list(skipped), list(left_out)
-    selection = _selection(ctx, dockerfiles, whole_repo=whole_repo)
-    _LAST = (view, key, (list(selection[0]), list(selection[1]), list(selection[2])))
-    return selection
+    and the Dockerfiles left out, with why (tests and examples counted on one line).
+
+    The gate runs on the repository's first Dockerfile in every round of that file, and the
+    selection reads every Dockerfile of the repository: it is made once while the file is
+    processed and its view reads the same bytes (compose/doc_memo.per_view)."""
+    from hardener.compose.doc_memo import per_view
+
+    inputs = (os.path.abspath(ctx.root), tuple(dockerfiles), whole_repo, ctx.file, ctx.files.state(),
+              repr(CiSecurityGate.option(ctx, "not-production")))
+    images, skipped, left_out = per_view(ctx.files, "ci-gate-selection", inputs,
+                                         lambda: _selection(ctx, dockerfiles, whole_repo=whole_repo))
+    return list(images), list(skipped), list(left_out)
 
 
 def _selection(ctx: Context, dockerfiles: list[Path], *, whole_repo: bool) -> _Selection:

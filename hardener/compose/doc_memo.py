@@ -65,6 +65,15 @@ def per_view(view: FileView, name: str, inputs: object, compute: Callable[[], T]
     return _kept(_STORES.setdefault(view, _Store()).view, name, inputs, compute)
 
 
+_RUNS: weakref.WeakKeyDictionary[FileView, dict[str, dict[Any, Any]]] = weakref.WeakKeyDictionary()
+
+
+def per_run(view: FileView, name: str) -> dict[Any, Any]:
+    """The run's own store for ``name`` (the run of ``view``): for what the run reads once and
+    never writes (the project model, the READMEs); a later run gets a new one."""
+    return _RUNS.setdefault(view.run_view(), {}).setdefault(name, {})
+
+
 def _kept(facts: _Facts, name: str, inputs: object, compute: Callable[[], T]) -> T:
     kept = facts.get(name)
     if kept is None or kept[0] != inputs:

@@ -10,7 +10,6 @@ like any file.
 """
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +19,15 @@ from hardener.why import Why
 
 if TYPE_CHECKING:
     from hardener.compose.doc import ComposeDoc, Service
-    from hardener.context import Context, FileView
+    from hardener.context import Context
 
-_CACHE: weakref.WeakKeyDictionary[FileView, dict[Any, Any]] = weakref.WeakKeyDictionary()
 _COMPLETE = ("image", "build", "extends")
 
 
 def _cache(ctx: Context) -> dict[Any, Any]:
-    return _CACHE.setdefault(ctx.files.run_view(), {})
+    from hardener.compose.doc_memo import per_run
+
+    return per_run(ctx.files, "project-view")
 
 
 def all_projects(ctx: Context) -> list[Loaded]:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hardener.limits import read_text_bounded
+
+if TYPE_CHECKING:
+    from hardener.context import FileView
 
 _README = re.compile(r"readme(\.(md|markdown|rst|txt|adoc))?$", re.I)
 _PUBLIC = re.compile(r"\b(public(ly)?|internet|inbound|ingress|entry[ -]points?|exposed to (the )?(outside|world))\b",
@@ -23,24 +27,14 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*[-*#|])")
 _LIMIT = 512_000
 
 
-# The READMEs of each folder and their text, for one run (the object that names it): the
-# repository root's README is read for every Compose file in every round, and listing a
-# root of a thousand entries each time was 8 % of a whole-corpus run. Holding the run's
-# object keeps its id from being reused by a later run.
-_LAST: tuple[object, dict[Path, list[tuple[Path, str]]]] | None = None
-
-
-def readme_entries(folders: list[Path], services: list[str], run: object | None = None) -> dict[str, str]:
+def readme_entries(folders: list[Path], services: list[str], run: FileView | None = None) -> dict[str, str]:
     """Service -> where a README in ``folders`` names it as public ("README.md line 12").
-    ``run``: the run asking (its file view); the folders' READMEs are read once per run."""
-    global _LAST
-    if run is None:
-        read: dict[Path, list[tuple[Path, str]]] = {}
-    elif _LAST is not None and _LAST[0] is run:
-        read = _LAST[1]
-    else:
-        read = {}
-        _LAST = (run, read)
+    ``run``: the run asking (a file view of it). The repository root's README is read for
+    every Compose file in every round, and listing a root of a thousand entries each time was
+    8 % of a whole-corpus run: each folder's READMEs are read once per run (hardener writes none)."""
+    from hardener.compose.doc_memo import per_run
+
+    read: dict[Path, list[tuple[Path, str]]] = per_run(run, "readmes") if run is not None else {}
     found: dict[str, str] = {}
     for folder in dict.fromkeys(folders):
         if folder not in read:

@@ -67,7 +67,7 @@ def _builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
     in the file's view between rounds, which the key holds."""
     from hardener.compose.doc_memo import per_view
 
-    return per_view(ctx.files, "setuid-builds", (compose, ctx.files.writes()), lambda: _read_builds(compose, ctx))
+    return per_view(ctx.files, "setuid-builds", (compose, ctx.files.state()), lambda: _read_builds(compose, ctx))
 
 
 def _read_builds(compose: Path, ctx: Context) -> list[ComposeBuild]:
