@@ -78,19 +78,32 @@ def known_sections() -> dict[str, tuple[Option, ...]]:
 
 
 def transform_ids() -> dict[str, str]:
-    """Transform id -> name, in execution order."""
-    from hardener.transforms import REGISTRY
+    """Transform id -> name, in execution order (from the manifest: no transform is imported)."""
+    from hardener.transforms import MANIFEST
 
-    return {cls.id: cls.name for cls in REGISTRY}
+    return {entry.id: entry.name for entry in MANIFEST}
+
+
+def _section_options(key: str) -> tuple[Option, ...] | None:
+    """The options a section declares, None for an unknown section; a transform's section
+    imports that transform alone."""
+    from hardener.transforms import MANIFEST, load
+
+    if key in ENGINE_SECTIONS:
+        return ENGINE_SECTIONS[key]
+    if not any(entry.name == key for entry in MANIFEST):
+        return None
+    (cls,) = load(wanted=lambda _id, name: name == key)
+    return cls.options
 
 
 def check_section(where: Where, raw_key: str, table: Mapping[str, Any]) -> dict[str, Any]:
     """A transform's (or pr/verify's) table, its keys in kebab-case."""
     key = raw_key.replace("_", "-")
-    sections = known_sections()
-    if key not in sections:
-        raise where.error(f"unknown section {where.header(raw_key)}{_section_hint(raw_key, sections)}", raw_key)
-    checked = check_options(where, (raw_key,), sections[key], table)
+    declared = _section_options(key)
+    if declared is None:
+        raise where.error(f"unknown section {where.header(raw_key)}{_section_hint(raw_key)}", raw_key)
+    checked = check_options(where, (raw_key,), declared, table)
     for group, spec in (checked.get("groups") or {}).items() if key == "pr" else ():
         found = code_problem(spec.get("transforms", ()))  # a typo must not silently empty a PR group
         if found is not None:
@@ -98,8 +111,9 @@ def check_section(where: Where, raw_key: str, table: Mapping[str, Any]) -> dict[
     return checked
 
 
-def _section_hint(raw_key: str, sections: Mapping[str, Any]) -> str:
+def _section_hint(raw_key: str) -> str:
     ids = transform_ids()
+    sections = [*ids.values(), *ENGINE_SECTIONS]
     if raw_key.upper() in ids:
         return f": options go under the transform's name; did you mean {ids[raw_key.upper()]}?"
     close = closest(raw_key.replace("_", "-"), [*sections, *ids])

@@ -6,7 +6,7 @@ others: bad input becomes an error entry, a hardener bug a failure entry.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,12 @@ class RunRequest:
     jobs: int = 1  # worker processes for the repositories discovery finds (1: this process)
 
 
-def active_transforms(config: Config) -> list[Transform]:
-    from hardener.transforms import REGISTRY
+def active_transforms(config: Config, kinds: Collection[str] | None = None) -> list[Transform]:
+    """The selected transforms that work on one of ``kinds`` (every kind when None): the
+    others are not even imported (cold start: a hook run on one Dockerfile)."""
+    from hardener.transforms import load
 
-    return [cls() for cls in REGISTRY if selected(config, cls.id, cls.name)]
+    return [cls() for cls in load(kinds, lambda id_, name: selected(config, id_, name))]
 
 
 def threshold(config: Config) -> Applicability:
@@ -169,7 +171,7 @@ def _run_batch(request: RunRequest, config: Config, batch: list[int], found: Seq
 
 def _repository(request: RunRequest, config: Config, batch: list[int], found: Sequence[Found]) -> Iterator[_Done]:
     """One repository's files in order, with one context: what the sequential run did per file."""
-    transforms = active_transforms(config)
+    transforms = active_transforms(config, {found[index].kind for index in batch})
     options = Options(threshold(config), dict(config.applicability))
     root = found[batch[0]].root
     ctx = Context(root, config.options, offline=request.offline, scope=request.paths,

@@ -249,7 +249,7 @@ def test_companion_files_in_diff_apply_and_json(repo: Path, monkeypatch) -> None
             target = ctx.file.parent / "secrets" / "token.txt"
             yield self.change([], "move the token", 1, files=(FileWrite(target, b"x\n", 0o600),))
 
-    monkeypatch.setattr("hardener.runner.active_transforms", lambda config: [Secrets()])
+    monkeypatch.setattr("hardener.runner.active_transforms", lambda config, kinds=None: [Secrets()])
     subprocess.run(["git", "init", "-q"], check=True)
     diff = invoke("diff", ".")
     assert diff.exit_code == 0

@@ -69,3 +69,43 @@ def test_readme_lists_every_transform():
         level = "report" if cls.report_only else cls.applicability.label
         assert rows[cls.id] == (cls.name, level), (cls.id, rows[cls.id])
     assert set(rows) == {cls.id for cls in REGISTRY}, set(rows) - {cls.id for cls in REGISTRY}
+
+
+def test_manifest_rows_agree_with_their_classes():
+    """The manifest is what a run reads before importing a transform: its id, name and kinds
+    must be the class's own, or a run would skip or mis-select a transform."""
+    from hardener.transforms import MANIFEST
+
+    assert [(e.id, e.name, e.targets, e.cls) for e in MANIFEST] == \
+        [(c.id, c.name, c.targets, c.__name__) for c in REGISTRY]
+    assert [e.module for e in MANIFEST] == [c.__module__.rsplit(".", 1)[1] for c in REGISTRY]
+
+
+def test_a_run_imports_only_the_transforms_it_needs(tmp_path):
+    """Cold start: a run over Dockerfiles alone, or with --select, imports no other transform
+    module (checked in a fresh interpreter, where nothing was imported before)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "Dockerfile").write_text("FROM debian:12\nRUN apt-get update\n")
+    probe = (
+        "import sys\n"
+        "from hardener.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n"
+        "    print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('hardener.transforms.')))\n"
+    )
+
+    def imported(*args):
+        out = subprocess.run([sys.executable, "-c", probe, "diff", "--offline", "--no-color", *args],
+                             capture_output=True, text=True, cwd=tmp_path, check=False)
+        return eval(out.stdout.strip().splitlines()[-1])  # the list printed last
+
+    from hardener.transforms import MANIFEST
+
+    dockerfile_modules = sorted(e.module for e in MANIFEST if "dockerfile" in e.targets)
+    assert imported("Dockerfile") == dockerfile_modules
+    assert imported("--select", "HD402", "Dockerfile") == ["apt_hygiene"]
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    assert imported("compose.yaml") == sorted(e.module for e in MANIFEST if "compose" in e.targets)
