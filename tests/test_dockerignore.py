@@ -105,3 +105,49 @@ def test_go_clean(raw: str, expected: str) -> None:
 def test_read_patterns_like_ignorefile_readall() -> None:
     data = b"\xef\xbb\xbf# comment\n  # not a comment: trimmed later\n\n/abs\n! spaced \n./dot/\n!/x\ndir/../y\r\n"
     assert read_patterns(data) == ["# not a comment: trimmed later", "abs", "!spaced", "dot", "!x", "y"]
+
+
+def test_the_literal_shortcut_never_changes_a_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern is skipped for a path that lacks its plain run of characters; random patterns
+    and paths (with classes, escapes, "..", "//" and exceptions) get the same verdicts as the
+    full match of every pattern against the path and its parents."""
+    import random
+
+    from hardener.dockerfile import dockerignore
+
+    rng = random.Random(21)
+    pieces = ["a", "b", "ab", ".git", ".env", "x", "*", "**", "?", "/", "[ab]", "\\*", "..", ".", "node_modules"]
+    patterns: list[list[str]] = [[p] for p in (
+        "**/.git", "**.git", "**/a/**", "a/**", "**", "a/../b", "./a", "/a", "a//b", "!a", "*/.env", "a?b")]
+    while len(patterns) < 400:
+        group = []
+        for _ in range(rng.randint(1, 3)):
+            text = ("!" if rng.random() < 0.2 else "") + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+            try:
+                dockerignore._pattern(text)
+            except BadPattern:
+                continue
+            group.append(text)
+        if group:
+            patterns.append(group)
+    segments = ["a", "b", "ab", ".git", ".env", "x", "node_modules", "..", ".", "", "a*b", "ba"]
+    paths = [".git", "a/.git", "b", "a", "a/b", "x/../a", "./.env", "a/x/.env", "axb", "/a"]
+    paths += ["/".join(rng.choice(segments) for _ in range(rng.randint(1, 4))) for _ in range(300)]
+    shortcut = [[Matcher(group).excluded(p) for p in paths] for group in patterns]
+    monkeypatch.setattr(dockerignore.Pattern, "__post_init__", _without_literal(dockerignore.Pattern.__post_init__))
+    dockerignore._pattern.cache_clear()
+    try:
+        full = [[Matcher(group).excluded(p) for p in paths] for group in patterns]
+    finally:
+        monkeypatch.undo()
+        dockerignore._pattern.cache_clear()
+    assert shortcut == full
+    assert any(any(row) for row in full) and not all(all(row) for row in full)  # both verdicts occur
+
+
+def _without_literal(post_init):  # type: ignore[no-untyped-def]
+    def init(self) -> None:  # type: ignore[no-untyped-def]
+        post_init(self)
+        self.literal = ""  # "" is in every path: every pattern is matched in full
+
+    return init

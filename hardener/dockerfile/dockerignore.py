@@ -82,9 +82,14 @@ class Pattern:
     exclusion: bool
     kind: str = field(init=False)  # exact, prefix, suffix or regexp
     regex: re.Pattern[str] | None = field(init=False, default=None)
+    # A run of the pattern's plain characters that every path it matches contains ("" when it
+    # has none, or a class or escape): a path without it, nor any of its parents, can match.
+    literal: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.kind, source = _compile(self.cleaned)
+        if not any(c in self.cleaned for c in "[\\"):
+            self.literal = max(re.split(r"[*?/]", self.cleaned), key=len)
         if self.kind == "regexp":
             try:
                 self.regex = re.compile(source)
@@ -226,11 +231,17 @@ class Matcher:
 
     def matches_or_parent_matches(self, path: str) -> bool:
         """``MatchesOrParentMatches`` on an uncleaned path; the last matching pattern wins."""
-        parents = _parents(path)
+        parents: list[str] | None = None
         matched = False
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue  # an include cannot change an excluded path, nor an exception an included one
+            if pattern.literal not in path:
+                # each segment of a cleaned parent is one of the path's, and the literal holds no
+                # "/": it is in the path whenever it is in a parent
+                continue
+            if parents is None:
+                parents = _parents(path)
             hit = pattern.match(path) or any(pattern.match(p) for p in parents)
             if hit:
                 matched = not pattern.exclusion
