@@ -197,7 +197,7 @@ def one_file(item: Found, transforms: Sequence[Transform], ctx: Context, options
 def run_order(found: Sequence[Found]) -> list[int]:
     """Dockerfiles before Compose files (stable otherwise): a Compose transform reads the
     Dockerfile its `build:` uses, and must read it as this run hardens it, or `check` right
-    after `apply` finds what the first run refused ("run-as-non-root fixes it there").
+    after `apply` finds what the first run refused ("run-as-non-root on that file makes it non-root").
     No Dockerfile transform reads what a Compose transform writes."""
     return sorted(range(len(found)), key=lambda i: found[i].kind != "dockerfile")
 

@@ -202,7 +202,8 @@ def needed_caps(service: Service, ctx: Context) -> tuple[Why | None, list[str]]:
         if images.is_root_user(user) and mapping_get(build, "target") is not None:
             return Why("the Dockerfile stage its `target:` builds runs as root; give that stage a non-root USER"), []
         if images.is_root_user(user):
-            return Why("it is built from a Dockerfile that runs as root; run-as-non-root (HD201) fixes it there"), []
+            return Why("it is built from a Dockerfile that runs as root; run-as-non-root (HD201) on that file "
+                       "makes it non-root or says why not"), []
         override = scalar_value(mapping_get(service.node, "user"))
         if override and images.is_root_user(override):
             return Why("its `user:` is root although the Dockerfile is not; what it needs as root is not known"), []

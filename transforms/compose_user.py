@@ -153,7 +153,8 @@ def _built(build: Node | None, ctx: Context) -> str | None:
         compose_dir = ctx.file.parent if ctx.file is not None else ctx.root
         if mapping_get(build, "target") is not None:  # run-as-non-root changes only the last stage
             return f"the stage of {_rel(path, compose_dir)} its `target:` builds runs as root; give it a non-root USER"
-        return f"it is built from {_rel(path, compose_dir)}, which runs as root; run-as-non-root (HD201) fixes it there"
+        return (f"it is built from {_rel(path, compose_dir)}, which runs as root; run-as-non-root (HD201) on that "
+                "file makes it non-root or says why not")
     return None
 
 
