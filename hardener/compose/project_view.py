@@ -169,6 +169,7 @@ def _incomplete_services(ctx: Context, path: Path, read: Any) -> list[str]:
 def merged_doc(loaded: Loaded, only: str | None = None) -> ComposeDoc:
     """The merged project as one Compose document (services and top-level networks); with
     ``only``, that one service and nothing else (what a per-service transform reads)."""
+    import hashlib
     import io
 
     from ruamel.yaml import YAML
@@ -180,12 +181,24 @@ def merged_doc(loaded: Loaded, only: str | None = None) -> ComposeDoc:
         data["networks"] = _untagged(loaded.networks)
     if loaded.configs:  # a service's configs: name them; proxy configs are read through them
         data["configs"] = _untagged(loaded.configs)
-    out = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.dump(data, out)
+    # Every round of every whole-stack transform renders the project it loaded; the same data
+    # (repr tells str from int, bool, None and dates) is rendered once.
+    key = hashlib.blake2b(repr(data).encode("utf-8", "surrogatepass"), digest_size=20).digest()
+    text = _RENDERED.pop(key, None)
+    if text is None:
+        out = io.StringIO()
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        yaml.dump(data, out)
+        text = out.getvalue().encode()
+    _RENDERED[key] = text
+    while len(_RENDERED) > 64:
+        del _RENDERED[next(iter(_RENDERED))]
     first = loaded.project.files[0]
-    return ComposeDoc.load(out.getvalue().encode(), str(first))
+    return ComposeDoc.load(text, str(first))
+
+
+_RENDERED: dict[bytes, bytes] = {}  # merged_doc's renderings by their data's digest, oldest first
 
 
 def _untagged(value: Any) -> Any:
