@@ -243,3 +243,26 @@ def test_an_env_file_command_stands_for_the_bare_pair(tmp_path: Path) -> None:
     found = projects_of(Context(root, {}).for_file(root / "compose.yaml"))
     assert [(p.project.source, p.services["app"].value["image"]) for p in found] == [
         ("--env-file from Makefile:2", "nginx:1.27")]
+
+
+def test_merged_doc_renders_the_same_data_once_and_tells_types_apart(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every round of every whole-stack transform loads the project anew; one rendering serves
+    them all. Different data (another value, or null where a string was) is rendered anew."""
+    from ruamel.yaml import YAML
+
+    from hardener.compose.project_view import merged_doc
+
+    dumps: list[object] = []
+    real_dump = YAML.dump
+    monkeypatch.setattr(YAML, "dump", lambda self, data, stream=None, **kw: (dumps.append(data), real_dump(self, data, stream, **kw))[1])
+
+    def doc(value: str):  # type: ignore[no-untyped-def]
+        root = _write(tmp_path / value.strip("'\""), {"compose.yaml": f"services:\n  app:\n    image: app:1\n    x-v: {value}\n"})
+        project = Project((root / "compose.yaml",), "test")
+        return merged_doc(load(project, lambda p: p.read_bytes() if p.is_file() else None)).text
+
+    first, again = doc("1"), doc("1")
+    assert first == again and len(dumps) == 1
+    texts = [doc(v) for v in ("2", "null", "'null'")]
+    assert len(dumps) == 4 and len({first, *texts}) == 4
