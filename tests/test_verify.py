@@ -253,9 +253,11 @@ class BreakBuild(Transform):
 
 @pytest.fixture
 def broken_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from hardener import transforms
+    from hardener import runner
 
-    monkeypatch.setattr(transforms, "REGISTRY", [*transforms.REGISTRY, BreakBuild])
+    # a run takes its transforms from active_transforms (the registry's modules load lazily)
+    real = runner.active_transforms
+    monkeypatch.setattr(runner, "active_transforms", lambda config, kinds=None: [*real(config, kinds), BreakBuild()])
     yield
 
 
