@@ -87,14 +87,12 @@ def transform_ids() -> dict[str, str]:
 def _section_options(key: str) -> tuple[Option, ...] | None:
     """The options a section declares, None for an unknown section; a transform's section
     imports that transform alone."""
-    from hardener.transforms import MANIFEST, load
+    from hardener.transforms import load
 
     if key in ENGINE_SECTIONS:
         return ENGINE_SECTIONS[key]
-    if not any(entry.name == key for entry in MANIFEST):
-        return None
-    (cls,) = load(wanted=lambda _id, name: name == key)
-    return cls.options
+    found = load(wanted=lambda _id, name: name == key)
+    return found[0].options if found else None
 
 
 def check_section(where: Where, raw_key: str, table: Mapping[str, Any]) -> dict[str, Any]:

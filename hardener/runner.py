@@ -36,6 +36,11 @@ class RunRequest:
     jobs: int = 1  # worker processes for the repositories discovery finds (1: this process)
 
 
+def batch_kinds(found: Sequence[Found], batch: Sequence[int]) -> set[str]:
+    """The document kinds among a repository's files: only their transforms are loaded."""
+    return {found[index].kind for index in batch}
+
+
 def active_transforms(config: Config, kinds: Collection[str] | None = None) -> list[Transform]:
     """The selected transforms that work on one of ``kinds`` (every kind when None): the
     others are not even imported (cold start: a hook run on one Dockerfile)."""
@@ -171,7 +176,7 @@ def _run_batch(request: RunRequest, config: Config, batch: list[int], found: Seq
 
 def _repository(request: RunRequest, config: Config, batch: list[int], found: Sequence[Found]) -> Iterator[_Done]:
     """One repository's files in order, with one context: what the sequential run did per file."""
-    transforms = active_transforms(config, {found[index].kind for index in batch})
+    transforms = active_transforms(config, batch_kinds(found, batch))
     options = Options(threshold(config), dict(config.applicability))
     root = found[batch[0]].root
     ctx = Context(root, config.options, offline=request.offline, scope=request.paths,

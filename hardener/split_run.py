@@ -91,7 +91,7 @@ def run_part(request: RunRequest, config: Config, batch: list[int], found: Seque
     from hardener.context import Context, log_reads, view_key
     from hardener.engine import Options
 
-    transforms = runner.active_transforms(config, {found[index].kind for index in batch})
+    transforms = runner.active_transforms(config, runner.batch_kinds(found, batch))
     options = Options(runner.threshold(config), dict(config.applicability))
     first = batch[0]
     ctx = Context(found[first].root, config.options, offline=request.offline, scope=request.paths,
